@@ -1,0 +1,211 @@
+//! What billmail knows of one account at a moment: the plain data the
+//! calendar and the invoice builders work on. Loaded by the store, changed
+//! only through [`Book::apply`] so that several invoices built in one cycle
+//! see each other.
+
+use std::collections::BTreeSet;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use rust_decimal::Decimal;
+
+use super::ids::{AccountId, CountDelta, EmailAddress, Month, UserCounts, UserType};
+use super::invoice::{Draft, InvoiceKind};
+use super::money::Money;
+
+/// Per-user monthly rates for an account (its tier's, or its own override).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rates {
+    pub full_time: Money,
+    pub part_time: Money,
+}
+
+impl Rates {
+    pub fn get(self, t: UserType) -> Money {
+        match t {
+            UserType::FullTime => self.full_time,
+            UserType::PartTime => self.part_time,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Account {
+    pub id: AccountId,
+    pub name: String,
+    pub tier: String,
+    pub tier_label: String,
+    pub rates: Rates,
+    /// The first month an agreement invoice is issued for.
+    pub first_period: Month,
+    pub billing_emails: Vec<EmailAddress>,
+    pub authorized_emails: Vec<EmailAddress>,
+    pub payer_names: Vec<String>,
+}
+
+/// The month an account's agreement billing starts: the first month starting
+/// on or after `start_date` (default: the month after it was created), and
+/// never a month that ended before the account was created: billmail does
+/// not back-bill.
+pub fn first_period(start_date: Option<NaiveDate>, created_on: NaiveDate) -> Month {
+    let created_month = Month::of(created_on);
+    match start_date {
+        None => created_month.next(),
+        Some(d) => {
+            let m = Month::of(d);
+            let from_start = if d == m.first_day() { m } else { m.next() };
+            from_start.max(created_month)
+        }
+    }
+}
+
+/// One dated change of user counts, as recorded (import, email, review).
+#[derive(Clone, Debug)]
+pub struct CountChange {
+    pub id: i64,
+    pub effective: NaiveDate,
+    pub delta: CountDelta,
+    pub reason: String,
+    /// Already reflected on an agreement invoice (as base count or adjustment).
+    pub accounted: bool,
+}
+
+/// Counts in force on `date`: every change effective on or before it.
+pub fn counts_on(changes: &[CountChange], date: NaiveDate) -> UserCounts {
+    changes
+        .iter()
+        .filter(|c| c.effective <= date)
+        .fold(UserCounts::default(), |acc, c| acc.plus(c.delta))
+}
+
+/// A recurring charge and its versions over time (quantity 0 ends it).
+#[derive(Clone, Debug)]
+pub struct Subscription {
+    pub id: i64,
+    pub product: String,
+    /// Sorted by `effective_at` (company-local time).
+    pub versions: Vec<SubscriptionVersion>,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct SubscriptionVersion {
+    pub effective_at: NaiveDateTime,
+    pub quantity: i64,
+    pub unit_price: Money,
+}
+
+impl Subscription {
+    /// Quantity and price in force at `moment`, if the charge is running.
+    pub fn at(&self, moment: NaiveDateTime) -> Option<SubscriptionVersion> {
+        self.versions
+            .iter()
+            .filter(|v| v.effective_at <= moment)
+            .next_back()
+            .copied()
+            .filter(|v| v.quantity > 0)
+    }
+}
+
+/// Billable work outside the contract, waiting for (or on) a service invoice.
+#[derive(Clone, Debug)]
+pub struct ServiceEntry {
+    pub id: i64,
+    pub work_date: NaiveDate,
+    pub engineer: String,
+    pub hours: Decimal,
+    pub rate: Money,
+    pub description: String,
+    /// When it was recorded, company-local.
+    pub recorded_at: NaiveDateTime,
+    pub invoiced: bool,
+}
+
+/// Which periods already have an invoice of each kind.
+#[derive(Clone, Debug, Default)]
+pub struct Issued {
+    pub agreement: BTreeSet<Month>,
+    pub recurring: BTreeSet<Month>,
+    pub service: BTreeSet<NaiveDate>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Book {
+    pub account: Account,
+    pub changes: Vec<CountChange>,
+    pub subscriptions: Vec<Subscription>,
+    pub services: Vec<ServiceEntry>,
+    pub issued: Issued,
+    /// Unapplied money from overpayments, applied to the next invoice.
+    pub credit: Money,
+    /// Named users, where known, so a customer can check the counts.
+    pub users: Vec<(String, UserType)>,
+}
+
+impl Book {
+    /// Records that `draft` was issued, so later drafts in the same cycle
+    /// build on it.
+    pub fn apply(&mut self, draft: &Draft) {
+        match draft.kind {
+            InvoiceKind::Agreement => {
+                if let Some(m) = Month::parse(&draft.period) {
+                    self.issued.agreement.insert(m);
+                }
+            }
+            InvoiceKind::Recurring => {
+                if let Some(m) = Month::parse(&draft.period) {
+                    self.issued.recurring.insert(m);
+                }
+            }
+            InvoiceKind::Service => {
+                if let Ok(d) = NaiveDate::parse_from_str(&draft.period, "%Y-%m-%d") {
+                    self.issued.service.insert(d);
+                }
+            }
+        }
+        for c in self.changes.iter_mut() {
+            if draft.accounted_changes.contains(&c.id) {
+                c.accounted = true;
+            }
+        }
+        for s in self.services.iter_mut() {
+            if draft.service_entries.contains(&s.id) {
+                s.invoiced = true;
+            }
+        }
+        self.credit -= draft.credit_applied;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn first_period_rules() {
+        let created = d("2026-11-20");
+        assert_eq!(first_period(None, created).to_string(), "2026-12");
+        assert_eq!(first_period(Some(d("2027-01-01")), created).to_string(), "2027-01");
+        assert_eq!(first_period(Some(d("2027-01-02")), created).to_string(), "2027-02");
+        assert_eq!(first_period(Some(d("2026-11-01")), created).to_string(), "2026-11");
+        // a start years ago does not back-bill
+        assert_eq!(first_period(Some(d("2024-03-01")), created).to_string(), "2026-11");
+    }
+
+    #[test]
+    fn counts_sum_changes_in_force() {
+        let ch = |id, eff: &str, ft, pt| CountChange {
+            id,
+            effective: d(eff),
+            delta: CountDelta { full_time: ft, part_time: pt },
+            reason: String::new(),
+            accounted: false,
+        };
+        let changes = vec![ch(1, "2026-11-20", 10, 2), ch(2, "2026-12-10", 2, 0), ch(3, "2026-12-01", -1, 1)];
+        assert_eq!(counts_on(&changes, d("2026-11-30")), UserCounts { full_time: 10, part_time: 2 });
+        assert_eq!(counts_on(&changes, d("2026-12-01")), UserCounts { full_time: 9, part_time: 3 });
+        assert_eq!(counts_on(&changes, d("2026-12-10")), UserCounts { full_time: 11, part_time: 3 });
+    }
+}

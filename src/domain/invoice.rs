@@ -1,0 +1,205 @@
+//! Invoice builders: pure functions from a [`Book`] and a [`Job`] to a
+//! [`Draft`] with every line priced and rounded.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+use super::book::{Book, counts_on};
+use super::calendar::{Job, Schedule};
+use super::ids::{Month, UserCounts, UserType};
+use super::money::Money;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InvoiceKind {
+    Agreement,
+    Recurring,
+    Service,
+}
+
+impl InvoiceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceKind::Agreement => "agreement",
+            InvoiceKind::Recurring => "recurring",
+            InvoiceKind::Service => "service",
+        }
+    }
+    pub fn parse(s: &str) -> Option<InvoiceKind> {
+        match s {
+            "agreement" => Some(InvoiceKind::Agreement),
+            "recurring" => Some(InvoiceKind::Recurring),
+            "service" => Some(InvoiceKind::Service),
+            _ => None,
+        }
+    }
+}
+
+/// A proration: the part of a month a line covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Proration {
+    pub days: u32,
+    pub days_in_month: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub description: String,
+    pub quantity: Decimal,
+    pub unit_price: Money,
+    pub proration: Option<Proration>,
+    pub amount: Money,
+}
+
+impl Line {
+    /// quantity × unit price (× days / days in month), rounded half away
+    /// from zero to cents: the only way a line gets its amount.
+    pub fn priced(description: String, quantity: Decimal, unit_price: Money, proration: Option<Proration>) -> Line {
+        let mut exact = quantity * unit_price.to_decimal();
+        if let Some(p) = proration {
+            exact = exact * Decimal::from(p.days) / Decimal::from(p.days_in_month);
+        }
+        Line { description, quantity, unit_price, proration, amount: Money::round(exact) }
+    }
+}
+
+/// An invoice ready to be numbered and stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Draft {
+    pub kind: InvoiceKind,
+    /// `YYYY-MM` for agreement and recurring invoices, `YYYY-MM-DD` for service.
+    pub period: String,
+    pub issued_on: NaiveDate,
+    pub due_on: NaiveDate,
+    pub lines: Vec<Line>,
+    pub total: Money,
+    /// Account credit applied to this invoice (never more than its total).
+    pub credit_applied: Money,
+    /// Agreement invoices: the counts billed.
+    pub counts: Option<UserCounts>,
+    /// Count changes this invoice accounts for (base counts or adjustments).
+    pub accounted_changes: Vec<i64>,
+    /// Service entries this invoice bills.
+    pub service_entries: Vec<i64>,
+}
+
+impl Draft {
+    pub fn amount_due(&self) -> Money {
+        self.total - self.credit_applied
+    }
+}
+
+/// Builds the invoice for `job`, issued on `today`. `None` when there is
+/// nothing to bill (a recurring month with no running charge).
+pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Option<Draft> {
+    let due_on = schedule.due_date(job, today);
+    let (kind, period, lines, counts, accounted, services) = match job {
+        Job::Agreement(period) => {
+            let (lines, counts, accounted) = agreement_lines(period, schedule, book);
+            (InvoiceKind::Agreement, period.to_string(), lines, Some(counts), accounted, vec![])
+        }
+        Job::Recurring(period) => {
+            let moment = schedule.moment(schedule.recurring_issue_date(period));
+            let lines: Vec<Line> = book
+                .subscriptions
+                .iter()
+                .filter_map(|s| s.at(moment).map(|v| (s, v)))
+                .map(|(s, v)| Line::priced(s.product.clone(), Decimal::from(v.quantity), v.unit_price, None))
+                .collect();
+            if lines.is_empty() {
+                return None;
+            }
+            (InvoiceKind::Recurring, period.to_string(), lines, None, vec![], vec![])
+        }
+        Job::Service(day) => {
+            let cutoff = schedule.moment(day);
+            let mut entries: Vec<_> =
+                book.services.iter().filter(|s| !s.invoiced && s.recorded_at <= cutoff).collect();
+            if entries.is_empty() {
+                return None;
+            }
+            entries.sort_by_key(|s| (s.work_date, s.id));
+            let lines = entries
+                .iter()
+                .map(|s| {
+                    let text = format!("{} · {} · {}", s.work_date.format("%Y-%m-%d"), s.engineer, s.description);
+                    Line::priced(text, s.hours, s.rate, None)
+                })
+                .collect();
+            let ids = entries.iter().map(|s| s.id).collect();
+            (InvoiceKind::Service, day.format("%Y-%m-%d").to_string(), lines, None, vec![], ids)
+        }
+    };
+    let total: Money = lines.iter().map(|l| l.amount).sum();
+    let credit_applied = if total.is_positive() && book.credit.is_positive() { book.credit.min(total) } else { Money::ZERO };
+    Some(Draft {
+        kind,
+        period,
+        issued_on: today,
+        due_on,
+        lines,
+        total,
+        credit_applied,
+        counts,
+        accounted_changes: accounted,
+        service_entries: services,
+    })
+}
+
+/// Base lines for the counts in force on the period's first day, then one
+/// adjustment per user type and already-invoiced month for each change not
+/// yet reflected on an invoice.
+fn agreement_lines(period: Month, schedule: &Schedule, book: &Book) -> (Vec<Line>, UserCounts, Vec<i64>) {
+    let acct = &book.account;
+    let start = period.first_day();
+    let counts = counts_on(&book.changes, start);
+    let mut lines = Vec::new();
+    for t in [UserType::FullTime, UserType::PartTime] {
+        let label = match t {
+            UserType::FullTime => "Full-time users",
+            UserType::PartTime => "Part-time users",
+        };
+        lines.push(Line::priced(
+            format!("{label}, {}, {}", acct.tier_label, period.label()),
+            Decimal::from(counts.get(t)),
+            acct.rates.get(t),
+            None,
+        ));
+    }
+    let mut accounted = Vec::new();
+    let mut pending: Vec<_> = book.changes.iter().filter(|c| !c.accounted && c.effective <= start).collect();
+    pending.sort_by_key(|c| (c.effective, c.id));
+    for c in pending {
+        accounted.push(c.id);
+        if !schedule.prorate || c.effective >= start {
+            continue;
+        }
+        let mut q = Month::of(c.effective);
+        while q < period {
+            if book.issued.agreement.contains(&q) {
+                let from = c.effective.max(q.first_day());
+                let days = (q.last_day() - from).num_days() as u32 + 1;
+                let proration = Proration { days, days_in_month: q.days() };
+                for t in [UserType::FullTime, UserType::PartTime] {
+                    let d = c.delta.get(t);
+                    if d == 0 {
+                        continue;
+                    }
+                    let noun = if d.abs() == 1 { "user" } else { "users" };
+                    let mut text = format!(
+                        "Adjustment for {}: {d:+} {} {noun} from {}, {days} of {} days",
+                        q.label(),
+                        t.label(),
+                        from.format("%Y-%m-%d"),
+                        q.days()
+                    );
+                    if !c.reason.is_empty() {
+                        text.push_str(&format!(" ({})", c.reason));
+                    }
+                    lines.push(Line::priced(text, Decimal::from(d), acct.rates.get(t), Some(proration)));
+                }
+            }
+            q = q.next();
+        }
+    }
+    (lines, counts, accounted)
+}

@@ -1,0 +1,17 @@
+//! The pure domain: money, ids, accounts, the calendar and invoice builders.
+//! Nothing here knows of SQL, mail, files, tokio or the clock.
+
+pub mod book;
+pub mod calendar;
+pub mod ids;
+pub mod invoice;
+pub mod money;
+
+#[cfg(test)]
+mod tests;
+
+pub use book::{Account, Book, CountChange, Issued, Rates, ServiceEntry, Subscription, SubscriptionVersion};
+pub use calendar::{Job, Schedule, due_jobs};
+pub use ids::{AccountId, CountDelta, EmailAddress, Month, UserCounts, UserType};
+pub use invoice::{Draft, InvoiceKind, Line, Proration, build};
+pub use money::Money;

@@ -1,0 +1,6 @@
+//! billmail: the billing daemon of a managed-IT-services provider.
+//!
+//! `domain` is the pure core; `config`, `store`, `render`, `engine` and
+//! `cli` are the shell around it. See ARCHITECTURE.md.
+
+pub mod domain;
