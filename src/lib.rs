@@ -3,4 +3,9 @@
 //! `domain` is the pure core; `config`, `store`, `render`, `engine` and
 //! `cli` are the shell around it. See ARCHITECTURE.md.
 
+pub mod cli;
+pub mod config;
 pub mod domain;
+pub mod engine;
+pub mod render;
+pub mod store;

@@ -71,10 +71,7 @@ pub struct CountChange {
 
 /// Counts in force on `date`: every change effective on or before it.
 pub fn counts_on(changes: &[CountChange], date: NaiveDate) -> UserCounts {
-    changes
-        .iter()
-        .filter(|c| c.effective <= date)
-        .fold(UserCounts::default(), |acc, c| acc.plus(c.delta))
+    changes.iter().filter(|c| c.effective <= date).fold(UserCounts::default(), |acc, c| acc.plus(c.delta))
 }
 
 /// A recurring charge and its versions over time (quantity 0 ends it).
@@ -96,12 +93,7 @@ pub struct SubscriptionVersion {
 impl Subscription {
     /// Quantity and price in force at `moment`, if the charge is running.
     pub fn at(&self, moment: NaiveDateTime) -> Option<SubscriptionVersion> {
-        self.versions
-            .iter()
-            .filter(|v| v.effective_at <= moment)
-            .next_back()
-            .copied()
-            .filter(|v| v.quantity > 0)
+        self.versions.iter().rfind(|v| v.effective_at <= moment).copied().filter(|v| v.quantity > 0)
     }
 }
 

@@ -89,9 +89,9 @@ impl Schedule {
                 let scheduled = self.due_on_or_after(self.scheduled_date(job));
                 if scheduled >= issued { scheduled } else { self.due_on_or_after(issued) }
             }
-            Job::Service(_) => issued
-                .checked_add_days(Days::new(u64::from(self.service_due_days)))
-                .expect("date in range"),
+            Job::Service(_) => {
+                issued.checked_add_days(Days::new(u64::from(self.service_due_days))).expect("date in range")
+            }
         }
     }
 }
@@ -110,12 +110,8 @@ pub fn due_jobs(now: NaiveDateTime, schedule: &Schedule, book: &Book) -> Vec<Job
         p = p.next();
     }
 
-    let earliest_sub = book
-        .subscriptions
-        .iter()
-        .filter_map(|s| s.versions.first())
-        .map(|v| Month::of(v.effective_at.date()))
-        .min();
+    let earliest_sub =
+        book.subscriptions.iter().filter_map(|s| s.versions.first()).map(|v| Month::of(v.effective_at.date())).min();
     if let Some(start) = earliest_sub {
         let mut p = start.max(first);
         loop {

@@ -112,8 +112,7 @@ pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Op
         }
         Job::Service(day) => {
             let cutoff = schedule.moment(day);
-            let mut entries: Vec<_> =
-                book.services.iter().filter(|s| !s.invoiced && s.recorded_at <= cutoff).collect();
+            let mut entries: Vec<_> = book.services.iter().filter(|s| !s.invoiced && s.recorded_at <= cutoff).collect();
             if entries.is_empty() {
                 return None;
             }
@@ -130,7 +129,8 @@ pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Op
         }
     };
     let total: Money = lines.iter().map(|l| l.amount).sum();
-    let credit_applied = if total.is_positive() && book.credit.is_positive() { book.credit.min(total) } else { Money::ZERO };
+    let credit_applied =
+        if total.is_positive() && book.credit.is_positive() { book.credit.min(total) } else { Money::ZERO };
     Some(Draft {
         kind,
         period,

@@ -178,8 +178,16 @@ fn recurring_charges_for_the_current_month() {
         id: 1,
         product: "Office 365 Business Premium".into(),
         versions: vec![
-            SubscriptionVersion { effective_at: dt("2026-11-20 10:00"), quantity: 25, unit_price: Money::from_cents(2200) },
-            SubscriptionVersion { effective_at: dt("2027-01-10 10:00"), quantity: 0, unit_price: Money::from_cents(2200) },
+            SubscriptionVersion {
+                effective_at: dt("2026-11-20 10:00"),
+                quantity: 25,
+                unit_price: Money::from_cents(2200),
+            },
+            SubscriptionVersion {
+                effective_at: dt("2027-01-10 10:00"),
+                quantity: 0,
+                unit_price: Money::from_cents(2200),
+            },
         ],
     });
     // imported Nov 20: November's run (Nov 5) is past, December's is the first

@@ -1,0 +1,216 @@
+//! The import files: every row validated before anything is written; any
+//! bad row refuses the whole file with its line number and the reason.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use chrono::NaiveDate;
+
+use crate::config::Config;
+use crate::domain::{AccountId, EmailAddress, Money, UserCounts};
+use crate::store::{AccountImport, SubscriptionImport};
+
+const ACCOUNT_COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "tier",
+    "full_time_users",
+    "part_time_users",
+    "billing_emails",
+    "authorized_emails",
+    "payer_names",
+    "start_date",
+    "full_time_rate",
+    "part_time_rate",
+    "full_time_names",
+    "part_time_names",
+];
+const ACCOUNT_REQUIRED: &[&str] = &["id", "name", "tier", "full_time_users", "part_time_users", "billing_emails"];
+const SUBSCRIPTION_COLUMNS: &[&str] = &["account", "product", "quantity", "unit_price"];
+
+struct Rows {
+    file: String,
+    header: Vec<String>,
+    rows: Vec<(usize, BTreeMap<String, String>)>,
+}
+
+fn read(path: &Path, known: &[&str], required: &[&str]) -> Result<Rows> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).with_context(|| format!("cannot read {file}"))?;
+    let text = String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{file}: not UTF-8 text ({e})"))?;
+    let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
+    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).from_reader(text.as_bytes());
+    let header: Vec<String> = rdr
+        .headers()
+        .with_context(|| format!("{file}: cannot read the header row"))?
+        .iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
+    let mut seen = HashSet::new();
+    for h in &header {
+        if !known.contains(&h.as_str()) {
+            bail!("{file} line 1: unknown column {h:?} (known: {})", known.join(", "));
+        }
+        if !seen.insert(h.clone()) {
+            bail!("{file} line 1: column {h:?} appears twice");
+        }
+    }
+    for r in required {
+        if !header.iter().any(|h| h == r) {
+            bail!("{file} line 1: missing column {r:?}");
+        }
+    }
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| {
+            let line = e.position().map(|p| p.line()).unwrap_or(0);
+            anyhow::anyhow!("{file} line {line}: {}", csv_error_reason(&e))
+        })?;
+        let line = rec.position().map(|p| p.line() as usize).unwrap_or(0);
+        if rec.iter().all(str::is_empty) {
+            continue;
+        }
+        let map = header.iter().cloned().zip(rec.iter().map(String::from)).collect();
+        rows.push((line, map));
+    }
+    if rows.is_empty() {
+        bail!("{file}: no rows below the header");
+    }
+    Ok(Rows { file, header, rows })
+}
+
+fn csv_error_reason(e: &csv::Error) -> String {
+    match e.kind() {
+        csv::ErrorKind::UnequalLengths { expected_len, len, .. } => {
+            format!("{len} fields where the header has {expected_len}")
+        }
+        _ => e.to_string(),
+    }
+}
+
+fn list(s: &str) -> Vec<String> {
+    s.split(';').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
+}
+
+fn count(s: &str, col: &str) -> Result<i64, String> {
+    match s.parse::<i64>() {
+        Ok(n) if n >= 0 => Ok(n),
+        Ok(n) => Err(format!("{col} is negative ({n})")),
+        Err(_) => Err(format!("{col} {s:?} is not a whole number")),
+    }
+}
+
+fn emails(s: &str, col: &str) -> Result<Vec<EmailAddress>, String> {
+    let mut out: Vec<EmailAddress> = Vec::new();
+    for e in list(s) {
+        let e = EmailAddress::parse(&e).map_err(|m| format!("{col}: {m}"))?;
+        if !out.contains(&e) {
+            out.push(e);
+        }
+    }
+    Ok(out)
+}
+
+fn account_row(config: &Config, r: &BTreeMap<String, String>) -> Result<AccountImport, String> {
+    let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("");
+    let id = AccountId::parse(get("id"))?;
+    let name = get("name").to_string();
+    if name.is_empty() {
+        return Err("name is empty".into());
+    }
+    let tier = get("tier").to_string();
+    if config.tier(&tier).is_none() {
+        let known: Vec<&str> = config.tiers.keys().map(String::as_str).collect();
+        return Err(format!("unknown tier {tier:?} (known: {})", known.join(", ")));
+    }
+    let counts = UserCounts {
+        full_time: count(get("full_time_users"), "full_time_users")?,
+        part_time: count(get("part_time_users"), "part_time_users")?,
+    };
+    let billing_emails = emails(get("billing_emails"), "billing_emails")?;
+    if billing_emails.is_empty() {
+        return Err("billing_emails is empty: invoices need somewhere to go".into());
+    }
+    let authorized_emails = emails(get("authorized_emails"), "authorized_emails")?;
+    let start_date = match get("start_date") {
+        "" => None,
+        s => Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("start_date {s:?} is not YYYY-MM-DD"))?),
+    };
+    let rate = |col: &str| -> Result<Option<Money>, String> {
+        match get(col) {
+            "" => Ok(None),
+            s => Money::parse(s).map(Some).map_err(|e| format!("{col}: {e}")),
+        }
+    };
+    let names = |col: &str, n: i64, label: &str| -> Result<Option<Vec<String>>, String> {
+        if !r.contains_key(col) || get(col).is_empty() {
+            return Ok(None);
+        }
+        let v = list(get(col));
+        if v.len() as i64 != n {
+            return Err(format!("{col} names {} people but {label} is {n}", v.len()));
+        }
+        Ok(Some(v))
+    };
+    Ok(AccountImport {
+        line: 0,
+        id,
+        name,
+        tier,
+        counts,
+        billing_emails,
+        authorized_emails,
+        payer_names: list(get("payer_names")),
+        start_date,
+        full_time_rate: rate("full_time_rate")?,
+        part_time_rate: rate("part_time_rate")?,
+        full_time_names: names("full_time_names", counts.full_time, "full_time_users")?,
+        part_time_names: names("part_time_names", counts.part_time, "part_time_users")?,
+    })
+}
+
+pub fn accounts(config: &Config, path: &Path) -> Result<Vec<AccountImport>> {
+    let rows = read(path, ACCOUNT_COLUMNS, ACCOUNT_REQUIRED)?;
+    let _ = &rows.header;
+    let mut out: Vec<AccountImport> = Vec::new();
+    for (line, r) in &rows.rows {
+        let mut row = account_row(config, r).map_err(|e| anyhow::anyhow!("{} line {line}: {e}", rows.file))?;
+        row.line = *line;
+        if let Some(first) = out.iter().find(|o| o.id == row.id) {
+            bail!("{} line {line}: account {} already appears on line {}", rows.file, row.id, first.line);
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+pub fn subscriptions(path: &Path) -> Result<Vec<SubscriptionImport>> {
+    let rows = read(path, SUBSCRIPTION_COLUMNS, SUBSCRIPTION_COLUMNS)?;
+    let mut out: Vec<SubscriptionImport> = Vec::new();
+    for (line, r) in &rows.rows {
+        let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("");
+        let parsed = (|| -> Result<SubscriptionImport, String> {
+            let account = AccountId::parse(get("account"))?;
+            let product = get("product").to_string();
+            if product.is_empty() {
+                return Err("product is empty".into());
+            }
+            let quantity = count(get("quantity"), "quantity")?;
+            let unit_price = Money::parse(get("unit_price")).map_err(|e| format!("unit_price: {e}"))?;
+            Ok(SubscriptionImport { line: *line, account, product, quantity, unit_price })
+        })()
+        .map_err(|e| anyhow::anyhow!("{} line {line}: {e}", rows.file))?;
+        if let Some(first) = out.iter().find(|o| o.account == parsed.account && o.product == parsed.product) {
+            bail!(
+                "{} line {line}: {} / {:?} already appears on line {}",
+                rows.file,
+                parsed.account,
+                parsed.product,
+                first.line
+            );
+        }
+        out.push(parsed);
+    }
+    Ok(out)
+}

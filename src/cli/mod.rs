@@ -1,0 +1,603 @@
+//! The command line: arguments, one call per command, printing. Errors
+//! become one line on standard error (see `main.rs`).
+
+mod csvin;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, anyhow, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use crate::config::Config;
+use crate::domain::calendar::{local_date, local_time};
+use crate::domain::{AccountId, InvoiceKind, Money, money::parse_quantity};
+use crate::engine;
+use crate::render::{InvoiceDoc, Renderer};
+use crate::store::{AccountSummary, InvoiceRecord, Store};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "billmail",
+    version,
+    about = "Billing for a managed-IT-services provider, run from its accounting mailbox"
+)]
+pub struct Cli {
+    /// The configuration file.
+    #[arg(long, global = true, env = "BILLMAIL_CONFIG", default_value = "billmail.toml")]
+    pub config: PathBuf,
+    /// The moment the command acts at (RFC 3339, e.g. 2026-12-10T10:00:00-05:00); default: now.
+    #[arg(long, global = true, value_parser = parse_now)]
+    pub now: Option<DateTime<Utc>>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| format!("{s:?} is not an RFC 3339 moment like 2026-12-10T10:00:00-05:00"))
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Create the database named in the config, or migrate it to the current schema.
+    Init,
+    /// Read the config and report everything wrong with it.
+    CheckConfig,
+    /// One full cycle at --now: run every scheduled job due, then exit.
+    Tick,
+    /// Accounts: import, list, show, history.
+    #[command(subcommand)]
+    Accounts(AccountsCmd),
+    /// Recurring charges.
+    #[command(subcommand)]
+    Subscriptions(SubscriptionsCmd),
+    /// Billable work outside the agreement.
+    #[command(subcommand)]
+    Service(ServiceCmd),
+    /// Invoices as issued.
+    #[command(subcommand)]
+    Invoices(InvoicesCmd),
+    /// Payments entered by hand.
+    #[command(subcommand)]
+    Payments(PaymentsCmd),
+    /// Outgoing mail.
+    #[command(subcommand)]
+    Outbox(OutboxCmd),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountsCmd {
+    /// Create or update accounts from a CSV file (keyed by id).
+    Import { file: PathBuf },
+    /// One line (or object) per account.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One account: counts, status, balance, open invoices.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every change of counts, status, notice and override, with time and reason.
+    History {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum SubscriptionsCmd {
+    /// Create or update recurring charges (keyed by account and product; quantity 0 ends one).
+    Import { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ServiceCmd {
+    /// Record billable work; it is invoiced on the next cycle.
+    Add(ServiceAdd),
+}
+
+#[derive(Args, Debug)]
+pub struct ServiceAdd {
+    #[arg(long)]
+    account: String,
+    /// The day the work was done (YYYY-MM-DD).
+    #[arg(long)]
+    date: String,
+    #[arg(long)]
+    engineer: String,
+    #[arg(long)]
+    hours: String,
+    /// Billable rate per hour.
+    #[arg(long)]
+    rate: String,
+    #[arg(long)]
+    description: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum InvoicesCmd {
+    /// Invoices, newest first.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One invoice as the customer sees it, or as data.
+    Show {
+        number: String,
+        #[arg(long, default_value = "text", value_parser = ["text", "html", "json"])]
+        format: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PaymentsCmd {
+    /// Record a payment entered by hand.
+    Record {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long, value_parser = ["ach", "wire", "check", "card", "unknown"])]
+        method: String,
+        #[arg(long)]
+        reference: Option<String>,
+        /// An invoice this payment is for (repeatable); paid first.
+        #[arg(long = "invoice")]
+        invoices: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OutboxCmd {
+    /// Outgoing mail: queued, sent, failed, with attempts.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// One outgoing message's subject and text (or --html).
+    Show {
+        id: i64,
+        #[arg(long)]
+        html: bool,
+    },
+}
+
+/// What the command printed, and the exit status it asks for.
+pub struct Outcome {
+    pub code: i32,
+}
+
+pub async fn run(cli: Cli) -> Result<Outcome> {
+    let now = cli.now.unwrap_or_else(Utc::now);
+    if let Command::CheckConfig = cli.command {
+        return check_config(&cli.config);
+    }
+    let config = Config::load(&cli.config).map_err(|e| {
+        let problems = e.problems();
+        let more = if problems.len() > 1 {
+            format!(" (and {} more; run `billmail check-config`)", problems.len() - 1)
+        } else {
+            String::new()
+        };
+        anyhow!("{}: {}{more}", cli.config.display(), problems[0])
+    })?;
+    if let Command::Init = cli.command {
+        let (_, applied) = Store::init(&config.database.path).await?;
+        println!("database {} ready ({applied} migration(s) applied)", config.database.path.display());
+        return Ok(Outcome { code: 0 });
+    }
+    let store = Store::open(&config.database.path).await?;
+    let result = dispatch(cli.command, &config, &store, now).await;
+    store.close().await;
+    result
+}
+
+fn check_config(path: &Path) -> Result<Outcome> {
+    match Config::load(path) {
+        Ok(c) => {
+            println!(
+                "{}: ok ({} tiers; timezone {}; mailbox {}; smtp {})",
+                path.display(),
+                c.tiers.len(),
+                c.company.timezone,
+                if c.imap.is_some() { "configured" } else { "not configured" },
+                if c.smtp.is_some() { "configured" } else { "not configured: mail stays queued" },
+            );
+            Ok(Outcome { code: 0 })
+        }
+        Err(e) => {
+            let problems = e.problems();
+            for p in &problems {
+                println!("{}: {p}", path.display());
+            }
+            println!("{} problem(s)", problems.len());
+            Ok(Outcome { code: 1 })
+        }
+    }
+}
+
+async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Outcome> {
+    let tz = config.company.timezone;
+    let today = local_date(&now, tz);
+    match cmd {
+        Command::Init | Command::CheckConfig => unreachable!("handled before the database is opened"),
+        Command::Tick => tick(config, store, now).await?,
+        Command::Accounts(AccountsCmd::Import { file }) => {
+            let rows = csvin::accounts(config, &file)?;
+            let mut tx = store.begin().await?;
+            let report =
+                tx.import_accounts(&rows, now, today).await.map_err(|e| anyhow!("{}: {e:#}", file.display()))?;
+            tx.commit().await?;
+            println!(
+                "{}: {} created, {} updated, {} unchanged",
+                file.display(),
+                report.created,
+                report.updated,
+                report.unchanged
+            );
+        }
+        Command::Accounts(AccountsCmd::List { json }) => {
+            let mut all = Vec::new();
+            for id in store.account_ids().await? {
+                all.extend(store.account_summary(&id, today).await?);
+            }
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all.iter().map(account_json).collect::<Vec<_>>())?);
+            } else {
+                for a in &all {
+                    println!(
+                        "{:<10} {:<28} {:<10} {:>4} FT {:>4} PT  {:<12} balance {:>10}  credit {:>9}",
+                        a.id, a.name, a.tier, a.counts.full_time, a.counts.part_time, a.status, a.balance, a.credit
+                    );
+                }
+                if all.is_empty() {
+                    println!("no accounts yet: `billmail accounts import accounts.csv`");
+                }
+            }
+        }
+        Command::Accounts(AccountsCmd::Show { id, json }) => {
+            let a = store.account_summary(&id, today).await?.ok_or_else(|| anyhow!("no account {id:?}"))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&account_json(&a))?);
+            } else {
+                print_account(&a, &config.company.currency);
+            }
+        }
+        Command::Accounts(AccountsCmd::History { id, json }) => {
+            if store.account_summary(&id, today).await?.is_none() {
+                bail!("no account {id:?}");
+            }
+            let h = store.history_of(&id).await?;
+            if json {
+                let v: Vec<Value> = h.iter().map(|e| json!({"at": e.at, "kind": e.kind, "detail": e.detail})).collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for e in h {
+                    println!("{}  {:<12} {}", e.at, e.kind, e.detail);
+                }
+            }
+        }
+        Command::Subscriptions(SubscriptionsCmd::Import { file }) => {
+            let rows = csvin::subscriptions(&file)?;
+            let mut tx = store.begin().await?;
+            let report = tx
+                .import_subscriptions(&rows, &config.company.currency, now, local_time(&now, tz))
+                .await
+                .map_err(|e| anyhow!("{}: {e:#}", file.display()))?;
+            tx.commit().await?;
+            println!(
+                "{}: {} started, {} changed or ended, {} unchanged",
+                file.display(),
+                report.created,
+                report.updated,
+                report.unchanged
+            );
+        }
+        Command::Service(ServiceCmd::Add(a)) => {
+            let id = AccountId::parse(&a.account).map_err(|e| anyhow!(e))?;
+            let date = NaiveDate::parse_from_str(&a.date, "%Y-%m-%d")
+                .map_err(|_| anyhow!("--date {:?} is not YYYY-MM-DD", a.date))?;
+            let hours = parse_quantity(&a.hours).map_err(|e| anyhow!("--hours: {e}"))?;
+            if hours.is_zero() {
+                bail!("--hours must be more than 0");
+            }
+            let rate = Money::parse(&a.rate).map_err(|e| anyhow!("--rate: {e}"))?;
+            if a.engineer.trim().is_empty() || a.description.trim().is_empty() {
+                bail!("--engineer and --description must not be empty");
+            }
+            let mut tx = store.begin().await?;
+            let entry = tx
+                .add_service(
+                    id.as_str(),
+                    date,
+                    a.engineer.trim(),
+                    hours,
+                    rate,
+                    &config.company.currency,
+                    a.description.trim(),
+                    now,
+                    local_time(&now, tz),
+                )
+                .await?;
+            tx.commit().await?;
+            let amount = crate::domain::Line::priced(String::new(), hours, rate, None).amount;
+            println!(
+                "recorded work #{entry} for {id}: {hours} h x {} = {}; invoiced on the next cycle",
+                rate.display_in(&config.company.currency),
+                amount.display_in(&config.company.currency)
+            );
+        }
+        Command::Invoices(InvoicesCmd::List { account, json }) => {
+            let list = store.invoices(account.as_deref(), false).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list.iter().map(invoice_json).collect::<Vec<_>>())?);
+            } else {
+                for i in &list {
+                    println!(
+                        "{:<16} {:<10} {:<9} {:<10} issued {} due {}  total {:>10}  balance {:>10}  {}",
+                        i.number,
+                        i.account,
+                        i.kind.as_str(),
+                        i.period,
+                        i.issued,
+                        i.due,
+                        i.total,
+                        i.balance,
+                        i.status
+                    );
+                }
+            }
+        }
+        Command::Invoices(InvoicesCmd::Show { number, format }) => {
+            let (inv, lines) = store.invoice(&number).await?.ok_or_else(|| anyhow!("no invoice {number:?}"))?;
+            match format.as_str() {
+                "json" => {
+                    let mut v = invoice_json(&inv);
+                    v["account_name"] = json!(inv.account_name);
+                    v["currency"] = json!(inv.currency);
+                    v["credit_applied"] = json!(inv.credit_applied.to_string());
+                    v["paid"] = json!(inv.paid.to_string());
+                    v["full_time_users"] = json!(inv.full_time_users);
+                    v["part_time_users"] = json!(inv.part_time_users);
+                    v["lines"] = lines
+                        .iter()
+                        .map(|l| {
+                            json!({
+                                "description": l.description,
+                                "quantity": l.quantity.normalize().to_string(),
+                                "unit_price": l.unit_price.to_string(),
+                                "proration": l.proration.map(|p| json!({"days": p.days, "days_in_month": p.days_in_month})),
+                                "amount": l.amount.to_string(),
+                            })
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                }
+                fmt => {
+                    let doc = InvoiceDoc {
+                        number: inv.number.clone(),
+                        account_id: inv.account.clone(),
+                        account_name: inv.account_name.clone(),
+                        kind: inv.kind,
+                        period: inv.period.clone(),
+                        issued: inv.issued,
+                        due: inv.due,
+                        currency: inv.currency.clone(),
+                        lines,
+                        total: inv.total,
+                        credit_applied: inv.credit_applied,
+                        counts: inv
+                            .full_time_users
+                            .zip(inv.part_time_users)
+                            .map(|(f, p)| crate::domain::UserCounts { full_time: f, part_time: p }),
+                        tier_label: inv.tier_label.clone(),
+                        users: inv.users.clone(),
+                    };
+                    let r = Renderer::new().invoice(&config.company, &doc)?;
+                    if fmt == "html" {
+                        print!("{}", r.html);
+                    } else {
+                        println!("Subject: {}\n", r.subject);
+                        print!("{}", r.text);
+                    }
+                }
+            }
+        }
+        Command::Payments(PaymentsCmd::Record { account, amount, method, reference, invoices }) => {
+            let id = AccountId::parse(&account).map_err(|e| anyhow!(e))?;
+            let amount = Money::parse(&amount).map_err(|e| anyhow!("--amount: {e}"))?;
+            if !amount.is_positive() {
+                bail!("--amount must be more than 0");
+            }
+            let invoices: Vec<String> = invoices.iter().map(|n| n.trim().to_ascii_uppercase()).collect();
+            let mut tx = store.begin().await?;
+            let out = tx
+                .record_payment(
+                    id.as_str(),
+                    amount,
+                    &config.company.currency,
+                    &method,
+                    reference.as_deref(),
+                    "manual",
+                    today,
+                    &invoices,
+                    now,
+                )
+                .await?;
+            tx.commit().await?;
+            let cur = &config.company.currency;
+            println!("recorded payment #{} for {id}: {} by {method}", out.payment_id, amount.display_in(cur));
+            for (n, a) in &out.applied {
+                println!("  {} applied to {n}", a.display_in(cur));
+            }
+            if out.credit.is_positive() {
+                println!("  {} kept as credit for the next invoice", out.credit.display_in(cur));
+            }
+        }
+        Command::Outbox(OutboxCmd::List { json }) => {
+            let list = store.outbox().await?;
+            if json {
+                let v: Vec<Value> = list
+                    .iter()
+                    .map(|m| {
+                        json!({
+                            "id": m.id, "kind": m.kind, "account": m.account, "to": m.to, "cc": m.cc,
+                            "subject": m.subject, "message_id": m.message_id, "state": m.state,
+                            "attempts": m.attempts, "next_attempt_at": m.next_attempt_at,
+                            "last_error": m.last_error, "created_at": m.created_at, "sent_at": m.sent_at,
+                        })
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for m in &list {
+                    println!(
+                        "#{:<5} {:<7} {:<20} attempts {}  to {}  {}{}",
+                        m.id,
+                        m.state,
+                        m.kind,
+                        m.attempts,
+                        m.to.join(", "),
+                        m.subject,
+                        m.last_error.as_ref().map(|e| format!("  [{e}]")).unwrap_or_default()
+                    );
+                }
+                if list.is_empty() {
+                    println!("the outbox is empty");
+                }
+            }
+        }
+        Command::Outbox(OutboxCmd::Show { id, html }) => {
+            let (subject, text, body_html) =
+                store.outbox_bodies(id).await?.ok_or_else(|| anyhow!("no outgoing message #{id}"))?;
+            if html {
+                print!("{body_html}");
+            } else {
+                println!("Subject: {subject}\n");
+                print!("{text}");
+            }
+        }
+    }
+    Ok(Outcome { code: 0 })
+}
+
+async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> {
+    let local = local_time(&now, config.company.timezone);
+    println!("tick at {} ({})", local.format("%Y-%m-%d %H:%M"), config.company.timezone);
+    if config.imap.is_some() {
+        eprintln!("billmail: note: [imap] is configured, but this version does not read the mailbox yet");
+    }
+    let renderer = Renderer::new();
+    let issued = engine::run_billing(config, store, &renderer, now).await.context("billing")?;
+    let cur = &config.company.currency;
+    for i in &issued {
+        println!(
+            "issued {} {} {} {}: {} due {}, to {}",
+            i.number,
+            i.account,
+            i.kind,
+            i.period,
+            i.amount_due.display_in(cur),
+            i.due,
+            i.to.join(", ")
+        );
+    }
+    if issued.is_empty() {
+        println!("nothing due");
+    }
+    let queued = store.outbox().await?.iter().filter(|m| m.state == "queued").count();
+    if config.smtp.is_none() {
+        println!("outbox: {queued} queued (no [smtp] configured: mail stays queued)");
+    } else {
+        println!("outbox: {queued} queued (sending over SMTP is not in this version yet)");
+    }
+    Ok(())
+}
+
+fn invoice_json(i: &InvoiceRecord) -> Value {
+    json!({
+        "number": i.number,
+        "account": i.account,
+        "kind": i.kind.as_str(),
+        "period": i.period,
+        "issued": i.issued.to_string(),
+        "due": i.due.to_string(),
+        "total": i.total.to_string(),
+        "balance": i.balance.to_string(),
+        "status": i.status,
+    })
+}
+
+fn account_json(a: &AccountSummary) -> Value {
+    json!({
+        "id": a.id,
+        "name": a.name,
+        "tier": a.tier,
+        "full_time_users": a.counts.full_time,
+        "part_time_users": a.counts.part_time,
+        "status": a.status,
+        "status_since": a.status_since,
+        "balance": a.balance.to_string(),
+        "credit": a.credit.to_string(),
+        "first_period": a.first_period,
+        "billing_emails": a.billing_emails.iter().map(|(e, b)| json!({"email": e, "bounced_at": b})).collect::<Vec<_>>(),
+        "authorized_emails": a.authorized_emails.iter().map(|(e, b)| json!({"email": e, "bounced_at": b})).collect::<Vec<_>>(),
+        "open_invoices": a.open_invoices.iter().map(|i| {
+            let mut v = invoice_json(i);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("account");
+                o.remove("status");
+            }
+            v
+        }).collect::<Vec<_>>(),
+    })
+}
+
+fn print_account(a: &AccountSummary, cur: &str) {
+    println!("{} — {}", a.id, a.name);
+    println!("  tier:      {}", a.tier);
+    println!("  users:     {} full-time, {} part-time", a.counts.full_time, a.counts.part_time);
+    match &a.status_since {
+        Some(s) if a.status != "active" => println!("  status:    {} since {s}", a.status),
+        _ => println!("  status:    {}", a.status),
+    }
+    println!("  first agreement month billed: {}", a.first_period);
+    for (role, list) in [("billing", &a.billing_emails), ("authorized", &a.authorized_emails)] {
+        for (e, bounced) in list {
+            match bounced {
+                Some(b) => println!("  {role:<10} {e} (BOUNCED {b})"),
+                None => println!("  {role:<10} {e}"),
+            }
+        }
+    }
+    println!("  balance:   {}", a.balance.display_in(cur));
+    println!("  credit:    {}", a.credit.display_in(cur));
+    if a.open_invoices.is_empty() {
+        println!("  no open invoices");
+    }
+    for i in &a.open_invoices {
+        let kind = match i.kind {
+            InvoiceKind::Agreement => "agreement",
+            InvoiceKind::Recurring => "recurring",
+            InvoiceKind::Service => "service",
+        };
+        println!(
+            "  open {} {kind} {} issued {} due {}: total {}, owed {}",
+            i.number,
+            i.period,
+            i.issued,
+            i.due,
+            i.total.display_in(cur),
+            i.balance.display_in(cur)
+        );
+    }
+}

@@ -1,0 +1,707 @@
+//! The TOML configuration, validated into typed settings. Every problem is
+//! collected, so `check-config` can report them all at once.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::NaiveTime;
+use toml::{Table, Value};
+
+use crate::domain::{EmailAddress, Money, Rates, Schedule};
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub company: Company,
+    pub database: Database,
+    pub imap: Option<Imap>,
+    pub smtp: Option<Smtp>,
+    pub schedule: Schedule,
+    pub collections: Collections,
+    pub tiers: BTreeMap<String, Tier>,
+    pub trust: Trust,
+}
+
+#[derive(Clone, Debug)]
+pub struct Company {
+    pub name: String,
+    pub timezone: chrono_tz::Tz,
+    pub currency: String,
+    pub accounting_address: EmailAddress,
+    pub services_team_address: Option<EmailAddress>,
+    pub invoice_number_format: NumberFormat,
+    pub payment_instructions: String,
+}
+
+impl Company {
+    /// The domain of Message-IDs: the accounting address's.
+    pub fn mail_domain(&self) -> &str {
+        self.accounting_address.domain()
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Database {
+    /// The SQLite file, resolved against the config file's folder.
+    pub path: PathBuf,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Security {
+    Tls,
+    StartTls,
+    Plain,
+}
+
+#[derive(Clone, Debug)]
+pub enum Secret {
+    File(PathBuf),
+    Env(String),
+}
+
+#[derive(Clone, Debug)]
+pub struct Imap {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: String,
+    pub password: Secret,
+    pub mailbox: String,
+    pub processed_folder: String,
+    pub review_folder: String,
+    pub poll_interval: Duration,
+}
+
+#[derive(Clone, Debug)]
+pub struct Smtp {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub from: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Collections {
+    pub reminder_days: Vec<u32>,
+    pub credit_hold_after_days: u32,
+    pub service_hold_after_days: u32,
+    pub claim_grace_days: u32,
+}
+
+#[derive(Clone, Debug)]
+pub struct Tier {
+    pub label: String,
+    pub rates: Rates,
+}
+
+#[derive(Clone, Debug)]
+pub struct Trust {
+    pub payment_senders: Vec<EmailAddress>,
+    pub require_authentication: bool,
+}
+
+/// `INV-{year}-{seq:04}`: literal text with a year and a zero-padded
+/// sequence number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NumberFormat {
+    parts: Vec<Part>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Part {
+    Text(String),
+    Year,
+    Seq(usize),
+}
+
+impl NumberFormat {
+    pub fn parse(s: &str) -> Result<NumberFormat, String> {
+        let mut parts = Vec::new();
+        let mut rest = s;
+        while let Some(open) = rest.find('{') {
+            if open > 0 {
+                parts.push(Part::Text(rest[..open].to_string()));
+            }
+            let close = rest[open..].find('}').ok_or_else(|| format!("unclosed '{{' in {s:?}"))? + open;
+            let field = &rest[open + 1..close];
+            parts.push(match field {
+                "year" => Part::Year,
+                "seq" => Part::Seq(0),
+                _ => match field.strip_prefix("seq:") {
+                    Some(w) if w.len() <= 2 && w.parse::<usize>().is_ok_and(|w| w <= 12) => {
+                        Part::Seq(w.parse().unwrap_or(0))
+                    }
+                    _ => {
+                        return Err(format!(
+                            "unknown field {{{field}}} in {s:?} (use {{year}} and {{seq}} or {{seq:04}})"
+                        ));
+                    }
+                },
+            });
+            rest = &rest[close + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Text(rest.to_string()));
+        }
+        if rest.contains('}') || parts.iter().any(|p| matches!(p, Part::Text(t) if t.contains('}'))) {
+            return Err(format!("stray '}}' in {s:?}"));
+        }
+        let years = parts.iter().filter(|p| **p == Part::Year).count();
+        let seqs = parts.iter().filter(|p| matches!(p, Part::Seq(_))).count();
+        if years != 1 || seqs != 1 {
+            return Err(format!(
+                "{s:?} must hold {{year}} and {{seq}} once each (numbers restart every year, so the year keeps them unique)"
+            ));
+        }
+        Ok(NumberFormat { parts })
+    }
+
+    pub fn format(&self, year: i32, seq: i64) -> String {
+        self.parts
+            .iter()
+            .map(|p| match p {
+                Part::Text(t) => t.clone(),
+                Part::Year => year.to_string(),
+                Part::Seq(w) => format!("{seq:0w$}", w = *w),
+            })
+            .collect()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path}: {problems:?}")]
+    Invalid { path: PathBuf, problems: Vec<String> },
+}
+
+impl ConfigError {
+    pub fn problems(&self) -> Vec<String> {
+        match self {
+            ConfigError::Read { .. } => vec![self.to_string()],
+            ConfigError::Invalid { problems, .. } => problems.clone(),
+        }
+    }
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Config::parse(&text, &base).map_err(|problems| ConfigError::Invalid { path: path.to_path_buf(), problems })
+    }
+
+    /// Parses and validates; relative paths are resolved against `base`.
+    pub fn parse(text: &str, base: &Path) -> Result<Config, Vec<String>> {
+        let root: Table = match text.parse::<Table>() {
+            Ok(t) => t,
+            Err(e) => return Err(vec![format!("not valid TOML: {}", e.message().trim())]),
+        };
+        let mut v = Validator { errors: Vec::new() };
+        v.unknown(&root, "", &["company", "database", "imap", "smtp", "schedule", "collections", "tiers", "trust"]);
+        let company = v.company(&root);
+        let database = v.database(&root, base);
+        let imap = v.imap(&root, base);
+        let smtp = v.smtp(&root, base);
+        let schedule = v.schedule(&root);
+        let collections = v.collections(&root);
+        let tiers = v.tiers(&root);
+        let trust = v.trust(&root);
+        if !v.errors.is_empty() {
+            return Err(v.errors);
+        }
+        Ok(Config { company: company.expect("validated"), database, imap, smtp, schedule, collections, tiers, trust })
+    }
+
+    pub fn tier(&self, key: &str) -> Option<&Tier> {
+        self.tiers.get(key)
+    }
+}
+
+struct Validator {
+    errors: Vec<String>,
+}
+
+fn name(section: &str, key: &str) -> String {
+    if section.is_empty() { key.to_string() } else { format!("[{section}] {key}") }
+}
+
+impl Validator {
+    fn err(&mut self, section: &str, key: &str, msg: impl std::fmt::Display) {
+        self.errors.push(format!("{}: {msg}", name(section, key)));
+    }
+
+    fn unknown(&mut self, t: &Table, section: &str, known: &[&str]) {
+        for k in t.keys() {
+            if !known.contains(&k.as_str()) {
+                let place = if section.is_empty() { "top level".to_string() } else { format!("[{section}]") };
+                self.errors.push(format!("{place}: unknown key {k:?}"));
+            }
+        }
+    }
+
+    fn table<'a>(&mut self, root: &'a Table, section: &str, required: bool) -> Option<&'a Table> {
+        match root.get(section) {
+            Some(Value::Table(t)) => Some(t),
+            Some(_) => {
+                self.errors.push(format!("[{section}]: must be a table"));
+                None
+            }
+            None => {
+                if required {
+                    self.errors.push(format!("[{section}]: missing"));
+                }
+                None
+            }
+        }
+    }
+
+    fn string(&mut self, t: &Table, section: &str, key: &str, required: bool) -> Option<String> {
+        match t.get(key) {
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(_) => {
+                self.err(section, key, "must be a string");
+                None
+            }
+            None => {
+                if required {
+                    self.err(section, key, "missing");
+                }
+                None
+            }
+        }
+    }
+
+    fn nonempty(&mut self, t: &Table, section: &str, key: &str) -> Option<String> {
+        let s = self.string(t, section, key, true)?;
+        if s.trim().is_empty() {
+            self.err(section, key, "must not be empty");
+            return None;
+        }
+        Some(s)
+    }
+
+    fn int(&mut self, t: &Table, section: &str, key: &str, range: (i64, i64), default: i64) -> i64 {
+        match t.get(key) {
+            None => default,
+            Some(Value::Integer(i)) if (range.0..=range.1).contains(i) => *i,
+            Some(Value::Integer(i)) => {
+                self.err(section, key, format!("must be {}-{}, got {i}", range.0, range.1));
+                default
+            }
+            Some(_) => {
+                self.err(section, key, "must be a whole number");
+                default
+            }
+        }
+    }
+
+    fn boolean(&mut self, t: &Table, section: &str, key: &str, default: bool) -> bool {
+        match t.get(key) {
+            None => default,
+            Some(Value::Boolean(b)) => *b,
+            Some(_) => {
+                self.err(section, key, "must be true or false");
+                default
+            }
+        }
+    }
+
+    fn email(&mut self, t: &Table, section: &str, key: &str, required: bool) -> Option<EmailAddress> {
+        let s = self.string(t, section, key, required)?;
+        match EmailAddress::parse(&s) {
+            Ok(e) => Some(e),
+            Err(e) => {
+                self.err(section, key, e);
+                None
+            }
+        }
+    }
+
+    fn money(&mut self, t: &Table, section: &str, key: &str) -> Option<Money> {
+        let s = match t.get(key) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Integer(i)) => i.to_string(),
+            Some(_) => {
+                self.err(section, key, "must be an amount in quotes, like \"85.00\"");
+                return None;
+            }
+            None => {
+                self.err(section, key, "missing");
+                return None;
+            }
+        };
+        match Money::parse(&s) {
+            Ok(m) => Some(m),
+            Err(e) => {
+                self.err(section, key, e);
+                None
+            }
+        }
+    }
+
+    fn company(&mut self, root: &Table) -> Option<Company> {
+        const S: &str = "company";
+        let t = self.table(root, S, true)?;
+        self.unknown(
+            t,
+            S,
+            &[
+                "name",
+                "timezone",
+                "currency",
+                "accounting_address",
+                "services_team_address",
+                "invoice_number_format",
+                "payment_instructions",
+            ],
+        );
+        let name = self.nonempty(t, S, "name");
+        let timezone = self.string(t, S, "timezone", true).and_then(|tz| match tz.parse::<chrono_tz::Tz>() {
+            Ok(z) => Some(z),
+            Err(_) => {
+                self.err(S, "timezone", format!("{tz:?} is not an IANA timezone (like \"America/New_York\")"));
+                None
+            }
+        });
+        let currency = self.string(t, S, "currency", false).unwrap_or_else(|| "USD".into());
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            self.err(S, "currency", format!("{currency:?} is not an ISO 4217 code like \"USD\""));
+        }
+        let accounting = self.email(t, S, "accounting_address", true);
+        let services = self.email(t, S, "services_team_address", false);
+        let fmt = self.string(t, S, "invoice_number_format", false).unwrap_or_else(|| "INV-{year}-{seq:04}".into());
+        let fmt = match NumberFormat::parse(&fmt) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                self.err(S, "invoice_number_format", e);
+                None
+            }
+        };
+        let instructions = self.string(t, S, "payment_instructions", false).unwrap_or_default();
+        Some(Company {
+            name: name?,
+            timezone: timezone?,
+            currency,
+            accounting_address: accounting?,
+            services_team_address: services,
+            invoice_number_format: fmt?,
+            payment_instructions: instructions.trim().to_string(),
+        })
+    }
+
+    fn database(&mut self, root: &Table, base: &Path) -> Database {
+        const S: &str = "database";
+        let default = Database { path: base.join("billmail.db") };
+        let Some(t) = self.table(root, S, false) else { return default };
+        self.unknown(t, S, &["url"]);
+        let Some(url) = self.string(t, S, "url", false) else { return default };
+        match url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
+            Some(p) if !p.is_empty() && !p.contains('?') => Database { path: base.join(p) },
+            _ => {
+                self.err(S, "url", format!("{url:?} is not a SQLite URL like \"sqlite://billmail.db\""));
+                default
+            }
+        }
+    }
+
+    fn endpoint(&mut self, t: &Table, section: &str) -> (String, u16, Security) {
+        let host = self.nonempty(t, section, "host").unwrap_or_default();
+        let security = match self.string(t, section, "security", false).as_deref() {
+            None | Some("tls") => Security::Tls,
+            Some("starttls") => Security::StartTls,
+            Some("plain") => Security::Plain,
+            Some(other) => {
+                self.err(section, "security", format!("{other:?} is not one of tls, starttls, plain"));
+                Security::Tls
+            }
+        };
+        let default_port = match (section, security) {
+            ("imap", Security::Tls) => 993,
+            ("imap", _) => 143,
+            (_, Security::Tls) => 465,
+            _ => 587,
+        };
+        let port = self.int(t, section, "port", (1, 65535), default_port) as u16;
+        if security == Security::Plain && !host.is_empty() && !is_loopback(&host) {
+            self.err(
+                section,
+                "security",
+                format!("plain (unencrypted) is allowed only to a loopback address, not {host:?}"),
+            );
+        }
+        (host, port, security)
+    }
+
+    fn secret(&mut self, t: &Table, section: &str, base: &Path, required: bool) -> Option<Secret> {
+        let file = self.string(t, section, "password_file", false);
+        let env = self.string(t, section, "password_env", false);
+        match (file, env) {
+            (Some(_), Some(_)) => {
+                self.err(section, "password_file", "give password_file or password_env, not both");
+                None
+            }
+            (Some(f), None) => Some(Secret::File(base.join(f))),
+            (None, Some(e)) => Some(Secret::Env(e)),
+            (None, None) => {
+                if required {
+                    self.err(section, "password_file", "missing (or password_env)");
+                }
+                None
+            }
+        }
+    }
+
+    fn imap(&mut self, root: &Table, base: &Path) -> Option<Imap> {
+        const S: &str = "imap";
+        let t = self.table(root, S, false)?;
+        self.unknown(
+            t,
+            S,
+            &[
+                "host",
+                "port",
+                "security",
+                "username",
+                "password_file",
+                "password_env",
+                "mailbox",
+                "processed_folder",
+                "review_folder",
+                "poll_interval",
+            ],
+        );
+        let (host, port, security) = self.endpoint(t, S);
+        let username = self.nonempty(t, S, "username").unwrap_or_default();
+        let password = self.secret(t, S, base, true);
+        let mailbox = self.string(t, S, "mailbox", false).unwrap_or_else(|| "INBOX".into());
+        let processed_folder =
+            self.string(t, S, "processed_folder", false).unwrap_or_else(|| "Billing/Processed".into());
+        let review_folder = self.string(t, S, "review_folder", false).unwrap_or_else(|| "Billing/Review".into());
+        let poll = self.string(t, S, "poll_interval", false).unwrap_or_else(|| "60s".into());
+        let poll_interval = match parse_duration(&poll) {
+            Some(d) if d >= Duration::from_secs(1) => d,
+            _ => {
+                self.err(S, "poll_interval", format!("{poll:?} is not a duration like \"60s\", \"5m\""));
+                Duration::from_secs(60)
+            }
+        };
+        Some(Imap {
+            host,
+            port,
+            security,
+            username,
+            password: password?,
+            mailbox,
+            processed_folder,
+            review_folder,
+            poll_interval,
+        })
+    }
+
+    fn smtp(&mut self, root: &Table, base: &Path) -> Option<Smtp> {
+        const S: &str = "smtp";
+        let t = self.table(root, S, false)?;
+        self.unknown(t, S, &["host", "port", "security", "username", "password_file", "password_env", "from"]);
+        let (host, port, security) = self.endpoint(t, S);
+        let username = self.string(t, S, "username", false);
+        let password = self.secret(t, S, base, username.is_some());
+        let from = self.nonempty(t, S, "from");
+        Some(Smtp { host, port, security, username, password, from: from? })
+    }
+
+    fn schedule(&mut self, root: &Table) -> Schedule {
+        const S: &str = "schedule";
+        let d = Schedule::default();
+        let Some(t) = self.table(root, S, false) else { return d };
+        self.unknown(
+            t,
+            S,
+            &[
+                "agreement_invoice_day",
+                "agreement_due_day",
+                "recurring_invoice_day",
+                "service_due_days",
+                "send_time",
+                "prorate",
+            ],
+        );
+        let send_time = match self.string(t, S, "send_time", false) {
+            None => d.send_time,
+            Some(s) => NaiveTime::parse_from_str(&s, "%H:%M").unwrap_or_else(|_| {
+                self.err(S, "send_time", format!("{s:?} is not a local time like \"08:00\""));
+                d.send_time
+            }),
+        };
+        Schedule {
+            agreement_invoice_day: self.int(t, S, "agreement_invoice_day", (1, 31), 15) as u32,
+            agreement_due_day: self.int(t, S, "agreement_due_day", (1, 31), 30) as u32,
+            recurring_invoice_day: self.int(t, S, "recurring_invoice_day", (1, 31), 5) as u32,
+            service_due_days: self.int(t, S, "service_due_days", (0, 365), 30) as u32,
+            send_time,
+            prorate: self.boolean(t, S, "prorate", true),
+        }
+    }
+
+    fn collections(&mut self, root: &Table) -> Collections {
+        const S: &str = "collections";
+        let mut c = Collections {
+            reminder_days: vec![1, 7, 14],
+            credit_hold_after_days: 15,
+            service_hold_after_days: 30,
+            claim_grace_days: 5,
+        };
+        let Some(t) = self.table(root, S, false) else { return c };
+        self.unknown(t, S, &["reminder_days", "credit_hold_after_days", "service_hold_after_days", "claim_grace_days"]);
+        match t.get("reminder_days") {
+            None => {}
+            Some(Value::Array(a)) => {
+                let days: Vec<u32> = a
+                    .iter()
+                    .filter_map(|v| v.as_integer())
+                    .filter(|i| (1..=365).contains(i))
+                    .map(|i| i as u32)
+                    .collect();
+                if days.len() != a.len() || days.windows(2).any(|w| w[0] >= w[1]) {
+                    self.err(S, "reminder_days", "must be increasing whole numbers of days, 1-365");
+                } else {
+                    c.reminder_days = days;
+                }
+            }
+            Some(_) => self.err(S, "reminder_days", "must be a list like [1, 7, 14]"),
+        }
+        c.credit_hold_after_days = self.int(t, S, "credit_hold_after_days", (1, 365), 15) as u32;
+        c.service_hold_after_days = self.int(t, S, "service_hold_after_days", (1, 365), 30) as u32;
+        c.claim_grace_days = self.int(t, S, "claim_grace_days", (0, 60), 5) as u32;
+        c
+    }
+
+    fn tiers(&mut self, root: &Table) -> BTreeMap<String, Tier> {
+        let mut out = BTreeMap::new();
+        let Some(t) = self.table(root, "tiers", true) else { return out };
+        if t.is_empty() {
+            self.errors.push("[tiers]: at least one tier is needed".into());
+        }
+        for (key, v) in t {
+            let s = format!("tiers.{key}");
+            let Value::Table(tt) = v else {
+                self.errors.push(format!("[{s}]: must be a table with label, full_time_rate and part_time_rate"));
+                continue;
+            };
+            self.unknown(tt, &s, &["label", "full_time_rate", "part_time_rate"]);
+            let label = self.nonempty(tt, &s, "label");
+            let ft = self.money(tt, &s, "full_time_rate");
+            let pt = self.money(tt, &s, "part_time_rate");
+            if let (Some(label), Some(full_time), Some(part_time)) = (label, ft, pt) {
+                out.insert(key.clone(), Tier { label, rates: Rates { full_time, part_time } });
+            }
+        }
+        out
+    }
+
+    fn trust(&mut self, root: &Table) -> Trust {
+        const S: &str = "trust";
+        let mut trust = Trust { payment_senders: Vec::new(), require_authentication: true };
+        let Some(t) = self.table(root, S, false) else { return trust };
+        self.unknown(t, S, &["payment_senders", "require_authentication"]);
+        match t.get("payment_senders") {
+            None => {}
+            Some(Value::Array(a)) => {
+                for v in a {
+                    match v.as_str().map(EmailAddress::parse) {
+                        Some(Ok(e)) => trust.payment_senders.push(e),
+                        Some(Err(e)) => self.err(S, "payment_senders", e),
+                        None => self.err(S, "payment_senders", "must be a list of addresses"),
+                    }
+                }
+            }
+            Some(_) => self.err(S, "payment_senders", "must be a list of addresses"),
+        }
+        trust.require_authentication = self.boolean(t, S, "require_authentication", true);
+        trust
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// `90s`, `5m`, `1h`, or plain seconds.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit.trim() {
+        "" | "s" => n,
+        "m" | "min" => n * 60,
+        "h" => n * 3600,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const EXAMPLE: &str = include_str!("../examples/billmail.toml");
+
+    #[test]
+    fn the_example_config_is_valid() {
+        let c = Config::parse(EXAMPLE, Path::new("/etc/billmail")).unwrap();
+        assert_eq!(c.company.timezone, chrono_tz::America::New_York);
+        assert_eq!(c.tiers["hybrid"].rates.full_time, Money::from_cents(8500));
+        assert_eq!(c.database.path, Path::new("/etc/billmail/billmail.db"));
+        assert_eq!(c.company.invoice_number_format.format(2026, 7), "INV-2026-0007");
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let text = r#"
+            colour = "blue"
+            [company]
+            name = "KR Group"
+            timezone = "Mars/Olympus"
+            accounting_address = "accounting"
+            invoice_number_format = "INV-{seq}"
+            [schedule]
+            agreement_due_day = 0
+            send_time = "8am"
+            [tiers.hybrid]
+            label = "Agreement Hybrid IT"
+            [imap]
+            host = "imap.example"
+            security = "plain"
+            username = "u"
+            password_env = "P"
+        "#;
+        let errs = Config::parse(text, Path::new(".")).unwrap_err();
+        let all = errs.join("\n");
+        for needle in [
+            "unknown key \"colour\"",
+            "Mars/Olympus",
+            "accounting_address",
+            "invoice_number_format",
+            "agreement_due_day: must be 1-31, got 0",
+            "send_time",
+            "[tiers.hybrid] full_time_rate: missing",
+            "[tiers.hybrid] part_time_rate: missing",
+            "plain (unencrypted) is allowed only to a loopback",
+        ] {
+            assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
+        }
+    }
+
+    #[test]
+    fn number_formats() {
+        assert_eq!(NumberFormat::parse("{year}/{seq}").unwrap().format(2027, 12), "2027/12");
+        assert!(NumberFormat::parse("INV-{seq:04}").is_err());
+        assert!(NumberFormat::parse("INV-{year}-{n}").is_err());
+        assert!(NumberFormat::parse("INV-{year-{seq}").is_err());
+    }
+}

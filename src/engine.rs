@@ -1,0 +1,144 @@
+//! One cycle of scheduled work: load the books, ask the pure calendar what
+//! is due, build the invoices, and commit each batch (invoices, numbers and
+//! their outgoing mail) in one transaction.
+
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+use crate::config::Config;
+use crate::domain::calendar::local_time;
+use crate::domain::{Book, Draft, Job, Money, build, due_jobs};
+use crate::render::{InvoiceDoc, Renderer};
+use crate::store::{NewMail, Store};
+
+/// An invoice issued by a cycle.
+#[derive(Clone, Debug)]
+pub struct IssuedInvoice {
+    pub number: String,
+    pub account: String,
+    pub kind: &'static str,
+    pub period: String,
+    pub total: Money,
+    pub amount_due: Money,
+    pub due: chrono::NaiveDate,
+    pub to: Vec<String>,
+}
+
+/// How many invoices are written per transaction.
+const BATCH: usize = 500;
+
+/// Everything due for every account at `now`, built in memory.
+pub fn plan(config: &Config, books: &mut [Book], now: DateTime<Utc>) -> Vec<(usize, Job, Draft)> {
+    let local = local_time(&now, config.company.timezone);
+    let schedule = &config.schedule;
+    let mut drafts = Vec::new();
+    for (i, book) in books.iter_mut().enumerate() {
+        for job in due_jobs(local, schedule, book) {
+            if let Some(draft) = build(job, schedule, book, local.date()) {
+                book.apply(&draft);
+                drafts.push((i, job, draft));
+            }
+        }
+    }
+    // numbers follow the schedule, then the account
+    drafts.sort_by(|a, b| {
+        (schedule.scheduled_date(a.1), &books[a.0].account.id, a.1).cmp(&(
+            schedule.scheduled_date(b.1),
+            &books[b.0].account.id,
+            b.1,
+        ))
+    });
+    drafts
+}
+
+/// Issues every invoice due at `now`. Running it again for the same moment
+/// issues nothing: the calendar sees what was done, and the database's
+/// unique key on (account, kind, period) refuses a duplicate.
+pub async fn run_billing(
+    config: &Config,
+    store: &Store,
+    renderer: &Renderer,
+    now: DateTime<Utc>,
+) -> Result<Vec<IssuedInvoice>> {
+    let mut books = store.load_books(&config.tiers).await.context("loading accounts")?;
+    let drafts = plan(config, &mut books, now);
+    let mut issued = Vec::new();
+    for chunk in drafts.chunks(BATCH) {
+        let mut tx = store.begin().await?;
+        let mut batch = Vec::new();
+        for (i, _job, draft) in chunk {
+            let book = &books[*i];
+            let acct = &book.account;
+            let tier_label = (draft.kind == crate::domain::InvoiceKind::Agreement).then_some(acct.tier_label.as_str());
+            let Some((invoice_id, number)) = tx
+                .insert_invoice(
+                    acct.id.as_str(),
+                    draft,
+                    &config.company.currency,
+                    tier_label,
+                    if draft.kind == crate::domain::InvoiceKind::Agreement { &book.users } else { &[] },
+                    &config.company.invoice_number_format,
+                    now,
+                )
+                .await
+                .with_context(|| format!("issuing the {} invoice for {}", draft.kind.as_str(), acct.id))?
+            else {
+                continue;
+            };
+            let doc = InvoiceDoc {
+                number: number.clone(),
+                account_id: acct.id.to_string(),
+                account_name: acct.name.clone(),
+                kind: draft.kind,
+                period: draft.period.clone(),
+                issued: draft.issued_on,
+                due: draft.due_on,
+                currency: config.company.currency.clone(),
+                lines: draft.lines.clone(),
+                total: draft.total,
+                credit_applied: draft.credit_applied,
+                counts: draft.counts,
+                tier_label: tier_label.map(String::from),
+                users: if draft.kind == crate::domain::InvoiceKind::Agreement { book.users.clone() } else { vec![] },
+            };
+            let rendered = renderer.invoice(&config.company, &doc)?;
+            let mut to: Vec<String> = acct.billing_emails.iter().map(|e| e.to_string()).collect();
+            if to.is_empty() {
+                // every billing address bounced: a person must forward it
+                to.push(config.company.accounting_address.to_string());
+            }
+            let mail = NewMail {
+                kind: "invoice".into(),
+                account: Some(acct.id.to_string()),
+                invoice_id: Some(invoice_id),
+                to: to.clone(),
+                cc: vec![],
+                subject: rendered.subject,
+                text: rendered.text,
+                html: rendered.html,
+                message_id: message_id(config, &format!("invoice.{}", number.to_ascii_lowercase()), now),
+                in_reply_to: None,
+                references: None,
+            };
+            tx.queue_mail(&mail, now).await?;
+            batch.push(IssuedInvoice {
+                number,
+                account: acct.id.to_string(),
+                kind: draft.kind.as_str(),
+                period: draft.period.clone(),
+                total: draft.total,
+                amount_due: draft.amount_due(),
+                due: draft.due_on,
+                to,
+            });
+        }
+        tx.commit().await?;
+        issued.extend(batch);
+    }
+    Ok(issued)
+}
+
+/// A Message-ID on the company's domain, unique per message.
+pub fn message_id(config: &Config, local_part: &str, now: DateTime<Utc>) -> String {
+    format!("<{local_part}.{}@{}>", now.timestamp(), config.company.mail_domain())
+}

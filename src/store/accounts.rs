@@ -1,0 +1,765 @@
+//! Accounts, contacts, counts, subscriptions, work entries and history.
+
+use std::collections::{BTreeMap, HashMap};
+
+use anyhow::{Result, anyhow, bail};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::Row;
+
+use super::{LOCAL_FMT, Store, Tx, instant, parse_date, parse_decimal, parse_local};
+use crate::config::Tier;
+use crate::domain::book::{counts_on, first_period};
+use crate::domain::{
+    Account, AccountId, Book, CountChange, CountDelta, EmailAddress, Issued, Money, Month, Rates, ServiceEntry,
+    Subscription, SubscriptionVersion, UserCounts, UserType,
+};
+
+/// One validated row of `accounts.csv`.
+#[derive(Clone, Debug)]
+pub struct AccountImport {
+    pub line: usize,
+    pub id: AccountId,
+    pub name: String,
+    pub tier: String,
+    pub counts: UserCounts,
+    pub billing_emails: Vec<EmailAddress>,
+    pub authorized_emails: Vec<EmailAddress>,
+    pub payer_names: Vec<String>,
+    pub start_date: Option<NaiveDate>,
+    pub full_time_rate: Option<Money>,
+    pub part_time_rate: Option<Money>,
+    pub full_time_names: Option<Vec<String>>,
+    pub part_time_names: Option<Vec<String>>,
+}
+
+/// One validated row of `subscriptions.csv`.
+#[derive(Clone, Debug)]
+pub struct SubscriptionImport {
+    pub line: usize,
+    pub account: AccountId,
+    pub product: String,
+    pub quantity: i64,
+    pub unit_price: Money,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct AccountSummary {
+    pub id: String,
+    pub name: String,
+    pub tier: String,
+    pub counts: UserCounts,
+    pub status: String,
+    pub status_since: Option<String>,
+    pub first_period: String,
+    pub billing_emails: Vec<(String, Option<String>)>,
+    pub authorized_emails: Vec<(String, Option<String>)>,
+    pub balance: Money,
+    pub credit: Money,
+    pub open_invoices: Vec<super::InvoiceRecord>,
+}
+
+#[derive(Clone, Debug)]
+pub struct HistoryEntry {
+    pub at: String,
+    pub kind: String,
+    pub detail: String,
+}
+
+/// The account's counts timeline as stored, for computing deltas.
+async fn changes_of(tx: &mut Tx, account: &str) -> Result<Vec<CountChange>> {
+    let rows = sqlx::query(
+        "SELECT id, effective_date, delta_full_time, delta_part_time, reason, accounted_invoice_id
+         FROM count_changes WHERE account_id = ? ORDER BY effective_date, id",
+    )
+    .bind(account)
+    .fetch_all(tx.conn())
+    .await?;
+    rows.iter().map(change_from_row).collect()
+}
+
+fn change_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<CountChange> {
+    Ok(CountChange {
+        id: r.get("id"),
+        effective: parse_date(r.get("effective_date"))?,
+        delta: CountDelta { full_time: r.get("delta_full_time"), part_time: r.get("delta_part_time") },
+        reason: r.get("reason"),
+        accounted: r.get::<Option<i64>, _>("accounted_invoice_id").is_some(),
+    })
+}
+
+impl Tx {
+    pub async fn account_exists(&mut self, id: &str) -> Result<bool> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE id = ?").bind(id).fetch_one(self.conn()).await?;
+        Ok(n > 0)
+    }
+
+    pub async fn history(&mut self, account: &str, at: DateTime<Utc>, kind: &str, detail: &str) -> Result<()> {
+        sqlx::query("INSERT INTO history (account_id, at, kind, detail) VALUES (?, ?, ?, ?)")
+            .bind(account)
+            .bind(instant(at))
+            .bind(kind)
+            .bind(detail)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Records a change of counts effective on `effective`, as a delta from
+    /// the counts then in force. Refuses a change that would leave a
+    /// negative count. Returns the counts before and after.
+    pub async fn change_counts(
+        &mut self,
+        account: &str,
+        effective: NaiveDate,
+        delta: CountDelta,
+        source: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(UserCounts, UserCounts)> {
+        let changes = changes_of(self, account).await?;
+        let before = counts_on(&changes, effective);
+        let after = before.plus(delta);
+        if after.full_time < 0 || after.part_time < 0 {
+            bail!(
+                "account {account}: {} would leave {} full-time and {} part-time users on {effective}",
+                delta.describe(),
+                after.full_time,
+                after.part_time
+            );
+        }
+        // later changes already recorded must stay non-negative too
+        let mut running = after;
+        for c in changes.iter().filter(|c| c.effective > effective) {
+            running = running.plus(c.delta);
+            if running.full_time < 0 || running.part_time < 0 {
+                bail!("account {account}: {} on {effective} conflicts with a later recorded change", delta.describe());
+            }
+        }
+        if delta.is_zero() {
+            return Ok((before, after));
+        }
+        sqlx::query(
+            "INSERT INTO count_changes (account_id, effective_date, delta_full_time, delta_part_time,
+               full_time_after, part_time_after, source, reason, recorded_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(account)
+        .bind(effective.format("%Y-%m-%d").to_string())
+        .bind(delta.full_time)
+        .bind(delta.part_time)
+        .bind(after.full_time)
+        .bind(after.part_time)
+        .bind(source)
+        .bind(reason)
+        .bind(instant(now))
+        .execute(self.conn())
+        .await?;
+        let detail = format!(
+            "{} effective {effective}: full-time {} -> {}, part-time {} -> {} ({reason})",
+            delta.describe(),
+            before.full_time,
+            after.full_time,
+            before.part_time,
+            after.part_time
+        );
+        self.history(account, now, "counts", &detail).await?;
+        Ok((before, after))
+    }
+
+    /// Creates or updates accounts, all in this transaction.
+    pub async fn import_accounts(
+        &mut self,
+        rows: &[AccountImport],
+        now: DateTime<Utc>,
+        today: NaiveDate,
+    ) -> Result<ImportReport> {
+        let mut report = ImportReport::default();
+        for row in rows {
+            let id = row.id.as_str();
+            let exists = self.account_exists(id).await?;
+            let mut changed = false;
+            if !exists {
+                let first = first_period(row.start_date, today);
+                sqlx::query(
+                    "INSERT INTO accounts (id, name, tier, full_time_rate_cents, part_time_rate_cents, start_date,
+                       first_period, created_at, updated_at)
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                )
+                .bind(id)
+                .bind(&row.name)
+                .bind(&row.tier)
+                .bind(row.full_time_rate.map(Money::cents))
+                .bind(row.part_time_rate.map(Money::cents))
+                .bind(row.start_date.map(|d| d.to_string()))
+                .bind(first.to_string())
+                .bind(instant(now))
+                .bind(instant(now))
+                .execute(self.conn())
+                .await?;
+                self.history(
+                    id,
+                    now,
+                    "created",
+                    &format!("account created by import ({}, first agreement month {first})", row.tier),
+                )
+                .await?;
+                report.created += 1;
+            } else {
+                let old = sqlx::query(
+                    "SELECT name, tier, full_time_rate_cents, part_time_rate_cents, start_date FROM accounts WHERE id = ?",
+                )
+                .bind(id)
+                .fetch_one(self.conn())
+                .await?;
+                let mut notes = Vec::new();
+                if old.get::<String, _>("name") != row.name {
+                    notes.push(format!("name {:?} -> {:?}", old.get::<String, _>("name"), row.name));
+                }
+                if old.get::<String, _>("tier") != row.tier {
+                    notes.push(format!("tier {} -> {}", old.get::<String, _>("tier"), row.tier));
+                }
+                if old.get::<Option<i64>, _>("full_time_rate_cents") != row.full_time_rate.map(Money::cents)
+                    || old.get::<Option<i64>, _>("part_time_rate_cents") != row.part_time_rate.map(Money::cents)
+                {
+                    notes.push("rate override changed".into());
+                }
+                if old.get::<Option<String>, _>("start_date") != row.start_date.map(|d| d.to_string()) {
+                    let invoiced: i64 =
+                        sqlx::query_scalar("SELECT COUNT(*) FROM invoices WHERE account_id = ? AND kind = 'agreement'")
+                            .bind(id)
+                            .fetch_one(self.conn())
+                            .await?;
+                    if invoiced > 0 {
+                        bail!(
+                            "line {}: account {id} already has agreement invoices; its start_date cannot change",
+                            row.line
+                        );
+                    }
+                    let created: String = sqlx::query_scalar("SELECT created_at FROM accounts WHERE id = ?")
+                        .bind(id)
+                        .fetch_one(self.conn())
+                        .await?;
+                    let created_on = DateTime::parse_from_rfc3339(&created)?.date_naive().min(today);
+                    let first = first_period(row.start_date, created_on);
+                    sqlx::query("UPDATE accounts SET start_date = ?, first_period = ? WHERE id = ?")
+                        .bind(row.start_date.map(|d| d.to_string()))
+                        .bind(first.to_string())
+                        .bind(id)
+                        .execute(self.conn())
+                        .await?;
+                    notes.push(format!("start date changed; first agreement month {first}"));
+                }
+                if !notes.is_empty() {
+                    sqlx::query(
+                        "UPDATE accounts SET name = ?, tier = ?, full_time_rate_cents = ?, part_time_rate_cents = ?,
+                           updated_at = ? WHERE id = ?",
+                    )
+                    .bind(&row.name)
+                    .bind(&row.tier)
+                    .bind(row.full_time_rate.map(Money::cents))
+                    .bind(row.part_time_rate.map(Money::cents))
+                    .bind(instant(now))
+                    .bind(id)
+                    .execute(self.conn())
+                    .await?;
+                    self.history(id, now, "updated", &format!("import: {}", notes.join("; "))).await?;
+                    changed = true;
+                }
+            }
+            changed |= self.replace_contacts(row, now).await?;
+            let changes = changes_of(self, id).await?;
+            let current = counts_on(&changes, today);
+            let delta = row.counts.minus(current);
+            if !delta.is_zero() {
+                let reason = if exists { "import" } else { "initial counts from import" };
+                self.change_counts(id, today, delta, "import", reason, now).await?;
+                changed = true;
+            }
+            if exists {
+                if changed {
+                    report.updated += 1;
+                } else {
+                    report.unchanged += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn replace_contacts(&mut self, row: &AccountImport, now: DateTime<Utc>) -> Result<bool> {
+        let id = row.id.as_str();
+        let old: Vec<(String, String)> =
+            sqlx::query_as("SELECT email, role FROM contacts WHERE account_id = ? ORDER BY role, position")
+                .bind(id)
+                .fetch_all(self.conn())
+                .await?;
+        let mut new: Vec<(String, String)> = Vec::new();
+        for (role, list) in [("billing", &row.billing_emails), ("authorized", &row.authorized_emails)] {
+            for e in list {
+                new.push((e.to_string(), role.to_string()));
+            }
+        }
+        let mut sorted_old = old.clone();
+        sorted_old.sort();
+        let mut sorted_new = new.clone();
+        sorted_new.sort();
+        let contacts_changed = sorted_old != sorted_new;
+        // keep the bounce flag of an address that stays
+        let bounced: HashMap<(String, String), Option<String>> = sqlx::query_as::<_, (String, String, Option<String>)>(
+            "SELECT email, role, bounced_at FROM contacts WHERE account_id = ?",
+        )
+        .bind(id)
+        .fetch_all(self.conn())
+        .await?
+        .into_iter()
+        .map(|(e, r, b)| ((e, r), b))
+        .collect();
+        sqlx::query("DELETE FROM contacts WHERE account_id = ?").bind(id).execute(self.conn()).await?;
+        for (pos, (email, role)) in new.iter().enumerate() {
+            sqlx::query("INSERT INTO contacts (account_id, email, role, position, bounced_at) VALUES (?, ?, ?, ?, ?)")
+                .bind(id)
+                .bind(email)
+                .bind(role)
+                .bind(pos as i64)
+                .bind(bounced.get(&(email.clone(), role.clone())).cloned().flatten())
+                .execute(self.conn())
+                .await?;
+        }
+        let old_payers: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM payer_names WHERE account_id = ? ORDER BY name")
+                .bind(id)
+                .fetch_all(self.conn())
+                .await?;
+        let mut new_payers = row.payer_names.clone();
+        new_payers.sort();
+        new_payers.dedup();
+        let payers_changed = old_payers != new_payers;
+        if payers_changed {
+            sqlx::query("DELETE FROM payer_names WHERE account_id = ?").bind(id).execute(self.conn()).await?;
+            for p in &new_payers {
+                sqlx::query("INSERT INTO payer_names (account_id, name) VALUES (?, ?)")
+                    .bind(id)
+                    .bind(p)
+                    .execute(self.conn())
+                    .await?;
+            }
+        }
+        let mut users_changed = false;
+        if row.full_time_names.is_some() || row.part_time_names.is_some() {
+            let old_users: Vec<(String, String)> =
+                sqlx::query_as("SELECT name, user_type FROM named_users WHERE account_id = ? ORDER BY name")
+                    .bind(id)
+                    .fetch_all(self.conn())
+                    .await?;
+            let mut new_users: Vec<(String, String)> = Vec::new();
+            for (t, names) in [(UserType::FullTime, &row.full_time_names), (UserType::PartTime, &row.part_time_names)] {
+                for n in names.iter().flatten() {
+                    new_users.push((n.clone(), t.as_str().to_string()));
+                }
+            }
+            new_users.sort();
+            if old_users != new_users {
+                users_changed = true;
+                sqlx::query("DELETE FROM named_users WHERE account_id = ?").bind(id).execute(self.conn()).await?;
+                for (n, t) in &new_users {
+                    sqlx::query("INSERT INTO named_users (account_id, name, user_type) VALUES (?, ?, ?)")
+                        .bind(id)
+                        .bind(n)
+                        .bind(t)
+                        .execute(self.conn())
+                        .await?;
+                }
+            }
+        }
+        let existed = !old.is_empty();
+        if existed && (contacts_changed || payers_changed || users_changed) {
+            let mut what = Vec::new();
+            if contacts_changed {
+                what.push("contacts");
+            }
+            if payers_changed {
+                what.push("payer names");
+            }
+            if users_changed {
+                what.push("named users");
+            }
+            self.history(id, now, "updated", &format!("import: {} changed", what.join(", "))).await?;
+        }
+        Ok(existed && (contacts_changed || payers_changed || users_changed))
+    }
+
+    /// Creates, changes or ends recurring charges. A row equal to what is in
+    /// force changes nothing.
+    pub async fn import_subscriptions(
+        &mut self,
+        rows: &[SubscriptionImport],
+        currency: &str,
+        now: DateTime<Utc>,
+        local_now: NaiveDateTime,
+    ) -> Result<ImportReport> {
+        let mut report = ImportReport::default();
+        for row in rows {
+            let acct = row.account.as_str();
+            if !self.account_exists(acct).await? {
+                bail!("line {}: no account {acct:?} (import accounts first)", row.line);
+            }
+            let sub: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM subscriptions WHERE account_id = ? AND product = ?")
+                    .bind(acct)
+                    .bind(&row.product)
+                    .fetch_optional(self.conn())
+                    .await?;
+            let (sub_id, current) = match sub {
+                Some(id) => {
+                    let cur: Option<(i64, i64)> = sqlx::query_as(
+                        "SELECT quantity, unit_price_cents FROM subscription_versions WHERE subscription_id = ?
+                         ORDER BY effective_at DESC, id DESC LIMIT 1",
+                    )
+                    .bind(id)
+                    .fetch_optional(self.conn())
+                    .await?;
+                    (id, cur)
+                }
+                None => {
+                    if row.quantity == 0 {
+                        bail!("line {}: account {acct} has no subscription {:?} to end", row.line, row.product);
+                    }
+                    let id = sqlx::query("INSERT INTO subscriptions (account_id, product) VALUES (?, ?)")
+                        .bind(acct)
+                        .bind(&row.product)
+                        .execute(self.conn())
+                        .await?
+                        .last_insert_rowid();
+                    (id, None)
+                }
+            };
+            if current == Some((row.quantity, row.unit_price.cents()))
+                || (row.quantity == 0 && current.is_some_and(|c| c.0 == 0))
+            {
+                report.unchanged += 1;
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO subscription_versions (subscription_id, quantity, unit_price_cents, currency, effective_at, recorded_at)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(sub_id)
+            .bind(row.quantity)
+            .bind(row.unit_price.cents())
+            .bind(currency)
+            .bind(local_now.format(LOCAL_FMT).to_string())
+            .bind(instant(now))
+            .execute(self.conn())
+            .await?;
+            let detail = match (current, row.quantity) {
+                (None, q) => {
+                    report.created += 1;
+                    format!("subscription {:?} started: {q} × {}", row.product, row.unit_price)
+                }
+                (Some(_), 0) => {
+                    report.updated += 1;
+                    format!("subscription {:?} ended", row.product)
+                }
+                (Some((q0, p0)), q) => {
+                    report.updated += 1;
+                    format!(
+                        "subscription {:?}: {q0} × {} -> {q} × {}",
+                        row.product,
+                        Money::from_cents(p0),
+                        row.unit_price
+                    )
+                }
+            };
+            self.history(acct, now, "subscription", &detail).await?;
+        }
+        Ok(report)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn add_service(
+        &mut self,
+        account: &str,
+        work_date: NaiveDate,
+        engineer: &str,
+        hours: Decimal,
+        rate: Money,
+        currency: &str,
+        description: &str,
+        now: DateTime<Utc>,
+        local_now: NaiveDateTime,
+    ) -> Result<i64> {
+        if !self.account_exists(account).await? {
+            bail!("no account {account:?}");
+        }
+        let id = sqlx::query(
+            "INSERT INTO service_entries (account_id, work_date, engineer, hours, rate_cents, currency, description, recorded_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(account)
+        .bind(work_date.to_string())
+        .bind(engineer)
+        .bind(hours.to_string())
+        .bind(rate.cents())
+        .bind(currency)
+        .bind(description)
+        .bind(local_now.format(LOCAL_FMT).to_string())
+        .execute(self.conn())
+        .await?
+        .last_insert_rowid();
+        self.history(
+            account,
+            now,
+            "service",
+            &format!("work recorded: {work_date}, {engineer}, {hours} h at {rate}: {description}"),
+        )
+        .await?;
+        Ok(id)
+    }
+}
+
+impl Store {
+    /// Every account's book, as the calendar and builders need it.
+    pub async fn load_books(&self, tiers: &BTreeMap<String, Tier>) -> Result<Vec<Book>> {
+        let pool = self.pool();
+        let mut books: BTreeMap<String, Book> = BTreeMap::new();
+        for r in sqlx::query(
+            "SELECT id, name, tier, full_time_rate_cents, part_time_rate_cents, first_period FROM accounts ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            let id: String = r.get("id");
+            let tier_key: String = r.get("tier");
+            let tier = tiers
+                .get(&tier_key)
+                .ok_or_else(|| anyhow!("account {id} is on tier {tier_key:?}, which the config no longer has"))?;
+            let rates = Rates {
+                full_time: r
+                    .get::<Option<i64>, _>("full_time_rate_cents")
+                    .map(Money::from_cents)
+                    .unwrap_or(tier.rates.full_time),
+                part_time: r
+                    .get::<Option<i64>, _>("part_time_rate_cents")
+                    .map(Money::from_cents)
+                    .unwrap_or(tier.rates.part_time),
+            };
+            let first: String = r.get("first_period");
+            let account = Account {
+                id: AccountId::parse(&id).map_err(|e| anyhow!(e))?,
+                name: r.get("name"),
+                tier: tier_key,
+                tier_label: tier.label.clone(),
+                rates,
+                first_period: Month::parse(&first).ok_or_else(|| anyhow!("stored period {first:?} is malformed"))?,
+                billing_emails: vec![],
+                authorized_emails: vec![],
+                payer_names: vec![],
+            };
+            books.insert(
+                id,
+                Book {
+                    account,
+                    changes: vec![],
+                    subscriptions: vec![],
+                    services: vec![],
+                    issued: Issued::default(),
+                    credit: Money::ZERO,
+                    users: vec![],
+                },
+            );
+        }
+        for r in sqlx::query(
+            "SELECT account_id, email, role FROM contacts WHERE bounced_at IS NULL ORDER BY account_id, position",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            if let Some(b) = books.get_mut(r.get::<&str, _>("account_id")) {
+                let e = EmailAddress::parse(r.get("email")).map_err(|e| anyhow!(e))?;
+                if r.get::<&str, _>("role") == "billing" {
+                    b.account.billing_emails.push(e);
+                } else {
+                    b.account.authorized_emails.push(e);
+                }
+            }
+        }
+        for r in sqlx::query(
+            "SELECT account_id, id, effective_date, delta_full_time, delta_part_time, reason, accounted_invoice_id
+             FROM count_changes ORDER BY account_id, effective_date, id",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            if let Some(b) = books.get_mut(r.get::<&str, _>("account_id")) {
+                b.changes.push(change_from_row(&r)?);
+            }
+        }
+        let mut subs: HashMap<i64, (String, Subscription)> = HashMap::new();
+        for r in sqlx::query("SELECT id, account_id, product FROM subscriptions").fetch_all(pool).await? {
+            let id: i64 = r.get("id");
+            subs.insert(id, (r.get("account_id"), Subscription { id, product: r.get("product"), versions: vec![] }));
+        }
+        for r in sqlx::query(
+            "SELECT subscription_id, quantity, unit_price_cents, effective_at FROM subscription_versions
+             ORDER BY effective_at, id",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            if let Some((_, s)) = subs.get_mut(&r.get::<i64, _>("subscription_id")) {
+                s.versions.push(SubscriptionVersion {
+                    effective_at: parse_local(r.get("effective_at"))?,
+                    quantity: r.get("quantity"),
+                    unit_price: Money::from_cents(r.get("unit_price_cents")),
+                });
+            }
+        }
+        let mut subs: Vec<_> = subs.into_values().collect();
+        subs.sort_by(|a, b| (&a.0, &a.1.product).cmp(&(&b.0, &b.1.product)));
+        for (acct, s) in subs {
+            if let Some(b) = books.get_mut(&acct) {
+                b.subscriptions.push(s);
+            }
+        }
+        for r in sqlx::query(
+            "SELECT id, account_id, work_date, engineer, hours, rate_cents, description, recorded_at
+             FROM service_entries WHERE invoice_id IS NULL ORDER BY id",
+        )
+        .fetch_all(pool)
+        .await?
+        {
+            if let Some(b) = books.get_mut(r.get::<&str, _>("account_id")) {
+                b.services.push(ServiceEntry {
+                    id: r.get("id"),
+                    work_date: parse_date(r.get("work_date"))?,
+                    engineer: r.get("engineer"),
+                    hours: parse_decimal(r.get("hours"))?,
+                    rate: Money::from_cents(r.get("rate_cents")),
+                    description: r.get("description"),
+                    recorded_at: parse_local(r.get("recorded_at"))?,
+                    invoiced: false,
+                });
+            }
+        }
+        for r in sqlx::query("SELECT account_id, kind, period FROM invoices").fetch_all(pool).await? {
+            if let Some(b) = books.get_mut(r.get::<&str, _>("account_id")) {
+                let period: &str = r.get("period");
+                match r.get::<&str, _>("kind") {
+                    "agreement" => {
+                        b.issued.agreement.extend(Month::parse(period));
+                    }
+                    "recurring" => {
+                        b.issued.recurring.extend(Month::parse(period));
+                    }
+                    _ => {
+                        b.issued.service.insert(parse_date(period)?);
+                    }
+                }
+            }
+        }
+        for (acct, credit) in credits(pool, None).await? {
+            if let Some(b) = books.get_mut(&acct) {
+                b.credit = credit;
+            }
+        }
+        for r in sqlx::query("SELECT account_id, name, user_type FROM named_users ORDER BY account_id, user_type, name")
+            .fetch_all(pool)
+            .await?
+        {
+            if let Some(b) = books.get_mut(r.get::<&str, _>("account_id")) {
+                let t = UserType::parse(r.get("user_type")).ok_or_else(|| anyhow!("stored user type malformed"))?;
+                b.users.push((r.get("name"), t));
+            }
+        }
+        Ok(books.into_values().collect())
+    }
+
+    pub async fn account_ids(&self) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM accounts ORDER BY id").fetch_all(self.pool()).await?)
+    }
+
+    pub async fn account_summary(&self, id: &str, today: NaiveDate) -> Result<Option<AccountSummary>> {
+        let pool = self.pool();
+        let Some(r) =
+            sqlx::query("SELECT id, name, tier, status, status_since, first_period FROM accounts WHERE id = ?")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        else {
+            return Ok(None);
+        };
+        let changes: Vec<CountChange> = sqlx::query(
+            "SELECT id, effective_date, delta_full_time, delta_part_time, reason, accounted_invoice_id
+             FROM count_changes WHERE account_id = ? ORDER BY effective_date, id",
+        )
+        .bind(id)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(change_from_row)
+        .collect::<Result<_>>()?;
+        let contacts: Vec<(String, String, Option<String>)> =
+            sqlx::query_as("SELECT email, role, bounced_at FROM contacts WHERE account_id = ? ORDER BY position")
+                .bind(id)
+                .fetch_all(pool)
+                .await?;
+        let open = self.invoices(Some(id), true).await?;
+        let balance = open.iter().map(|i| i.balance).sum();
+        let credit = credits(pool, Some(id)).await?.into_iter().map(|(_, c)| c).sum();
+        Ok(Some(AccountSummary {
+            id: r.get("id"),
+            name: r.get("name"),
+            tier: r.get("tier"),
+            counts: counts_on(&changes, today),
+            status: r.get("status"),
+            status_since: r.get("status_since"),
+            first_period: r.get("first_period"),
+            billing_emails: contacts.iter().filter(|c| c.1 == "billing").map(|c| (c.0.clone(), c.2.clone())).collect(),
+            authorized_emails: contacts
+                .iter()
+                .filter(|c| c.1 == "authorized")
+                .map(|c| (c.0.clone(), c.2.clone()))
+                .collect(),
+            balance,
+            credit,
+            open_invoices: open,
+        }))
+    }
+
+    pub async fn history_of(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        let rows: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT at, kind, detail FROM history WHERE account_id = ? ORDER BY id")
+                .bind(id)
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows.into_iter().map(|(at, kind, detail)| HistoryEntry { at, kind, detail }).collect())
+    }
+}
+
+/// Unapplied payment money per account.
+pub(super) async fn credits<'e, E>(exec: E, account: Option<&str>) -> Result<Vec<(String, Money)>>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
+{
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT p.account_id, SUM(p.amount_cents - COALESCE(a.applied, 0))
+         FROM payments p
+         LEFT JOIN (SELECT payment_id, SUM(amount_cents) AS applied FROM allocations GROUP BY payment_id) a
+           ON a.payment_id = p.id
+         WHERE (?1 IS NULL OR p.account_id = ?1)
+         GROUP BY p.account_id",
+    )
+    .bind(account)
+    .fetch_all(exec)
+    .await?;
+    Ok(rows.into_iter().map(|(a, c)| (a, Money::from_cents(c))).collect())
+}

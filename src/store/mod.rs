@@ -1,0 +1,125 @@
+//! The only place that speaks SQL. SQLite through sqlx, migrated from
+//! `migrations/`; WAL, foreign keys on, every multi-row change in one
+//! `BEGIN IMMEDIATE` transaction. Rows read back are parsed into domain
+//! types again, not trusted.
+
+mod accounts;
+mod invoices;
+mod outbox;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+pub use accounts::{AccountImport, AccountSummary, HistoryEntry, SubscriptionImport};
+pub use invoices::{InvoiceRecord, PaymentOutcome};
+pub use outbox::{NewMail, OutboxRecord};
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+pub const LOCAL_FMT: &str = "%Y-%m-%dT%H:%M:%S";
+
+#[derive(Clone)]
+pub struct Store {
+    pool: SqlitePool,
+}
+
+/// A write transaction: everything done through it lands together or not at all.
+pub struct Tx {
+    tx: Transaction<'static, Sqlite>,
+}
+
+impl Store {
+    async fn connect(path: &Path, create: bool) -> Result<Store> {
+        let opts = SqliteConnectOptions::new()
+            .filename(path)
+            .create_if_missing(create)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .with_context(|| format!("cannot open database {}", path.display()))?;
+        Ok(Store { pool })
+    }
+
+    /// Creates the database or migrates it to the current schema.
+    pub async fn init(path: &Path) -> Result<(Store, usize)> {
+        let store = Store::connect(path, true).await?;
+        let before = store.applied_migrations().await.unwrap_or(0);
+        MIGRATOR.run(&store.pool).await.context("migrating the database")?;
+        let after = store.applied_migrations().await?;
+        Ok((store, after - before))
+    }
+
+    /// Opens an existing database that is at the current schema.
+    pub async fn open(path: &Path) -> Result<Store> {
+        if !path.exists() {
+            bail!("no database at {}: run `billmail init` first", path.display());
+        }
+        let store = Store::connect(path, false).await?;
+        let applied = store.applied_migrations().await.unwrap_or(0);
+        let known = MIGRATOR.iter().filter(|m| m.migration_type.is_up_migration()).count();
+        if applied < known {
+            bail!("the database at {} is at an older schema: run `billmail init` to migrate it", path.display());
+        }
+        if applied > known {
+            bail!("the database at {} was migrated by a newer billmail; use that version", path.display());
+        }
+        Ok(store)
+    }
+
+    async fn applied_migrations(&self) -> Result<usize> {
+        let n: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = 1").fetch_one(&self.pool).await?;
+        Ok(n as usize)
+    }
+
+    pub async fn begin(&self) -> Result<Tx> {
+        let tx = self.pool.begin_with("BEGIN IMMEDIATE").await.context("starting a transaction")?;
+        Ok(Tx { tx })
+    }
+
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub async fn close(self) {
+        self.pool.close().await;
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await.context("committing")?;
+        Ok(())
+    }
+
+    pub(crate) fn conn(&mut self) -> &mut sqlx::SqliteConnection {
+        &mut self.tx
+    }
+}
+
+pub fn instant(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+pub fn parse_date(s: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").with_context(|| format!("stored date {s:?} is malformed"))
+}
+
+pub fn parse_local(s: &str) -> Result<NaiveDateTime> {
+    NaiveDateTime::parse_from_str(s, LOCAL_FMT).with_context(|| format!("stored local time {s:?} is malformed"))
+}
+
+pub fn parse_decimal(s: &str) -> Result<rust_decimal::Decimal> {
+    rust_decimal::Decimal::from_str(s).with_context(|| format!("stored number {s:?} is malformed"))
+}

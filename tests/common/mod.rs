@@ -1,0 +1,106 @@
+//! A temporary billmail installation driven through the built binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+pub struct Bm {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "exit {}\nstdout:\n{}\nstderr:\n{}", self.code, self.stdout, self.stderr);
+        self
+    }
+    pub fn fails(self) -> Run {
+        assert_ne!(self.code, 0, "expected failure\nstdout:\n{}", self.stdout);
+        self
+    }
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
+    }
+}
+
+pub const CONFIG: &str = include_str!("../../examples/billmail.toml");
+
+pub const ACCOUNTS: &str = "\
+id,name,tier,full_time_users,part_time_users,billing_emails,authorized_emails,payer_names,start_date
+ACME,Acme Dental,hybrid,22,3,ap@acme-dental.example;jane.doe@acme-dental.example,office@acme-dental.example,ACME DENTAL LLC,
+HARBOR,Harborview Law,remote,10,0,billing@harborview.example,,,2026-12-01
+";
+
+impl Bm {
+    /// A fresh folder with the example config and an initialised database.
+    pub fn new() -> Bm {
+        Bm::with_config(CONFIG)
+    }
+
+    pub fn with_config(config: &str) -> Bm {
+        let bm = Bm { dir: tempfile::tempdir().unwrap() };
+        bm.write("billmail.toml", config);
+        bm.run(&["init"]).ok();
+        bm
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.path(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        let out: Output = Command::new(env!("CARGO_BIN_EXE_billmail"))
+            .args(args)
+            .arg("--config")
+            .arg(self.path("billmail.toml"))
+            .env_remove("BILLMAIL_CONFIG")
+            .output()
+            .expect("billmail runs");
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    /// `args` at `--now now`.
+    pub fn at(&self, now: &str, args: &[&str]) -> Run {
+        let mut a: Vec<&str> = args.to_vec();
+        a.extend(["--now", now]);
+        self.run(&a)
+    }
+
+    pub fn import_accounts(&self, csv: &str, now: &str) -> Run {
+        let p = self.write("accounts.csv", csv);
+        self.at(now, &["accounts", "import", p.to_str().unwrap()])
+    }
+
+    pub fn invoices(&self) -> Vec<Value> {
+        self.run(&["invoices", "list", "--json"]).ok().json().as_array().unwrap().clone()
+    }
+
+    pub fn invoice(&self, number: &str) -> Value {
+        self.run(&["invoices", "show", number, "--format", "json"]).ok().json()
+    }
+
+    pub fn outbox(&self) -> Vec<Value> {
+        self.run(&["outbox", "list", "--json"]).ok().json().as_array().unwrap().clone()
+    }
+
+    pub fn db(&self) -> &Path {
+        self.dir.path()
+    }
+}
