@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::domain::calendar::local_time;
-use crate::domain::{Book, Draft, Job, Money, build, due_jobs};
+use crate::domain::{Book, Draft, InvoiceKind, Job, Money, build, due_jobs};
 use crate::render::{InvoiceDoc, Renderer};
-use crate::store::{NewMail, Store};
+use crate::store::{IssueItem, NewMail, Store};
 
 /// An invoice issued by a cycle.
 #[derive(Clone, Debug)]
@@ -64,78 +64,98 @@ pub async fn run_billing(
     let drafts = plan(config, &mut books, now);
     let mut issued = Vec::new();
     for chunk in drafts.chunks(BATCH) {
-        let mut tx = store.begin().await?;
-        let mut batch = Vec::new();
-        for (i, _job, draft) in chunk {
-            let book = &books[*i];
-            let acct = &book.account;
-            let tier_label = (draft.kind == crate::domain::InvoiceKind::Agreement).then_some(acct.tier_label.as_str());
-            let Some((invoice_id, number)) = tx
-                .insert_invoice(
-                    acct.id.as_str(),
+        let items: Vec<IssueItem> = chunk
+            .iter()
+            .map(|(i, _, draft)| {
+                let book = &books[*i];
+                let agreement = draft.kind == InvoiceKind::Agreement;
+                IssueItem {
+                    account: book.account.id.as_str(),
                     draft,
-                    &config.company.currency,
-                    tier_label,
-                    if draft.kind == crate::domain::InvoiceKind::Agreement { &book.users } else { &[] },
-                    &config.company.invoice_number_format,
-                    now,
-                )
-                .await
-                .with_context(|| format!("issuing the {} invoice for {}", draft.kind.as_str(), acct.id))?
-            else {
-                continue;
-            };
-            let doc = InvoiceDoc {
-                number: number.clone(),
-                account_id: acct.id.to_string(),
-                account_name: acct.name.clone(),
-                kind: draft.kind,
-                period: draft.period.clone(),
-                issued: draft.issued_on,
-                due: draft.due_on,
-                currency: config.company.currency.clone(),
-                lines: draft.lines.clone(),
-                total: draft.total,
-                credit_applied: draft.credit_applied,
-                counts: draft.counts,
-                tier_label: tier_label.map(String::from),
-                users: if draft.kind == crate::domain::InvoiceKind::Agreement { book.users.clone() } else { vec![] },
-            };
-            let rendered = renderer.invoice(&config.company, &doc)?;
-            let mut to: Vec<String> = acct.billing_emails.iter().map(|e| e.to_string()).collect();
-            if to.is_empty() {
-                // every billing address bounced: a person must forward it
-                to.push(config.company.accounting_address.to_string());
-            }
-            let mail = NewMail {
-                kind: "invoice".into(),
-                account: Some(acct.id.to_string()),
-                invoice_id: Some(invoice_id),
-                to: to.clone(),
-                cc: vec![],
-                subject: rendered.subject,
-                text: rendered.text,
-                html: rendered.html,
-                message_id: message_id(config, &format!("invoice.{}", number.to_ascii_lowercase()), now),
-                in_reply_to: None,
-                references: None,
-            };
-            tx.queue_mail(&mail, now).await?;
-            batch.push(IssuedInvoice {
-                number,
-                account: acct.id.to_string(),
-                kind: draft.kind.as_str(),
-                period: draft.period.clone(),
-                total: draft.total,
-                amount_due: draft.amount_due(),
-                due: draft.due_on,
-                to,
-            });
+                    tier_label: agreement.then_some(book.account.tier_label.as_str()),
+                    users: if agreement { &book.users } else { &[] },
+                }
+            })
+            .collect();
+        let mut tx = store.begin().await?;
+        let stored = tx
+            .insert_invoices(&items, &config.company.currency, &config.company.invoice_number_format, now)
+            .await
+            .context("storing invoices")?;
+        let mut mails = Vec::new();
+        let mut batch = Vec::new();
+        for ((item, done), (i, _, _)) in items.iter().zip(stored).zip(chunk) {
+            let Some((invoice_id, number)) = done else { continue };
+            let book = &books[*i];
+            let (mail, out) = invoice_mail(config, renderer, book, item, invoice_id, number, now)?;
+            mails.push(mail);
+            batch.push(out);
         }
+        tx.queue_mails(&mails, now).await.context("queueing invoices")?;
         tx.commit().await?;
         issued.extend(batch);
     }
     Ok(issued)
+}
+
+/// Renders an issued invoice into the message that carries it.
+fn invoice_mail(
+    config: &Config,
+    renderer: &Renderer,
+    book: &Book,
+    item: &IssueItem,
+    invoice_id: i64,
+    number: String,
+    now: DateTime<Utc>,
+) -> Result<(NewMail, IssuedInvoice)> {
+    let acct = &book.account;
+    let draft = item.draft;
+    let doc = InvoiceDoc {
+        number: number.clone(),
+        account_id: acct.id.to_string(),
+        account_name: acct.name.clone(),
+        kind: draft.kind,
+        period: draft.period.clone(),
+        issued: draft.issued_on,
+        due: draft.due_on,
+        currency: config.company.currency.clone(),
+        lines: draft.lines.clone(),
+        total: draft.total,
+        credit_applied: draft.credit_applied,
+        counts: draft.counts,
+        tier_label: item.tier_label.map(String::from),
+        users: item.users.to_vec(),
+    };
+    let rendered = renderer.invoice(&config.company, &doc)?;
+    let mut to: Vec<String> = acct.billing_emails.iter().map(|e| e.to_string()).collect();
+    if to.is_empty() {
+        // every billing address bounced: a person must forward it
+        to.push(config.company.accounting_address.to_string());
+    }
+    let mail = NewMail {
+        kind: "invoice".into(),
+        account: Some(acct.id.to_string()),
+        invoice_id: Some(invoice_id),
+        to: to.clone(),
+        cc: vec![],
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        message_id: message_id(config, &format!("invoice.{}", number.to_ascii_lowercase()), now),
+        in_reply_to: None,
+        references: None,
+    };
+    let out = IssuedInvoice {
+        number,
+        account: acct.id.to_string(),
+        kind: draft.kind.as_str(),
+        period: draft.period.clone(),
+        total: draft.total,
+        amount_due: draft.amount_due(),
+        due: draft.due_on,
+        to,
+    };
+    Ok((mail, out))
 }
 
 /// A Message-ID on the company's domain, unique per message.

@@ -77,90 +77,186 @@ fn invoice_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<InvoiceRecord> {
     })
 }
 
+/// One invoice to store: the draft and what it is issued with.
+pub struct IssueItem<'a> {
+    pub account: &'a str,
+    pub draft: &'a Draft,
+    pub tier_label: Option<&'a str>,
+    pub users: &'a [(String, UserType)],
+}
+
+/// A value bound into a multi-row statement.
+enum Val {
+    Int(Option<i64>),
+    Text(Option<String>),
+}
+
+/// Runs `INSERT INTO {head} VALUES (...), (...)` for `rows`, in chunks that
+/// stay under SQLite's limit on bound variables. Returns the `RETURNING`
+/// rows, if `tail` asks for any.
+async fn insert_rows(
+    conn: &mut sqlx::SqliteConnection,
+    head: &str,
+    tail: &str,
+    rows: Vec<Vec<Val>>,
+) -> Result<Vec<sqlx::sqlite::SqliteRow>> {
+    let Some(width) = rows.first().map(Vec::len) else { return Ok(vec![]) };
+    let per_chunk = (30_000 / width).max(1);
+    let mut out = Vec::new();
+    let mut rows = rows.into_iter().peekable();
+    while rows.peek().is_some() {
+        let chunk: Vec<Vec<Val>> = rows.by_ref().take(per_chunk).collect();
+        let one = format!("({})", vec!["?"; width].join(", "));
+        let sql = format!("INSERT INTO {head} VALUES {} {tail}", vec![one; chunk.len()].join(", "));
+        let mut q = sqlx::query(&sql);
+        for v in chunk.into_iter().flatten() {
+            q = match v {
+                Val::Int(i) => q.bind(i),
+                Val::Text(t) => q.bind(t),
+            };
+        }
+        out.extend(q.fetch_all(&mut *conn).await?);
+    }
+    Ok(out)
+}
+
 impl Tx {
-    /// Numbers and stores an issued draft, marks what it accounts for, and
-    /// applies account credit to it. `None` when the account already has an
-    /// invoice of this kind for this period (nothing is written).
-    #[allow(clippy::too_many_arguments)]
-    pub async fn insert_invoice(
+    /// Numbers and stores issued drafts (in the order given), marks what
+    /// they account for, and applies account credit to them. An item whose
+    /// account already has an invoice of its kind for its period is skipped
+    /// (`None`): nothing is written for it and it takes no number.
+    pub async fn insert_invoices(
         &mut self,
-        account: &str,
-        draft: &Draft,
+        items: &[IssueItem<'_>],
         currency: &str,
-        tier_label: Option<&str>,
-        users: &[(String, UserType)],
         format: &NumberFormat,
         now: DateTime<Utc>,
-    ) -> Result<Option<(i64, String)>> {
-        let exists: Option<i64> =
-            sqlx::query_scalar("SELECT id FROM invoices WHERE account_id = ? AND kind = ? AND period = ?")
-                .bind(account)
-                .bind(draft.kind.as_str())
-                .bind(&draft.period)
-                .fetch_optional(self.conn())
-                .await?;
-        if exists.is_some() {
-            return Ok(None);
+    ) -> Result<Vec<Option<(i64, String)>>> {
+        let mut accounts: Vec<&str> = items.iter().map(|i| i.account).collect();
+        accounts.sort();
+        accounts.dedup();
+        let mut existing = std::collections::HashSet::new();
+        for chunk in accounts.chunks(500) {
+            let sql = format!(
+                "SELECT account_id, kind, period FROM invoices WHERE account_id IN ({})",
+                vec!["?"; chunk.len()].join(", ")
+            );
+            let mut q = sqlx::query_as::<_, (String, String, String)>(&sql);
+            for a in chunk {
+                q = q.bind(*a);
+            }
+            existing.extend(q.fetch_all(self.conn()).await?);
         }
-        let year = draft.issued_on.year();
-        let seq: i64 = sqlx::query_scalar(
-            "INSERT INTO invoice_sequences (year, last) VALUES (?, 1)
-             ON CONFLICT (year) DO UPDATE SET last = last + 1 RETURNING last",
+        let fresh: Vec<bool> = items
+            .iter()
+            .map(|i| {
+                !existing.contains(&(i.account.to_string(), i.draft.kind.as_str().to_string(), i.draft.period.clone()))
+            })
+            .collect();
+        // reserve gapless numbers per year, in the order given
+        let mut per_year: std::collections::BTreeMap<i32, i64> = Default::default();
+        for (item, _) in items.iter().zip(&fresh).filter(|(_, f)| **f) {
+            *per_year.entry(item.draft.issued_on.year()).or_default() += 1;
+        }
+        let mut next: std::collections::BTreeMap<i32, i64> = Default::default();
+        for (year, n) in &per_year {
+            let last: i64 = sqlx::query_scalar(
+                "INSERT INTO invoice_sequences (year, last) VALUES (?1, ?2)
+                 ON CONFLICT (year) DO UPDATE SET last = last + ?2 RETURNING last",
+            )
+            .bind(year)
+            .bind(n)
+            .fetch_one(self.conn())
+            .await?;
+            next.insert(*year, last - n + 1);
+        }
+        let mut numbers: Vec<Option<String>> = Vec::with_capacity(items.len());
+        let mut rows = Vec::new();
+        for (item, is_fresh) in items.iter().zip(&fresh) {
+            if !is_fresh {
+                numbers.push(None);
+                continue;
+            }
+            let d = item.draft;
+            let year = d.issued_on.year();
+            let seq = next.get_mut(&year).expect("reserved");
+            let number = format.format(year, *seq);
+            *seq += 1;
+            let status = if d.amount_due() == Money::ZERO { "paid" } else { "open" };
+            let users: String = item.users.iter().map(|(n, t)| format!("{n}\t{}\n", t.as_str())).collect();
+            rows.push(vec![
+                Val::Text(Some(number.clone())),
+                Val::Text(Some(item.account.to_string())),
+                Val::Text(Some(d.kind.as_str().into())),
+                Val::Text(Some(d.period.clone())),
+                Val::Text(Some(d.issued_on.to_string())),
+                Val::Text(Some(d.due_on.to_string())),
+                Val::Text(Some(currency.into())),
+                Val::Int(Some(d.total.cents())),
+                Val::Int(Some(d.credit_applied.cents())),
+                Val::Int(d.counts.map(|c| c.full_time)),
+                Val::Int(d.counts.map(|c| c.part_time)),
+                Val::Text(item.tier_label.map(String::from)),
+                Val::Text(Some(users)),
+                Val::Text(Some(status.into())),
+                Val::Text(Some(instant(now))),
+            ]);
+            numbers.push(Some(number));
+        }
+        let returned = insert_rows(
+            self.conn(),
+            "invoices (number, account_id, kind, period, issued_on, due_on, currency, total_cents,
+               credit_applied_cents, full_time_users, part_time_users, tier_label, named_users, status, created_at)",
+            "RETURNING id, number",
+            rows,
         )
-        .bind(year)
-        .fetch_one(self.conn())
         .await?;
-        let number = format.format(year, seq);
-        let status = if draft.amount_due() == Money::ZERO { "paid" } else { "open" };
-        let id = sqlx::query(
-            "INSERT INTO invoices (number, account_id, kind, period, issued_on, due_on, currency, total_cents,
-               credit_applied_cents, full_time_users, part_time_users, tier_label, named_users, status, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        let ids: std::collections::HashMap<String, i64> =
+            returned.iter().map(|r| (r.get::<String, _>("number"), r.get::<i64, _>("id"))).collect();
+        let out: Vec<Option<(i64, String)>> = numbers.into_iter().map(|n| n.map(|n| (ids[&n], n))).collect();
+
+        let mut lines = Vec::new();
+        let mut changes = Vec::new();
+        let mut services = Vec::new();
+        for (item, done) in items.iter().zip(&out) {
+            let Some((id, _)) = done else { continue };
+            for (pos, line) in item.draft.lines.iter().enumerate() {
+                lines.push(vec![
+                    Val::Int(Some(*id)),
+                    Val::Int(Some(pos as i64)),
+                    Val::Text(Some(line.description.clone())),
+                    Val::Text(Some(line.quantity.to_string())),
+                    Val::Int(Some(line.unit_price.cents())),
+                    Val::Int(line.proration.map(|p| p.days as i64)),
+                    Val::Int(line.proration.map(|p| p.days_in_month as i64)),
+                    Val::Int(Some(line.amount.cents())),
+                ]);
+            }
+            changes.extend(item.draft.accounted_changes.iter().map(|c| (*c, *id)));
+            services.extend(item.draft.service_entries.iter().map(|e| (*e, *id)));
+        }
+        insert_rows(
+            self.conn(),
+            "invoice_lines (invoice_id, position, description, quantity, unit_price_cents, prorate_days,
+               prorate_of_days, amount_cents)",
+            "",
+            lines,
         )
-        .bind(&number)
-        .bind(account)
-        .bind(draft.kind.as_str())
-        .bind(&draft.period)
-        .bind(draft.issued_on.to_string())
-        .bind(draft.due_on.to_string())
-        .bind(currency)
-        .bind(draft.total.cents())
-        .bind(draft.credit_applied.cents())
-        .bind(draft.counts.map(|c| c.full_time))
-        .bind(draft.counts.map(|c| c.part_time))
-        .bind(tier_label)
-        .bind(users.iter().map(|(n, t)| format!("{n}\t{}\n", t.as_str())).collect::<String>())
-        .bind(status)
-        .bind(instant(now))
-        .execute(self.conn())
-        .await?
-        .last_insert_rowid();
-        for (pos, line) in draft.lines.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO invoice_lines (invoice_id, position, description, quantity, unit_price_cents,
-                   prorate_days, prorate_of_days, amount_cents) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(id)
-            .bind(pos as i64)
-            .bind(&line.description)
-            .bind(line.quantity.to_string())
-            .bind(line.unit_price.cents())
-            .bind(line.proration.map(|p| p.days as i64))
-            .bind(line.proration.map(|p| p.days_in_month as i64))
-            .bind(line.amount.cents())
-            .execute(self.conn())
-            .await?;
+        .await?;
+        for chunk in changes.chunks(5_000) {
+            let sql = format!(
+                "WITH m(cid, iid) AS (VALUES {})
+                 UPDATE count_changes SET accounted_invoice_id = (SELECT iid FROM m WHERE cid = count_changes.id)
+                 WHERE id IN (SELECT cid FROM m) AND accounted_invoice_id IS NULL",
+                vec!["(?, ?)"; chunk.len()].join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for (c, i) in chunk {
+                q = q.bind(c).bind(i);
+            }
+            q.execute(self.conn()).await?;
         }
-        for change in &draft.accounted_changes {
-            sqlx::query(
-                "UPDATE count_changes SET accounted_invoice_id = ? WHERE id = ? AND accounted_invoice_id IS NULL",
-            )
-            .bind(id)
-            .bind(change)
-            .execute(self.conn())
-            .await?;
-        }
-        for entry in &draft.service_entries {
+        for (entry, id) in services {
             let n = sqlx::query("UPDATE service_entries SET invoice_id = ? WHERE id = ? AND invoice_id IS NULL")
                 .bind(id)
                 .bind(entry)
@@ -171,10 +267,14 @@ impl Tx {
                 bail!("service entry {entry} was already invoiced");
             }
         }
-        if draft.credit_applied.is_positive() {
-            self.allocate_credit(account, id, draft.credit_applied, now).await?;
+        for (item, done) in items.iter().zip(&out) {
+            if let Some((id, _)) = done
+                && item.draft.credit_applied.is_positive()
+            {
+                self.allocate_credit(item.account, *id, item.draft.credit_applied, now).await?;
+            }
         }
-        Ok(Some((id, number)))
+        Ok(out)
     }
 
     /// Applies unapplied payment money (oldest first) to an invoice.

@@ -17,7 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use accounts::{AccountImport, AccountSummary, HistoryEntry, SubscriptionImport};
-pub use invoices::{InvoiceRecord, PaymentOutcome};
+pub use invoices::{InvoiceRecord, IssueItem, PaymentOutcome};
 pub use outbox::{NewMail, OutboxRecord};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -43,6 +43,37 @@ fn split(s: &str) -> Vec<String> {
 }
 
 impl Tx {
+    /// Queues several messages with one statement per few hundred.
+    pub async fn queue_mails(&mut self, mails: &[NewMail], now: DateTime<Utc>) -> Result<()> {
+        for chunk in mails.chunks(400) {
+            let one = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+            let sql = format!(
+                "INSERT INTO outbox (kind, account_id, invoice_id, to_addrs, cc_addrs, subject, body_text, body_html,
+                   message_id, in_reply_to, references_hdr, next_attempt_at, created_at) VALUES {}",
+                vec![one; chunk.len()].join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for m in chunk {
+                q = q
+                    .bind(&m.kind)
+                    .bind(&m.account)
+                    .bind(m.invoice_id)
+                    .bind(m.to.join(", "))
+                    .bind(m.cc.join(", "))
+                    .bind(&m.subject)
+                    .bind(&m.text)
+                    .bind(&m.html)
+                    .bind(&m.message_id)
+                    .bind(&m.in_reply_to)
+                    .bind(&m.references)
+                    .bind(instant(now))
+                    .bind(instant(now));
+            }
+            q.execute(self.conn()).await?;
+        }
+        Ok(())
+    }
+
     pub async fn queue_mail(&mut self, mail: &NewMail, now: DateTime<Utc>) -> Result<i64> {
         let id = sqlx::query(
             "INSERT INTO outbox (kind, account_id, invoice_id, to_addrs, cc_addrs, subject, body_text, body_html,
