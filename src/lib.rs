@@ -7,5 +7,6 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod reading;
 pub mod render;
 pub mod store;

@@ -48,6 +48,13 @@ pub enum Command {
     CheckConfig,
     /// One full cycle at --now: run every scheduled job due, then exit.
     Tick,
+    /// How a message is read, without touching anything (FILE, or - for standard input).
+    Parse {
+        file: PathBuf,
+        /// Print the reading as JSON (see parse-output.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Accounts: import, list, show, history.
     #[command(subcommand)]
     Accounts(AccountsCmd),
@@ -181,6 +188,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     if let Command::CheckConfig = cli.command {
         return check_config(&cli.config);
     }
+    if let Command::Parse { file, json } = &cli.command {
+        return parse(file, *json);
+    }
     let config = Config::load(&cli.config).map_err(|e| {
         let problems = e.problems();
         let more = if problems.len() > 1 {
@@ -199,6 +209,72 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     let result = dispatch(cli.command, &config, &store, now).await;
     store.close().await;
     result
+}
+
+fn parse(file: &Path, json: bool) -> Result<Outcome> {
+    let raw = if file == Path::new("-") {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("reading standard input")?;
+        buf
+    } else {
+        match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("billmail: cannot read {}: {e}", file.display());
+                return Ok(Outcome { code: 2 });
+            }
+        }
+    };
+    let reading = match crate::reading::read(&raw) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("billmail: {}: {e}", file.display());
+            return Ok(Outcome { code: 2 });
+        }
+    };
+    if json {
+        println!("{}", serde_json::to_string_pretty(&reading)?);
+        return Ok(Outcome { code: 0 });
+    }
+    let kind = serde_json::to_value(reading.kind)?;
+    let conf = serde_json::to_value(reading.confidence)?;
+    println!("{} ({} confidence) from {}", kind.as_str().unwrap_or(""), conf.as_str().unwrap_or(""), reading.from);
+    if let Some(o) = &reading.on_behalf_of {
+        println!("  on behalf of {o}");
+    }
+    println!("  subject: {}", reading.subject);
+    if let Some(u) = &reading.user_change {
+        for a in &u.adjustments {
+            println!("  {:+} {}", a.delta, a.user_type.replace('_', "-"));
+        }
+        if let Some(t) = &u.totals {
+            println!("  new totals: full-time {:?}, part-time {:?}", t.full_time, t.part_time);
+        }
+        if let Some(d) = &u.effective_date {
+            println!("  effective {d}");
+        }
+    }
+    if let Some(p) = &reading.payment {
+        println!(
+            "  {} {} by {} for {} ({})",
+            p.amount.as_deref().unwrap_or("no amount"),
+            p.currency.as_deref().unwrap_or(""),
+            p.method,
+            if p.invoice_numbers.is_empty() { "no invoice".to_string() } else { p.invoice_numbers.join(", ") },
+            p.source
+        );
+    }
+    if let Some(b) = &reading.bounce {
+        println!(
+            "  failed: {} (message {})",
+            b.failed_recipients.join(", "),
+            b.original_message_id.as_deref().unwrap_or("?")
+        );
+    }
+    for r in &reading.reasons {
+        println!("  - {r}");
+    }
+    Ok(Outcome { code: 0 })
 }
 
 fn check_config(path: &Path) -> Result<Outcome> {
@@ -229,7 +305,9 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
     let tz = config.company.timezone;
     let today = local_date(&now, tz);
     match cmd {
-        Command::Init | Command::CheckConfig => unreachable!("handled before the database is opened"),
+        Command::Init | Command::CheckConfig | Command::Parse { .. } => {
+            unreachable!("handled before the database is opened")
+        }
         Command::Tick => tick(config, store, now).await?,
         Command::Accounts(AccountsCmd::Import { file }) => {
             let rows = csvin::accounts(config, &file)?;

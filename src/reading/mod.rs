@@ -1,0 +1,391 @@
+//! The reader: raw message bytes in, a [`Reading`] out (see
+//! `shared/spec/parse-output.md`). Pure: no clock, files or database; the
+//! same code serves `billmail parse` and the daemon.
+//!
+//! The rule it follows: say `high` only when every field was read without
+//! guessing. Anything vague, tentative, contradictory, missing, or asked
+//! only in quoted text is `low` with the reasons, and goes to a person.
+
+mod auto;
+mod dates;
+mod html;
+mod mime;
+mod payment;
+mod text;
+mod users;
+mod words;
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::domain::UserType;
+
+/// Messages larger than this are refused unread.
+pub const MAX_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
+/// Only this much of a body is analysed; the rest of a huge body is not a request.
+const MAX_ANALYSED_CHARS: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    UserChange,
+    Payment,
+    AutoReply,
+    Bounce,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Confidence {
+    High,
+    Low,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Adjustment {
+    pub user_type: &'static str,
+    pub delta: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    pub full_time: Option<i64>,
+    pub part_time: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserChange {
+    pub adjustments: Vec<Adjustment>,
+    pub totals: Option<Totals>,
+    pub names_added: Vec<String>,
+    pub names_removed: Vec<String>,
+    pub effective_date: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Payment {
+    pub amount: Option<String>,
+    pub currency: Option<String>,
+    pub method: &'static str,
+    pub reference: Option<String>,
+    pub invoice_numbers: Vec<String>,
+    pub payer: Option<String>,
+    pub source: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BounceInfo {
+    pub failed_recipients: Vec<String>,
+    pub original_message_id: Option<String>,
+    pub status: Option<String>,
+}
+
+/// How billmail understands one message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reading {
+    pub kind: Kind,
+    pub from: String,
+    pub on_behalf_of: Option<String>,
+    pub subject: String,
+    pub confidence: Confidence,
+    pub user_change: Option<UserChange>,
+    pub payment: Option<Payment>,
+    pub reasons: Vec<String>,
+    /// Set for `bounce`: who could not be reached, and which message failed.
+    pub bounce: Option<BounceInfo>,
+    pub message_id: Option<String>,
+    pub in_reply_to: Option<String>,
+    /// The sender's date, `YYYY-MM-DD`.
+    pub date: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    #[error("the message is empty")]
+    Empty,
+    #[error("the message is {0} bytes, over the {MAX_MESSAGE_BYTES}-byte limit")]
+    TooLarge(usize),
+    #[error("not an email message (no From, Date, Subject or Message-ID header)")]
+    NotAMessage,
+}
+
+static FORWARD_SUBJECT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*(fw|fwd|tr|wg|rv|doorst|vs|i)\s*:").expect("regex"));
+static REPLY_SUBJECT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*(re|aw|sv|antw|rif|r)\s*:").expect("regex"));
+static PREFIXES: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)^\s*((re|aw|sv|antw|rif|fw|fwd|tr|wg|rv)\s*:\s*)+").expect("regex"));
+static CORRECTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(correction|actually|instead|should\s+be|not\s+\w+\s+but|rather\s+than|one\s+more|also\s+add|also\s+remove|plus|in\s+addition|typo|mistake|wrong)\b").expect("regex")
+});
+static AFFIRMATIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(yes|yep|yeah|correct|confirmed|approved|that's right|that is right|sounds good|please do|go ahead|ok|okay|agreed|right)\b").expect("regex")
+});
+
+fn truncate(s: String) -> String {
+    if s.len() <= MAX_ANALYSED_CHARS {
+        return s;
+    }
+    let mut end = MAX_ANALYSED_CHARS;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    s[..end].to_string()
+}
+
+/// The sender's own words of a body: reply quotes and signature removed.
+fn own_text(body: &str, forward: bool, signer: &[String]) -> (text::Split, String, String) {
+    let split = text::split(body, forward);
+    let (own, quoted_gt) = text::own_words(&split.own, signer);
+    let quoted = format!("{}\n{}", split.quoted, quoted_gt);
+    (split, own, quoted)
+}
+
+/// "Jane Doe" signs as "Jane" or "Jane Doe".
+fn signer_names(display: Option<&str>) -> Vec<String> {
+    let Some(d) = display else { return vec![] };
+    let d = d.trim_matches(['"', '\'', ' ']);
+    let mut out = vec![d.to_string()];
+    if let Some(first) = d.split_whitespace().next() {
+        out.push(first.to_string());
+    }
+    out
+}
+
+/// Reads one raw message.
+pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
+    if raw.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(ReadError::Empty);
+    }
+    if raw.len() > MAX_MESSAGE_BYTES {
+        return Err(ReadError::TooLarge(raw.len()));
+    }
+    let mail = mime::parse(raw).ok_or(ReadError::NotAMessage)?;
+    let has_headers = !mail.from.is_empty()
+        || mail.date.is_some()
+        || !mail.subject.is_empty()
+        || mail.message_id.is_some()
+        || mail.header("Received").is_some();
+    if !has_headers {
+        return Err(ReadError::NotAMessage);
+    }
+    let mut r = Reading {
+        kind: Kind::Other,
+        from: mail.from.clone(),
+        on_behalf_of: None,
+        subject: mail.subject.clone(),
+        confidence: Confidence::High,
+        user_change: None,
+        payment: None,
+        reasons: Vec::new(),
+        bounce: None,
+        message_id: mail.message_id.clone(),
+        in_reply_to: mail.in_reply_to.clone(),
+        date: mail.date.map(|d| d.to_string()),
+    };
+
+    if let Some(b) = auto::bounce(&mail) {
+        r.kind = Kind::Bounce;
+        if b.failed_recipients.is_empty() {
+            r.reasons.push("a delivery failure, but the failed address could not be read".into());
+            r.confidence = Confidence::Low;
+        }
+        r.bounce = Some(BounceInfo {
+            failed_recipients: b.failed_recipients,
+            original_message_id: b.original_message_id,
+            status: b.status,
+        });
+        return Ok(r);
+    }
+    if let Some(why) = auto::auto_reply(&mail) {
+        r.kind = Kind::AutoReply;
+        r.reasons.push(format!("automatic reply ({why})"));
+        return Ok(r);
+    }
+
+    let forward_subject = FORWARD_SUBJECT.is_match(&mail.subject);
+    let reply = REPLY_SUBJECT.is_match(&mail.subject);
+    let body = truncate(mail.text.clone());
+    let (split, own, mut quoted) = own_text(&body, forward_subject, &signer_names(mail.from_name.as_deref()));
+
+    // a forward: attached whole, or inline below a marker
+    let mut forwarded: Option<(Option<String>, String, String)> = None; // (from, subject, own words)
+    if let Some(att) = mail.attached.first() {
+        let (_, fwd_own, _) = own_text(&truncate(att.text.clone()), false, &signer_names(att.from_name.as_deref()));
+        forwarded = Some((Some(att.from.clone()).filter(|f| !f.is_empty()), att.subject.clone(), fwd_own));
+    } else if let Some(f) = &split.forwarded {
+        let (_, fwd_own, fwd_quoted) = own_text(&f.text, false, &[]);
+        quoted.push('\n');
+        quoted.push_str(&fwd_quoted);
+        forwarded = Some((f.from.clone(), f.subject.clone().unwrap_or_default(), fwd_own));
+    }
+    r.on_behalf_of = forwarded.as_ref().and_then(|f| f.0.clone());
+
+    let mut skip: Vec<String> = Vec::new();
+    if let Some(n) = &mail.from_name {
+        skip.push(n.trim_matches('"').to_string());
+    }
+    let sent = mail.date;
+
+    // user changes
+    let (mut uf, request_subject) = match &forwarded {
+        Some((_, fsubj, fwd_own)) => {
+            let mut f = users::analyze(&text::units(fwd_own), sent, &skip);
+            let note = users::analyze(&text::units(&own), sent, &skip);
+            if note.found() && !note.totals_by_act.is_empty() {
+                f.doubts.push("the forwarder's note also asks for changes; a person checks how they combine".into());
+                for (t, d) in note.adjustments {
+                    *f.adjustments.entry(t).or_default() += d;
+                }
+                f.adjustments.retain(|_, d| *d != 0);
+            } else if f.found() && CORRECTION.is_match(&own) {
+                f.doubts.push("the forwarder's note may correct the forwarded request".into());
+            }
+            (f, PREFIXES.replace(fsubj, "").to_string())
+        }
+        None => (
+            users::analyze(&text::units(&own), sent, &skip),
+            if reply { String::new() } else { PREFIXES.replace(&mail.subject, "").to_string() },
+        ),
+    };
+    if !request_subject.is_empty() {
+        let subj = users::subject_counts(&request_subject);
+        if !uf.found() && !subj.is_empty() {
+            let from_subject = users::analyze(&text::units(&format!("{request_subject}\n\n{own}")), sent, &skip);
+            if from_subject.found() {
+                uf = from_subject;
+            }
+        } else {
+            for (act, n) in subj {
+                let body_n: i64 = uf.totals_by_act.iter().filter(|(a, _)| *a == act).map(|x| x.1).sum();
+                if body_n > 0 && body_n != n {
+                    uf.doubts.push(format!("the subject says {n} users to {act} but the text says {body_n}"));
+                }
+            }
+        }
+    }
+    let mut quoted_request = false;
+    if !uf.found() && !quoted.trim().is_empty() {
+        let q = users::analyze(&text::units(&quoted), sent, &[]);
+        if q.strength == Some(users::Strength::Strong) && (AFFIRMATIVE.is_match(own.trim()) || own.trim().len() < 200) {
+            uf = q;
+            quoted_request = true;
+        }
+    }
+
+    // payments: the request's words (the forwarded message's, when forwarded)
+    let pay_text = match &forwarded {
+        Some((_, _, fwd_own)) => format!("{own}\n{fwd_own}"),
+        None => own.clone(),
+    };
+    let pay_subject = if reply { "" } else { mail.subject.as_str() };
+    let mut pf = payment::analyze(&pay_text, pay_subject, &mail.from, mail.from_name.as_deref());
+    if pf.strength.is_some() && pf.invoice_numbers.is_empty() && reply {
+        // "RE: Invoice INV-2026-0169": the invoice the payment answers
+        let n = payment::invoice_numbers(&mail.subject);
+        if !n.is_empty() {
+            pf.invoice_numbers = n;
+            pf.doubts.retain(|d| d != "no invoice number");
+        }
+    }
+
+    let u = uf.strength;
+    let p = pf.strength;
+    let list = auto::mailing_list(&mail);
+    let mut reasons: Vec<String> = Vec::new();
+    let kind = match (u, p) {
+        (Some(users::Strength::Strong), Some(payment::Strength::Strong)) => {
+            reasons.push("the message is both a user change and a payment".into());
+            Kind::UserChange
+        }
+        (Some(users::Strength::Strong), _) => Kind::UserChange,
+        (_, Some(payment::Strength::Strong)) => {
+            if u.is_some() {
+                reasons.push("also mentions user changes".into());
+            }
+            Kind::Payment
+        }
+        (Some(_), _) => Kind::UserChange,
+        (None, Some(_)) => Kind::Payment,
+        (None, None) => Kind::Other,
+    };
+    // a list or newsletter is never a customer's request for users
+    let kind = if list.is_some() && kind == Kind::UserChange { Kind::Other } else { kind };
+    if let Some(l) = list
+        && kind != Kind::Other
+    {
+        reasons.push(format!("sent as bulk or list mail ({l})"));
+    }
+    if quoted_request {
+        reasons.push("the request is only in the quoted text; the reply itself does not state it".into());
+    }
+    match kind {
+        Kind::UserChange => {
+            reasons.extend(uf.doubts.iter().cloned());
+            if p == Some(payment::Strength::Weak) {
+                reasons.extend(pf.doubts.iter().cloned());
+            }
+            r.user_change = Some(UserChange {
+                adjustments: uf
+                    .adjustments
+                    .iter()
+                    .map(|(t, d)| Adjustment { user_type: t.as_str(), delta: *d })
+                    .collect(),
+                totals: uf.totals.map(|(ft, pt)| Totals { full_time: ft, part_time: pt }),
+                names_added: uf.names_added.clone(),
+                names_removed: uf.names_removed.clone(),
+                effective_date: uf.effective_date.map(|d| d.to_string()),
+            });
+            if r.user_change.as_ref().is_some_and(|c| c.adjustments.is_empty() && c.totals.is_none())
+                && reasons.is_empty()
+            {
+                reasons.push("no net change of users could be read".into());
+            }
+        }
+        Kind::Payment => {
+            reasons.extend(pf.doubts.iter().cloned());
+            if u == Some(users::Strength::Weak) {
+                reasons.extend(uf.doubts.iter().cloned());
+            }
+            r.payment = Some(Payment {
+                amount: pf.amount.map(|a| format!("{a:.2}")),
+                currency: pf.currency.clone(),
+                method: pf.method,
+                reference: pf.reference.clone(),
+                invoice_numbers: pf.invoice_numbers.clone(),
+                payer: pf.payer.clone(),
+                source: match pf.source {
+                    Some(payment::Source::BankNotice) => "bank_notice",
+                    _ => "customer_claim",
+                },
+            });
+        }
+        _ => {}
+    }
+    reasons.dedup();
+    if !reasons.is_empty() {
+        r.confidence = Confidence::Low;
+    }
+    r.reasons = reasons;
+    r.kind = kind;
+    Ok(r)
+}
+
+impl Reading {
+    /// Net change per user type, as the daemon applies it.
+    pub fn deltas(&self) -> (i64, i64) {
+        let mut ft = 0;
+        let mut pt = 0;
+        for a in self.user_change.iter().flat_map(|u| &u.adjustments) {
+            match UserType::parse(a.user_type) {
+                Some(UserType::FullTime) => ft += a.delta,
+                Some(UserType::PartTime) => pt += a.delta,
+                None => {}
+            }
+        }
+        (ft, pt)
+    }
+}

@@ -1,0 +1,450 @@
+//! Payments: bank and processor notices, customers' claims and remittance
+//! advice. Amount (the amount paid, not an invoice total or a net after
+//! fees), currency, method, reference, invoice numbers and payer.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use rust_decimal::Decimal;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    BankNotice,
+    CustomerClaim,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Strength {
+    /// Money only promised ("we will pay").
+    Weak,
+    /// Money received or sent.
+    Strong,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Finding {
+    pub strength: Option<Strength>,
+    pub amount: Option<Decimal>,
+    pub currency: Option<String>,
+    pub method: &'static str,
+    pub reference: Option<String>,
+    pub invoice_numbers: Vec<String>,
+    pub payer: Option<String>,
+    pub source: Option<Source>,
+    pub doubts: Vec<String>,
+}
+
+/// A money amount as written, with its currency.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    pub pos: usize,
+    pub amount: Decimal,
+    pub currency: Option<String>,
+}
+
+static MONEY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)(?P<pre>\b(?:usd|cad|eur|gbp|aud|chf|nzd)\b|us\$|c\$|ca\$|a\$|\$|€|£)\s?(?P<n1>-?\d{1,3}(?:[,. ]\d{3})+(?:[.,]\d{2})?|-?\d+(?:[.,]\d{2})?)|(?P<n2>\b\d{1,3}(?:[,. ]\d{3})+(?:[.,]\d{2})?|\b\d+(?:[.,]\d{2})?)\s?(?P<post>\b(?:usd|cad|eur|gbp|aud|chf|nzd)\b|€|£|\bdollars\b)",
+    )
+    .expect("regex")
+});
+static BARE_AMOUNT: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*(\d{1,3}(?:[,. ]\d{3})+(?:[.,]\d{2})?|\d+(?:[.,]\d{2})?)\s*$").expect("regex"));
+static INVOICE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\binv[-\s]?(\d{4})[-\s]?(\d{2,6})\b").expect("regex"));
+static FIELD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"^\s*([A-Za-z][A-Za-z0-9'’/&().#-]*(?:\s[A-Za-z0-9'’/&().#-]+){0,3}?)\s*(?::|\s\|)\s+(.+?)\s*$")
+        .expect("regex")
+});
+
+fn currency_code(marker: &str) -> Option<String> {
+    let m = marker.to_ascii_uppercase();
+    Some(match m.as_str() {
+        "$" | "US$" | "DOLLARS" => "USD".into(),
+        "C$" | "CA$" => "CAD".into(),
+        "A$" => "AUD".into(),
+        "€" => "EUR".into(),
+        "£" => "GBP".into(),
+        c if c.len() == 3 && c.chars().all(|c| c.is_ascii_alphabetic()) => c.to_string(),
+        _ => return None,
+    })
+}
+
+/// "4,250.00", "4 250,00", "1.234,56", "4250" as a decimal.
+pub fn parse_number(s: &str) -> Option<Decimal> {
+    let s = s.trim();
+    let neg = s.starts_with('-');
+    let s = s.trim_start_matches('-');
+    let last_sep = s.rfind([',', '.']);
+    let (int, frac) = match last_sep {
+        Some(p) if s.len() - p - 1 == 2 => (&s[..p], &s[p + 1..]),
+        _ => (s, ""),
+    };
+    let int: String = int.chars().filter(|c| c.is_ascii_digit()).collect();
+    if int.is_empty() {
+        return None;
+    }
+    let text = if frac.is_empty() { int } else { format!("{int}.{frac}") };
+    let d: Decimal = text.parse().ok()?;
+    Some(if neg { -d } else { d })
+}
+
+pub fn mentions(text: &str) -> Vec<Mention> {
+    MONEY
+        .captures_iter(text)
+        .filter_map(|c| {
+            let pos = c.get(0)?.start();
+            let (num, marker) = match (c.name("n1"), c.name("n2")) {
+                (Some(n), _) => (n.as_str(), c.name("pre")?.as_str()),
+                (None, Some(n)) => (n.as_str(), c.name("post")?.as_str()),
+                _ => return None,
+            };
+            Some(Mention { pos, amount: parse_number(num)?, currency: currency_code(marker) })
+        })
+        .collect()
+}
+
+/// Invoice numbers in `text`, upper-cased, in order, no duplicates.
+pub fn invoice_numbers(text: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for c in INVOICE.captures_iter(text) {
+        let n = format!("INV-{}-{}", &c[1], &c[2]);
+        if !out.contains(&n) {
+            out.push(n);
+        }
+    }
+    out
+}
+
+/// Labels whose amount is the money that moved, best first.
+const PAID_LABELS: &[&str] = &[
+    "amount paid",
+    "paid amount",
+    "payment amount",
+    "amount of payment",
+    "amount received",
+    "received amount",
+    "credit amount",
+    "amount credited",
+    "credited amount",
+    "deposit amount",
+    "transfer amount",
+    "wire amount",
+    "remittance amount",
+    "check amount",
+    "total paid",
+    "payment total",
+    "total payment",
+    "gross amount",
+];
+const AMOUNT_LABELS: &[&str] = &[
+    "amount",
+    "currency and amount",
+    "deposit total",
+    "total deposit",
+    "total amount",
+    "deposit",
+    "total",
+    "value",
+    "payment",
+    "sum",
+];
+/// Words in a label or just before an amount that make it not the amount paid.
+static NOT_PAID: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(invoice|invoiced|fee|fees|net|discount|balance|due|remaining|outstanding|owe|owed|owing|original|instead\s+of|rather\s+than|was|previous|previously|available|limit|price|pricing|rate|per|cost|charge)\b").expect("regex")
+});
+
+static CARD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(visa|mastercard|master\s+card|amex|american\s+express|discover\s+card|credit\s+card|debit\s+card|card\s+ending|by\s+card|card\s+payment|paid\s+by\s+card)\b|•{2,}\s?\d{4}|\*{4}\s?\d{4}\s+(?:visa|mc)").expect("regex")
+});
+static WIRE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(wire|wired|wires|swift|fedwire|imad|omad|chips)\b").expect("regex"));
+static CHECK: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:check|cheque)\s*(?:#|no\.?|number|num)\s*\d|\b(?:by|via|mailed|mailed\s+a|sent\s+a|a|our|the|paper|partial)\s+(?:check|cheque)\b|\blockbox\b|\b(?:check|cheque)\s+(?:deposit|payment|mailed|for\s+\$)").expect("regex")
+});
+static ACH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(ach|eft|direct\s+deposit|electronic\s+funds\s+transfer|ccd|ctx|ppd)\b").expect("regex")
+});
+
+static NOTICE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(ach\s+credit|ach\s+payment|incoming\s+(?:ach|wire|international\s+wire|payment|transfer)|wire\s+transfer\s+notification|deposit\s+(?:notification|alert)|has\s+been\s+(?:posted|credited|deposited|received)|was\s+(?:posted|credited|deposited|received)|we\s+have\s+(?:credited|received)|has\s+received|have\s+received|payment\s+received|you've\s+received|you\s+have\s+received|paid\s+invoice|credited\s+(?:to\s+)?(?:your|the)|funds\s+(?:are\s+)?available|deposit\s+(?:was|has)|received\s+(?:a|an|the)\s+(?:ach|wire|payment|deposit)|you\s+received|payment\s+from\b[^.]{0,60}\b(?:was|has\s+been)\s+(?:received|deposited|credited))\b").expect("regex")
+});
+static CLAIM: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:we|i|our\s+(?:ap|accounts\s+payable)(?:\s+team)?)\s+(?:have\s+|had\s+|just\s+|already\s+|also\s+)*(?:sent|paid|mailed|wired|transferred|submitted|initiated|remitted|scheduled|processed|made|issued|released|dropped)\b|\b(?:payment|check|cheque|ach|wire|transfer|funds)\s+(?:was|were|has\s+been|have\s+been|is|went|got)\s+(?:sent|mailed|made|initiated|submitted|processed|out|issued|released|scheduled|on\s+its\s+way)|\bremittance\s+advice\b|\bpayment\s+(?:sent|made|mailed|submitted|confirmation)\b|\bpaid\s+(?:this|today|yesterday|in\s+full|on|via|by|through|online|invoice|inv)\b|\bwent\s+out\b|\bin\s+(?:today's|the)\s+mail\b|\bhas\s+been\s+paid\b|\bpaid\s+inv|\b(?:processed|sent|initiated|submitted|issued|released|remitted|made|scheduled|mailed|wired|transferred)\b[^.;]{0,40}\b(?:payment|check|cheque|ach|wire|transfer|funds)\b|\b(?:payment|check|cheque|ach|wire|transfer|funds)\b[^.;?]{0,40}\b(?:processed|initiated|submitted|issued|released|remitted|mailed|wired|went\s+out)\b").expect("regex")
+});
+static PROMISE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:will|we'll|i'll|going\s+to|plan\s+to|planning\s+to|intend\s+to)\s+(?:pay|send|mail|wire|remit|process|initiate)\b").expect("regex")
+});
+static AUTOMATED_SENDER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^(alerts?|no-?reply|noreply|donotreply|do-not-reply|notify|notifications?|receipts?|lockbox|wires?|intlwires|treasury|payments?|remittances?|ach|deposits?|banking|statements?|cashmanagement|cash\.management|service)[@.+_-]").expect("regex")
+});
+static BANKISH_NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(bank|banking|treasury|lockbox|credit\s+union|receipts|payments|wire\s+services|merchant\s+services|paystream|stripe|square|paypal|bancorp|savings)\b").expect("regex")
+});
+
+/// A vendor's bill or receipt to the company itself: money owed or paid by
+/// us, not to us.
+static OUR_BILL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(thank\s+you\s+for\s+your\s+(?:payment|order|purchase)|your\s+(?:payment|order|purchase|subscription)\s+(?:of|was|has|for|is)|we\s+(?:have\s+)?received\s+your\s+payment|receipt\s+for\s+your|autopay|auto-pay|will\s+(?:be\s+)?charged?|amount\s+due|payment\s+due|balance\s+due|is\s+ready|past\s+due\s+notice|pay\s+(?:now|online))\b").expect("regex")
+});
+
+const METHOD_LABELS: &[&str] =
+    &["payment method", "method", "payment type", "deposit type", "type", "entry class", "sec code", "payment rail"];
+const REFERENCE_LABELS: &[&str] = &[
+    "trace number",
+    "trace no",
+    "trace #",
+    "sender reference",
+    "sender's reference",
+    "reference",
+    "reference number",
+    "confirmation",
+    "confirmation number",
+    "transaction id",
+    "transaction",
+    "payment number",
+    "check no",
+    "check number",
+    "imad",
+    "ref",
+];
+const PAYER_LABELS: &[&str] = &[
+    "originator",
+    "ordering customer",
+    "remitter",
+    "payer",
+    "from",
+    "customer",
+    "sender",
+    "received from",
+    "paid by",
+    "company name",
+];
+
+fn method_in(text: &str) -> Vec<&'static str> {
+    let mut hits = Vec::new();
+    for (re, m) in [(&*CARD, "card"), (&*WIRE, "wire"), (&*CHECK, "check"), (&*ACH, "ach")] {
+        for _ in re.find_iter(text) {
+            hits.push(m);
+        }
+    }
+    hits
+}
+
+/// Does a line look like a table row rather than a sentence?
+fn tabular(line: &str) -> bool {
+    line.contains(" | ") || line.matches("   ").count() >= 2
+}
+
+/// Reads a payment from the request text (quotes removed), the subject and
+/// the sender.
+pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -> Finding {
+    let mut f = Finding { method: "unknown", ..Finding::default() };
+    let all = format!("{subject}\n{text}");
+    let automated = AUTOMATED_SENDER.is_match(from)
+        || from_name.is_some_and(|n| BANKISH_NAME.is_match(n))
+        || from.split('@').nth(1).is_some_and(|d| d.contains("bank"));
+    let notice = NOTICE.is_match(&all);
+    let claim = CLAIM.is_match(text) || CLAIM.is_match(subject);
+    let promise = PROMISE.is_match(text);
+    // a bill or receipt addressed to us is not money received
+    let notice = notice && (claim || !OUR_BILL.is_match(&all));
+    f.strength = if (notice && automated) || claim || (notice && !mentions(&all).is_empty()) {
+        Some(Strength::Strong)
+    } else if promise && (!mentions(text).is_empty() || !invoice_numbers(text).is_empty()) {
+        f.doubts.push("says a payment will be made; nothing paid yet".into());
+        Some(Strength::Weak)
+    } else {
+        None
+    };
+    if f.strength.is_none() {
+        return f;
+    }
+    f.source = Some(if automated && (notice || !claim) { Source::BankNotice } else { Source::CustomerClaim });
+
+    // labelled fields: "Amount: $4,250.00", "Amount | $7,918.40"
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for line in text.lines() {
+        if let Some(c) = FIELD.captures(line) {
+            fields.push((c[1].trim().to_ascii_lowercase(), c[2].trim().to_string()));
+        }
+    }
+    let field_amount = |label: &str, value: &str| -> Option<Mention> {
+        if let Some(m) = mentions(value).into_iter().next() {
+            return Some(m);
+        }
+        let c = BARE_AMOUNT.captures(value)?;
+        let cur = ["usd", "cad", "eur", "gbp"].iter().find(|c| label.contains(*c)).and_then(|c| currency_code(c));
+        Some(Mention { pos: 0, amount: parse_number(&c[1])?, currency: cur })
+    };
+    let mut labelled: Option<(usize, Mention)> = None;
+    let mut labelled_conflict = false;
+    for (label, value) in &fields {
+        let rank = PAID_LABELS.iter().position(|l| label == l).or_else(|| {
+            (!NOT_PAID.is_match(label))
+                .then(|| AMOUNT_LABELS.iter().position(|l| label == l).map(|p| p + 100))
+                .flatten()
+        });
+        let Some(rank) = rank else { continue };
+        let Some(m) = field_amount(label, value) else { continue };
+        if m.amount <= Decimal::ZERO {
+            continue;
+        }
+        match &labelled {
+            Some((r, best)) if *r == rank && best.amount != m.amount => labelled_conflict = true,
+            Some((r, _)) if *r <= rank => {}
+            _ => labelled = Some((rank, m)),
+        }
+    }
+    // amounts in sentences, minus invoice totals, balances, fees
+    let mut prose: Vec<Mention> = Vec::new();
+    for line in text.lines() {
+        if tabular(line) || FIELD.is_match(line) {
+            continue;
+        }
+        let lower = line.to_ascii_lowercase();
+        for m in mentions(line) {
+            let before = &lower[..m.pos.min(lower.len())];
+            let start = before.char_indices().rev().nth(24).map(|(i, _)| i).unwrap_or(0);
+            if NOT_PAID.is_match(&before[start..]) || m.amount <= Decimal::ZERO {
+                continue;
+            }
+            if !prose.iter().any(|p| p.amount == m.amount) {
+                prose.push(m);
+            }
+        }
+    }
+    let chosen = match (&labelled, prose.as_slice()) {
+        (Some((_, l)), p) => {
+            if labelled_conflict {
+                f.doubts.push("two different amounts in the payment details".into());
+            }
+            if let Some(other) = p.iter().find(|m| m.amount != l.amount) {
+                f.doubts
+                    .push(format!("two different amounts: {} in the text, {} in the details", other.amount, l.amount));
+            }
+            Some(l.clone())
+        }
+        (None, [one]) => Some(one.clone()),
+        (None, []) => {
+            f.doubts.push("no amount found".into());
+            None
+        }
+        (None, many) => {
+            let list: Vec<String> = many.iter().map(|m| m.amount.to_string()).collect();
+            f.doubts.push(format!("several amounts ({}); which was paid is not clear", list.join(", ")));
+            Some(many[0].clone())
+        }
+    };
+    if let Some(m) = chosen {
+        for s in mentions(subject) {
+            if s.amount != m.amount && !NOT_PAID.is_match(&subject.to_ascii_lowercase()) {
+                f.doubts.push(format!("the subject says {} but the text says {}", s.amount, m.amount));
+            }
+        }
+        f.currency = m.currency.clone();
+        if f.currency.is_none() {
+            f.doubts.push("the currency is not shown".into());
+        }
+        f.amount = Some(m.amount.round_dp(2));
+    }
+
+    // method: a labelled one first, else the one the text names most
+    let labelled_method =
+        fields.iter().filter(|(l, _)| METHOD_LABELS.contains(&l.as_str())).flat_map(|(_, v)| method_in(v)).next();
+    f.method = match labelled_method {
+        Some(m) => m,
+        None => {
+            let hits = method_in(&all);
+            let mut best: Vec<(&'static str, usize)> = Vec::new();
+            for h in &hits {
+                match best.iter_mut().find(|(m, _)| m == h) {
+                    Some(e) => e.1 += 1,
+                    None => best.push((h, 1)),
+                }
+            }
+            best.sort_by_key(|b| std::cmp::Reverse(b.1));
+            match best.as_slice() {
+                [] => "unknown",
+                [(m, _)] => m,
+                [(m, a), (_, b), ..] if a > b => m,
+                _ => {
+                    f.doubts.push("names more than one payment method".into());
+                    "unknown"
+                }
+            }
+        }
+    };
+    if f.method == "unknown" && !f.doubts.iter().any(|d| d.contains("method")) {
+        f.doubts.push("the payment method is not stated".into());
+    }
+
+    let body_numbers = invoice_numbers(text);
+    let subject_numbers = invoice_numbers(subject);
+    f.invoice_numbers = if body_numbers.is_empty() { subject_numbers.clone() } else { body_numbers.clone() };
+    if !body_numbers.is_empty() && subject_numbers.iter().any(|n| !body_numbers.contains(n)) {
+        f.doubts.push("the subject and the text name different invoices".into());
+    }
+    if f.invoice_numbers.is_empty() {
+        f.doubts.push("no invoice number".into());
+    }
+
+    f.reference = fields
+        .iter()
+        .filter(|(l, _)| REFERENCE_LABELS.contains(&l.as_str()))
+        .map(|(_, v)| v.split_whitespace().next().unwrap_or("").to_string())
+        .find(|v| v.len() >= 3)
+        .or_else(|| {
+            static REF: LazyLock<Regex> = LazyLock::new(|| {
+                Regex::new(r"(?i)\b(?:confirmation|conf|reference|ref|trace|transaction)\s*(?:number|no\.?|#|id|code)?\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{3,})|\b(?:check|cheque)\s*#\s*(\d{2,})").expect("regex")
+            });
+            REF.captures(text).and_then(|c| c.get(1).or(c.get(2))).map(|m| m.as_str().to_string())
+        });
+    f.payer = fields
+        .iter()
+        .filter(|(l, _)| PAYER_LABELS.contains(&l.as_str()))
+        .map(|(_, v)| v.trim().to_string())
+        .find(|v| !v.is_empty() && !v.contains('@') && mentions(v).is_empty());
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_in_common_formats() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        let m =
+            |t: &str| mentions(t).into_iter().map(|m| (m.amount, m.currency.unwrap_or_default())).collect::<Vec<_>>();
+        assert_eq!(m("$4,250.00"), [(d("4250.00"), "USD".into())]);
+        assert_eq!(m("USD 4 250,00"), [(d("4250.00"), "USD".into())]);
+        assert_eq!(m("1.234,56 EUR"), [(d("1234.56"), "EUR".into())]);
+        assert_eq!(m("CAD 4,870.25"), [(d("4870.25"), "CAD".into())]);
+        assert_eq!(m("paid 4250 dollars"), [(d("4250"), "USD".into())]);
+        assert_eq!(m("€1.234,56"), [(d("1234.56"), "EUR".into())]);
+    }
+
+    #[test]
+    fn invoice_numbers_are_normalised() {
+        assert_eq!(
+            invoice_numbers("RMR*IV*inv-2026-0148*1890.00\\ and INV-2026-0133, INV-2026-0148"),
+            ["INV-2026-0148", "INV-2026-0133"]
+        );
+        assert!(invoice_numbers("CV-2026-88213").is_empty());
+    }
+
+    #[test]
+    fn the_amount_paid_not_the_total() {
+        let f = analyze(
+            "We mailed a partial payment today: check #5521 for $2,000.00 toward INV-2026-0160 (invoice total $3,450.00). We plan to pay the remaining $1,450.00 by December 20.",
+            "Partial payment on INV-2026-0160",
+            "dc@meridian.example",
+            None,
+        );
+        assert_eq!(f.amount, Some("2000.00".parse().unwrap()));
+        assert_eq!(f.method, "check");
+        assert_eq!(f.source, Some(Source::CustomerClaim));
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+    }
+}

@@ -1,0 +1,773 @@
+//! Requests to change user counts: who is added, removed or moved between
+//! full-time and part-time, or the new totals; with every doubt recorded.
+//!
+//! A request is read in clauses. Each clause with an action ("add",
+//! "remove", "left the firm", "from full-time to part-time", "bill us for")
+//! becomes a group of people: a count ("two part-time receptionists"),
+//! names ("Brian Cole and Lisa Tran"), the list that follows it, or a
+//! pronoun ("please remove him") that points back at an earlier group, so
+//! the same person is never counted twice.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use chrono::NaiveDate;
+use regex::Regex;
+
+use super::dates::dates_in;
+use super::text::{Unit, sentences};
+use super::words::{NOT_NAMES, NOT_PEOPLE, TYPE_DOUBT, USER_NOUNS, VAGUE, count_word};
+use crate::domain::UserType;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Act {
+    Add,
+    Remove,
+    Move { from: UserType, to: UserType },
+    Total,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Strength {
+    /// Mentioned, but not asked for (past tense, a question, negated).
+    Weak,
+    /// Asked for.
+    Strong,
+}
+
+#[derive(Debug, Clone)]
+struct Group {
+    act: Act,
+    strength: Strength,
+    count: Option<i64>,
+    vague: bool,
+    stated_type: Option<UserType>,
+    names: Vec<(String, Option<UserType>)>,
+    tentative: bool,
+    type_doubt: bool,
+    date: Option<NaiveDate>,
+    /// Came from a sentence whose only people are a pronoun.
+    pronoun_only: bool,
+}
+
+/// What a request says about user counts.
+#[derive(Debug, Clone, Default)]
+pub struct Finding {
+    pub adjustments: BTreeMap<UserType, i64>,
+    pub totals: Option<(Option<i64>, Option<i64>)>,
+    pub names_added: Vec<String>,
+    pub names_removed: Vec<String>,
+    pub effective_date: Option<NaiveDate>,
+    pub strength: Option<Strength>,
+    /// Why a person must look; empty when the reading is certain.
+    pub doubts: Vec<String>,
+    /// (act, count) per action, for comparing with the subject.
+    pub totals_by_act: Vec<(&'static str, i64)>,
+}
+
+impl Finding {
+    pub fn found(&self) -> bool {
+        self.strength.is_some()
+    }
+}
+
+fn type_word(s: &str) -> Option<UserType> {
+    let s = s.to_ascii_lowercase();
+    let s = s.replace([' ', '-'], "");
+    if s.starts_with("fulltime") {
+        Some(UserType::FullTime)
+    } else if s.starts_with("parttime") {
+        Some(UserType::PartTime)
+    } else {
+        None
+    }
+}
+
+static TYPE_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(full|part)[- ]?time\b").expect("regex"));
+static MOVE_FROM_TO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\bfrom\s+(full|part)[- ]?time(?:\s+status)?\s+(?:to|into)\s+(full|part)[- ]?time\b")
+        .expect("regex")
+});
+static MOVE_TO: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(mov(?:e|es|ed|ing)|switch(?:es|ed|ing)?|chang(?:e|es|ed|ing)|convert(?:s|ed|ing)?|going|goes|go|transition(?:s|ed|ing)?|reduc(?:e|es|ed|ing)|becom(?:e|es|ing)|drop(?:s|ped|ping)?\s+(?:down\s+)?)\b[^.;:]{0,40}?\bto\s+(?:be\s+)?(?:a\s+)?(full|part)[- ]?time\b")
+        .expect("regex")
+});
+static TOTAL: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(?:bill|charge|invoice)\s+(?:us|me|our\b[^.;:]{0,60}?)\s+for\s+(?:a\s+total\s+of\s+)?(?:\d{1,3}|[a-z]+)\s+(?:full|part|users|people|staff|employees|seats)|\bwe\s+(?:now\s+|currently\s+|will\s+)?(?:have|are\s+(?:now\s+)?at|are\s+down\s+to|are\s+up\s+to|will\s+be\s+at)\s+(?:a\s+total\s+of\s+)?\d{1,3}\s+(?:full|part|users|people|staff|employees|seats)|\b(?:new|updated|current|correct)\s+(?:user\s+)?(?:count|total|headcount)\b|\bheadcount\s+(?:is|will\s+be|of)\s+\d|\bbring(?:s|ing)?\s+(?:us|our\s+total|the\s+total|you)\s+to\s+\d")
+        .expect("regex")
+});
+static REMOVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(remove|removing|delete|deleting|drop|dropping|deactivate|deactivating|offboard|offboarding|terminate|terminating|cancel|cancelling|canceling)\b|\bno\s+longer\s+(?:with|employed|working|works|here|at|part\s+of|on)\b|\b(left|leaving|retired|retiring|resigned|resigning|departed|departing|quit|quitting)\b|\blast\s+day\b|\bstop\s+(?:billing|charging)\b|\blet\s+go\b|\btake\b[^.;]{0,30}\boff\b|\b(?:decrease|decreasing|reduce|reducing|lower)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b")
+        .expect("regex")
+});
+static REMOVED_PAST: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?i)\b(removed|deleted|dropped|deactivated|disabled)\b").expect("regex"));
+static ADD: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(add|adds|adding|onboard|onboarding|hire|hires|hired|hiring|joining|joins|welcoming)\b|\bnew\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|staff|employees?|hires?|people|team\s+members?|members?|seats?|licenses?)\b|\bstart(?:ing)?\s+billing\s+for\b|\b(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of|some|several)\s+(?:more|additional|extra)\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|seats?|licenses?|people|staff|employees)\b|\b(?:increase|increasing|bump|raise)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b")
+        .expect("regex")
+});
+static ADDED_PAST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\badded\b").expect("regex"));
+static REQUEST: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(please|pls|kindly|can\s+you|could\s+you|would\s+you|can\s+we|we\s+need|we'll\s+need|we\s+will\s+need|need\s+to|we'd\s+like|i'd\s+like|we\s+would\s+like|i\s+would\s+like|go\s+ahead|make\s+sure|update\s+our|bill\s+(?:us|our)|we're\s+(?:also\s+)?(?:adding|removing)|we\s+are\s+(?:also\s+)?(?:adding|removing)|will\s+be\s+(?:joining|leaving)|(?:is|are)\s+(?:joining|leaving)|starting|starts|effective|as\s+of|has\s+left|have\s+left|left\s+the|no\s+longer|(?:is|are)\s+going\s+from|is\s+moving|are\s+moving|hired|retired|resigned|last\s+day|let\s+go)\b")
+        .expect("regex")
+});
+static IMPERATIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\s*(?:\d+[.)]\s*|-\s*)?(?:also,?\s+|and\s+)?(add|remove|drop|delete|cancel|deactivate|adding|removing|move|switch|change|convert)\b")
+        .expect("regex")
+});
+static NEGATED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(don't|do\s+not|didn't|did\s+not|haven't|have\s+not|hasn't|has\s+not|won't|will\s+not|no\s+need\s+to|not\s+to|never|cannot|can't|shouldn't)\b[^.;]{0,25}\b(add|remove|bill|charge|change|drop|delete|cancel|move|switch|added|removed)")
+        .expect("regex")
+});
+static TENTATIVE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(may\s+[a-z]|might|maybe|possibly|possible|perhaps|probably|considering|thinking\s+(?:about|of)|plan\s+to|planning\s+(?:to|on)|hope\s+to|hoping\s+to|potentially|tentative|tentatively|if|unless|not\s+yet|nothing\s+to\s+change|will\s+confirm|let\s+you\s+know|heads\s+up|next\s+quarter|in\s+the\s+future|eventually|at\s+some\s+point|down\s+the\s+road|could\s+be|expect\s+to|expecting\s+to|once\s+(?:hr|we|the|they)|pending|waiting\s+on|not\s+sure|unsure|undecided)\b")
+        .expect("regex")
+});
+static PRONOUN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(him|her|them|they|he|she|his|their|these|those|both|the\s+following|each\s+of\s+them|the\s+change|this\s+change|these\s+changes|the\s+changes)\b")
+        .expect("regex")
+});
+static NAME: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:Dr\.?\s+)?[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þa-zà-öø-ÿ][a-zà-öø-ÿ'’]+)?(?:\s+[A-Z]\.)?(?:\s+(?:(?:de|van|von|der|da|del|la|le|di|du|dos|das|bin|al)\s+)?[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þa-zà-öø-ÿ][a-zà-öø-ÿ'’]+)?){0,2}")
+        .expect("regex")
+});
+static DATE_CUE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(start|starts|starting|started|effective|as\s+of|from|beginning|begins|begin|on|after|since|commencing|until|through|last\s+day)\b").expect("regex")
+});
+
+/// Verbs whose position starts a new clause.
+static CLAUSE_VERB: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(add|adding|remove|removing|drop|dropping|delete|deleting|hire|hired|hiring|left|leaving|retired|retiring|resigned|deactivate|cancel|move|moving|switch|switching|going\s+from|bill\s+us|bill\s+our)\b")
+        .expect("regex")
+});
+
+/// People named in `text`, as written.
+pub fn names_in(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in NAME.find_iter(text) {
+        let tokens: Vec<&str> = m.as_str().split_whitespace().collect();
+        // drop words that are never names, splitting the run at them
+        let mut run: Vec<&str> = Vec::new();
+        let push_run = |run: &mut Vec<&str>, out: &mut Vec<String>| {
+            let caps = run.iter().filter(|t| !t.ends_with('.') || t.len() > 3).count();
+            let titled = run.first().is_some_and(|t| t.starts_with("Dr"));
+            if caps >= 2 || (titled && run.len() >= 2) {
+                out.push(run.join(" ").trim_end_matches(['\'', '’']).trim_end_matches("'s").to_string());
+            }
+            run.clear();
+        };
+        for t in tokens {
+            let bare = t.trim_end_matches(['.', ',', '\'', '’']).trim_end_matches("'s");
+            if NOT_NAMES.contains(&bare) || bare.chars().all(|c| c.is_uppercase()) && bare.len() > 1 {
+                push_run(&mut run, &mut out);
+            } else {
+                run.push(t);
+            }
+        }
+        push_run(&mut run, &mut out);
+    }
+    out
+}
+
+/// A count of people in a clause: "two part-time receptionists", "4
+/// full-time users", "a new user". Also reports vague quantities.
+fn counts_in(lower: &str) -> (Vec<(i64, Option<UserType>)>, bool) {
+    let tokens: Vec<String> = lower
+        .split(|c: char| c.is_whitespace() || matches!(c, ',' | ';' | ':' | '(' | ')' | '!' | '?' | '"'))
+        .map(|t| t.trim_end_matches('.').to_string())
+        .filter(|t| !t.is_empty())
+        .collect();
+    let mut found = Vec::new();
+    let mut vague = false;
+    let mut i = 0;
+    while i < tokens.len() {
+        let tok = tokens[i].as_str();
+        let prev = if i > 0 { tokens[i - 1].as_str() } else { "" };
+        // "$2", "#5", "11/16" are not counts; "both" points back at people
+        // already named or counted and never adds any
+        let is_count = count_word(tok).is_some() && !tok.contains(['/', '$', '#']) && tok != "both";
+        if is_count {
+            let n = count_word(tok).unwrap_or(0);
+            let mut typ = None;
+            let mut saw_new = false;
+            let mut accepted = false;
+            let mut j = i + 1;
+            let mut words = 0;
+            while j < tokens.len() && words < 5 {
+                let t = tokens[j].as_str();
+                if let Some(ty) = type_word(t) {
+                    typ = Some(ty);
+                } else if t == "full" || t == "part" {
+                    if tokens.get(j + 1).is_some_and(|n| n.starts_with("time")) {
+                        typ = type_word(&format!("{t}time"));
+                        j += 1;
+                    }
+                } else if matches!(t, "more" | "new" | "additional" | "extra" | "other" | "further" | "brand") {
+                    saw_new |= t != "other";
+                } else if USER_NOUNS.contains(&t) {
+                    accepted = true;
+                    break;
+                } else if NOT_PEOPLE.contains(&t) || t.chars().any(|c| c.is_ascii_digit()) {
+                    break;
+                } else if typ.is_some() || saw_new {
+                    // "two part-time receptionists", "three new account managers"
+                    accepted =
+                        !matches!(t, "and" | "or" | "to" | "for" | "as" | "on" | "from" | "starting" | "effective");
+                    if accepted {
+                        break;
+                    }
+                    break;
+                } else {
+                    words += 1;
+                    if words > 2 {
+                        break;
+                    }
+                }
+                j += 1;
+            }
+            // "both full-time", "2 part-time" with no noun after the type
+            if !accepted && typ.is_some() && j <= i + 3 {
+                accepted = true;
+            }
+            let article = matches!(tok, "a" | "an" | "another" | "single");
+            if accepted && !(article && prev == "of") {
+                found.push((n, typ));
+                i = j + 1;
+                continue;
+            }
+        } else if VAGUE.contains(&tok)
+            && tokens.get(i.wrapping_sub(1)).is_none_or(|p| count_word(p).is_none_or(|_| p == "a"))
+        {
+            let follows =
+                tokens.iter().skip(i + 1).take(4).any(|t| USER_NOUNS.contains(&t.as_str()) || type_word(t).is_some());
+            if follows {
+                vague = true;
+            }
+        }
+        i += 1;
+    }
+    (found, vague)
+}
+
+fn act_of(clause: &str) -> Option<(Act, Strength)> {
+    let lower = clause.to_ascii_lowercase();
+    if NEGATED.is_match(&lower) {
+        return None;
+    }
+    let act = if let Some(c) = MOVE_FROM_TO.captures(&lower) {
+        let from = type_word(&format!("{}time", &c[1]))?;
+        let to = type_word(&format!("{}time", &c[2]))?;
+        if from == to {
+            return None;
+        }
+        Act::Move { from, to }
+    } else if let Some(c) = MOVE_TO.captures(&lower) {
+        let to = type_word(&format!("{}time", &c[2]))?;
+        let from = if to == UserType::FullTime { UserType::PartTime } else { UserType::FullTime };
+        Act::Move { from, to }
+    } else if TOTAL.is_match(&lower) {
+        Act::Total
+    } else if REMOVE.is_match(&lower) {
+        Act::Remove
+    } else if ADD.is_match(&lower) {
+        Act::Add
+    } else if REMOVED_PAST.is_match(&lower) {
+        return Some((Act::Remove, Strength::Weak));
+    } else if ADDED_PAST.is_match(&lower) {
+        return Some((Act::Add, Strength::Weak));
+    } else {
+        return None;
+    };
+    let question = lower.trim_end().ends_with('?');
+    let asked = REQUEST.is_match(&lower) || IMPERATIVE.is_match(&lower);
+    let strength = if asked {
+        Strength::Strong
+    } else if question {
+        Strength::Weak
+    } else {
+        Strength::Strong
+    };
+    // plain past-tense statements of our own doing ("we removed three people") are not requests
+    let strength = if !asked && (REMOVED_PAST.is_match(&lower) || ADDED_PAST.is_match(&lower)) {
+        Strength::Weak
+    } else {
+        strength
+    };
+    Some((act, strength))
+}
+
+/// Splits a sentence into clauses at its second and later action verbs
+/// ("remove A and add B").
+fn clauses(sentence: &str) -> Vec<String> {
+    let starts: Vec<usize> = CLAUSE_VERB.find_iter(sentence).map(|m| m.start()).collect();
+    if starts.len() < 2 {
+        return vec![sentence.to_string()];
+    }
+    let mut out = Vec::new();
+    let mut prev = 0;
+    for (k, s) in starts.iter().enumerate().skip(1) {
+        // only split where the two verbs act differently
+        let a = act_of(&sentence[starts[k - 1]..*s]).map(|x| x.0);
+        let b = act_of(&sentence[*s..]).map(|x| x.0);
+        if a.is_some() && b.is_some() && a != b {
+            out.push(sentence[prev..*s].to_string());
+            prev = *s;
+        }
+    }
+    out.push(sentence[prev..].to_string());
+    out
+}
+
+/// Types given to each name in a clause ("Marcus Webb as full-time and Ana
+/// Ruiz as part-time", "Hélène Côté (full-time)").
+fn typed_names(clause: &str, names: &[String]) -> Vec<(String, Option<UserType>)> {
+    let mut out = Vec::new();
+    for (k, n) in names.iter().enumerate() {
+        let Some(start) = clause.find(n.as_str()) else {
+            out.push((n.clone(), None));
+            continue;
+        };
+        let after = start + n.len();
+        let end = names
+            .get(k + 1)
+            .and_then(|next| clause[after..].find(next.as_str()).map(|p| after + p))
+            .unwrap_or(clause.len());
+        let span = &clause[after..end];
+        let types: Vec<UserType> = TYPE_RE.find_iter(span).filter_map(|m| type_word(m.as_str())).collect();
+        let t = match types.as_slice() {
+            [one] => Some(*one),
+            [first, rest @ ..] if rest.iter().all(|r| r == first) => Some(*first),
+            _ => None,
+        };
+        // "(both full-time)" after the last name is for everyone, not for that name
+        let span_l = span.to_ascii_lowercase();
+        let first_type = TYPE_RE.find(&span_l).map(|m| m.start()).unwrap_or(usize::MAX);
+        let shared = ["both", "all ", "each"].iter().filter_map(|w| span_l.find(w)).any(|p| p < first_type);
+        out.push((n.clone(), if shared { None } else { t }));
+    }
+    out
+}
+
+fn stated_type(text: &str) -> (Option<UserType>, bool) {
+    let types: Vec<UserType> = TYPE_RE.find_iter(text).filter_map(|m| type_word(m.as_str())).collect();
+    let ft = types.contains(&UserType::FullTime);
+    let pt = types.contains(&UserType::PartTime);
+    match (ft, pt) {
+        (true, false) => (Some(UserType::FullTime), false),
+        (false, true) => (Some(UserType::PartTime), false),
+        (true, true) => (None, true),
+        _ => (None, false),
+    }
+}
+
+fn date_for(text: &str, sent: Option<NaiveDate>) -> Option<NaiveDate> {
+    let lower = text.to_ascii_lowercase();
+    dates_in(text, sent).into_iter().find_map(|(pos, d)| {
+        let before = &lower[..pos.min(lower.len())];
+        let window_start = before.char_indices().rev().nth(30).map(|(i, _)| i).unwrap_or(0);
+        DATE_CUE.is_match(&before[window_start..]).then_some(d)
+    })
+}
+
+/// One item of a list: a name with its type, or a counted line.
+fn item_person(text: &str) -> Option<(String, Option<UserType>)> {
+    let first = text.split(" | ").next().unwrap_or(text);
+    let cut = first.find([',', '(', ':', '–', '—']).into_iter().chain(first.find(" - ")).min().unwrap_or(first.len());
+    let candidate = first[..cut].trim();
+    if candidate.is_empty() || candidate.chars().any(|c| c.is_ascii_digit()) || candidate.split_whitespace().count() > 5
+    {
+        return None;
+    }
+    let names = names_in(candidate);
+    if names.len() != 1 || names[0].len() + 3 < candidate.len() {
+        return None;
+    }
+    let (t, _) = stated_type(text);
+    Some((names[0].clone(), t))
+}
+
+fn is_header_row(text: &str) -> bool {
+    let first = text.split(" | ").next().unwrap_or("").trim().to_ascii_lowercase();
+    text.contains(" | ") && (first == "name" || first == "employee" || first == "user" || first.ends_with(" name"))
+}
+
+/// Reads the request in `units`. `sent` resolves relative dates; `names_to_skip`
+/// are the sender's own names (a signature is not a person to add).
+pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]) -> Finding {
+    let mut groups: Vec<Group> = Vec::new();
+    let mut totals: (Option<i64>, Option<i64>) = (None, None);
+    let mut total_conflict = false;
+    let mut total_untyped = false;
+    let mut any_total = false;
+    let mut pending_items: Vec<(String, Option<UserType>)> = Vec::new();
+    let mut pending_date: Option<NaiveDate> = None;
+    let mut last_unit_led_list = false;
+    let mut units_since_group = 0usize;
+    let mut unbound_dates: Vec<NaiveDate> = Vec::new();
+
+    for unit in units {
+        let acts_here = unit.item && sentences(&unit.text).iter().any(|s| act_of(s).is_some());
+        if unit.item && !acts_here {
+            if is_header_row(&unit.text) {
+                continue;
+            }
+            if let Some(person) = item_person(&unit.text) {
+                if names_to_skip.iter().any(|s| s == &person.0) {
+                    continue;
+                }
+                let attach = groups.last_mut().filter(|_| last_unit_led_list || units_since_group <= 3);
+                match attach {
+                    Some(g) if g.act != Act::Total => {
+                        if !g.names.iter().any(|(n, _)| n == &person.0) {
+                            g.names.push(person);
+                        }
+                    }
+                    _ => pending_items.push(person),
+                }
+            }
+            continue;
+        }
+        units_since_group += 1;
+        for sentence in sentences(&unit.text) {
+            let sentence_date = date_for(&sentence, sent);
+            let mut acted = false;
+            for clause in clauses(&sentence) {
+                let Some((act, strength)) = act_of(&clause) else { continue };
+                acted = true;
+                let lower = clause.to_ascii_lowercase();
+                if act == Act::Total {
+                    any_total = true;
+                    let (vals, _) = counts_in(&lower);
+                    let mut found_typed = false;
+                    for (n, t) in vals {
+                        match t {
+                            Some(UserType::FullTime) => {
+                                found_typed = true;
+                                total_conflict |= totals.0.is_some_and(|x| x != n);
+                                totals.0 = Some(n);
+                            }
+                            Some(UserType::PartTime) => {
+                                found_typed = true;
+                                total_conflict |= totals.1.is_some_and(|x| x != n);
+                                totals.1 = Some(n);
+                            }
+                            None => total_untyped = true,
+                        }
+                    }
+                    for t in [UserType::FullTime, UserType::PartTime] {
+                        let re = match t {
+                            UserType::FullTime => r"\b(no|zero)\s+full[- ]?time\b",
+                            UserType::PartTime => r"\b(no|zero)\s+part[- ]?time\b",
+                        };
+                        if Regex::new(re).expect("regex").is_match(&lower) {
+                            found_typed = true;
+                            let slot = if t == UserType::FullTime { &mut totals.0 } else { &mut totals.1 };
+                            total_conflict |= slot.is_some_and(|x| x != 0);
+                            *slot = Some(0);
+                        }
+                    }
+                    if !found_typed {
+                        total_untyped = true;
+                    }
+                    continue;
+                }
+                let (mut counts, vague) = counts_in(&lower);
+                // "3 new users: 2 full-time and 1 part-time" is three, not six
+                let typed_sum: i64 = counts.iter().filter(|c| c.1.is_some()).map(|c| c.0).sum();
+                if counts.iter().any(|c| c.1.is_some()) && counts.iter().any(|c| c.1.is_none() && c.0 == typed_sum) {
+                    counts.retain(|c| c.1.is_some());
+                }
+                let names: Vec<String> = names_in(&clause).into_iter().filter(|n| !names_to_skip.contains(n)).collect();
+                let named = typed_names(&clause, &names);
+                let (st, both_types) = stated_type(&clause);
+                let pronoun = PRONOUN.is_match(&lower);
+                let tentative = TENTATIVE.is_match(&lower);
+                let type_doubt = TYPE_DOUBT.iter().any(|w| lower.contains(w));
+                let count = if counts.is_empty() { None } else { Some(counts.iter().map(|c| c.0).sum()) };
+                let count_type = match counts.as_slice() {
+                    [(_, t)] => *t,
+                    _ => None,
+                };
+                let unclear = both_types && named.iter().all(|n| n.1.is_none()) && counts.len() < 2;
+                let stated = if matches!(act, Act::Move { .. }) || unclear { None } else { count_type.or(st) };
+                let has_people = count.is_some() || !names.is_empty() || vague;
+                // a clause that only points back ("please remove him") joins the group it points at
+                if !has_people {
+                    let same = groups.iter_mut().rev().find(|g| {
+                        g.act == act || (matches!(act, Act::Add | Act::Remove) && matches!(g.act, Act::Move { .. }))
+                    });
+                    let joins = same.filter(|g| g.act == act);
+                    if let Some(g) = joins {
+                        g.strength = g.strength.max(strength);
+                        g.tentative |= tentative;
+                        if g.stated_type.is_none() {
+                            g.stated_type = stated;
+                        }
+                        if g.date.is_none() {
+                            g.date = sentence_date;
+                        }
+                        units_since_group = 0;
+                        continue;
+                    }
+                }
+                // the same names again ("Kevin Marsh left ... please remove Kevin Marsh")
+                if !names.is_empty()
+                    && let Some(g) = groups
+                        .iter_mut()
+                        .find(|g| g.act == act && names.iter().all(|n| g.names.iter().any(|(gn, _)| gn == n)))
+                {
+                    g.strength = g.strength.max(strength);
+                    if g.stated_type.is_none() {
+                        g.stated_type = stated;
+                    }
+                    continue;
+                }
+                let mut g = Group {
+                    act,
+                    strength,
+                    count,
+                    vague: vague && count.is_none(),
+                    stated_type: stated,
+                    names: named,
+                    tentative,
+                    type_doubt,
+                    date: sentence_date.or(pending_date.take()),
+                    pronoun_only: !has_people && pronoun,
+                };
+                if !has_people && !pending_items.is_empty() {
+                    g.names.append(&mut pending_items);
+                    g.pronoun_only = false;
+                }
+                if both_types && counts.len() >= 2 {
+                    // "2 full-time and 1 part-time": one group per type
+                    for (n, t) in &counts {
+                        let mut part = g.clone();
+                        part.count = Some(*n);
+                        part.stated_type = *t;
+                        part.names.clear();
+                        groups.push(part);
+                    }
+                } else {
+                    groups.push(g);
+                }
+                units_since_group = 0;
+            }
+            if !acted && let Some(d) = sentence_date {
+                // "Please make the change effective November 1."
+                let empty = groups.is_empty();
+                match groups.iter_mut().rev().find(|g| g.date.is_none()) {
+                    Some(g) => g.date = Some(d),
+                    None if empty => pending_date = Some(d),
+                    None => unbound_dates.push(d),
+                }
+            }
+        }
+        last_unit_led_list = unit.leads_list;
+    }
+
+    if std::env::var_os("BILLMAIL_DEBUG_READER").is_some() {
+        eprintln!("groups: {groups:#?}");
+    }
+    let mut f = Finding::default();
+    if groups.is_empty() && !any_total {
+        return f;
+    }
+    f.strength = groups.iter().map(|g| g.strength).chain(any_total.then_some(Strength::Strong)).max();
+    let mut dates: Vec<NaiveDate> = groups.iter().filter_map(|g| g.date).collect();
+    dates.sort();
+    dates.dedup();
+    match dates.as_slice() {
+        [] => f.effective_date = pending_date.or(unbound_dates.first().copied()),
+        [one] => f.effective_date = Some(*one),
+        _ => f.doubts.push("the changes take effect on different dates".into()),
+    }
+    for g in groups.iter().filter(|g| g.strength == Strength::Strong) {
+        let label = match g.act {
+            Act::Add => "add",
+            Act::Remove => "remove",
+            Act::Move { .. } => "move",
+            Act::Total => "total",
+        };
+        if g.vague {
+            f.doubts.push(format!("the number of users to {label} is not exact"));
+            continue;
+        }
+        if g.tentative {
+            f.doubts.push(format!("the request to {label} users sounds tentative, not final"));
+        }
+        let n_names = g.names.len() as i64;
+        let n = match (g.count, n_names) {
+            (Some(c), 0) => c,
+            (None, 0) => {
+                f.doubts.push(format!("could not tell how many users to {label}"));
+                continue;
+            }
+            (None, k) => k,
+            (Some(c), k) if c == k => c,
+            (Some(c), k) => {
+                f.doubts.push(format!("says {c} users to {label} but names {k}"));
+                c.max(k)
+            }
+        };
+        f.totals_by_act.push((label, n));
+        let named_types: Vec<Option<UserType>> = g.names.iter().map(|(_, t)| *t).collect();
+        let all_named_typed = !named_types.is_empty() && named_types.iter().all(Option::is_some);
+        let mut per_type: BTreeMap<UserType, i64> = BTreeMap::new();
+        match g.act {
+            Act::Move { from, to } => {
+                *per_type.entry(from).or_default() -= n;
+                *per_type.entry(to).or_default() += n;
+            }
+            Act::Add | Act::Remove => {
+                let sign = if g.act == Act::Add { 1 } else { -1 };
+                if all_named_typed && (g.count.is_none() || g.count == Some(n_names)) {
+                    for t in named_types.into_iter().flatten() {
+                        *per_type.entry(t).or_default() += sign;
+                    }
+                } else {
+                    let t = match (g.stated_type, named_types.iter().flatten().next()) {
+                        (Some(t), _) => t,
+                        (None, Some(t)) if named_types.iter().flatten().all(|x| x == t) => *t,
+                        _ => {
+                            if g.names.is_empty() {
+                                f.doubts.push(format!(
+                                    "the type (full-time or part-time) of the users to {label} is not stated"
+                                ));
+                            } else if g.type_doubt {
+                                f.doubts.push(format!(
+                                    "the type of the users to {label} is not stated, and the wording suggests it may not be full-time"
+                                ));
+                            }
+                            UserType::FullTime
+                        }
+                    };
+                    if g.stated_type.is_none() && named_types.iter().any(Option::is_some) && !all_named_typed {
+                        f.doubts.push(format!("only some of the users to {label} have a stated type"));
+                    }
+                    *per_type.entry(t).or_default() += sign * n;
+                }
+                let names = g.names.iter().map(|(n, _)| n.clone());
+                if g.act == Act::Add {
+                    f.names_added.extend(names);
+                } else {
+                    f.names_removed.extend(names);
+                }
+            }
+            Act::Total => {}
+        }
+        for (t, d) in per_type {
+            *f.adjustments.entry(t).or_default() += d;
+        }
+    }
+    if groups.iter().all(|g| g.strength == Strength::Weak) && !any_total {
+        f.doubts.push("mentions user changes but does not ask for one".into());
+    }
+    f.adjustments.retain(|_, d| *d != 0);
+    if any_total {
+        if total_conflict {
+            f.doubts.push("two different totals for the same user type".into());
+        }
+        if total_untyped {
+            f.doubts.push("a total without saying full-time or part-time".into());
+        }
+        if totals.0.is_some() || totals.1.is_some() {
+            f.totals = Some(totals);
+        } else {
+            f.doubts.push("could not read the new totals".into());
+        }
+        if groups.iter().any(|g| g.strength == Strength::Strong) {
+            f.doubts.push("gives both changes and new totals; a person checks they agree".into());
+        }
+    }
+    f.doubts.dedup();
+    f
+}
+
+/// The subject read as a request ("Add 2 users"), for checking the body.
+pub fn subject_counts(subject: &str) -> Vec<(&'static str, i64)> {
+    let Some((act, _)) = act_of(subject) else { return vec![] };
+    let (counts, _) = counts_in(&subject.to_ascii_lowercase());
+    let label = match act {
+        Act::Add => "add",
+        Act::Remove => "remove",
+        Act::Move { .. } => "move",
+        Act::Total => return vec![],
+    };
+    let n: i64 = counts.iter().map(|c| c.0).sum();
+    if n > 0 { vec![(label, n)] } else { vec![] }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reading::text::units;
+
+    fn read(text: &str) -> Finding {
+        analyze(&units(text), NaiveDate::from_ymd_opt(2026, 11, 11), &[])
+    }
+
+    fn adj(f: &Finding) -> Vec<(UserType, i64)> {
+        f.adjustments.iter().map(|(t, d)| (*t, *d)).collect()
+    }
+
+    #[test]
+    fn counts_and_lists() {
+        let f = read(
+            "Please add two new full-time users starting December 1, 2026:\n\n  - Maria Lopez (Hygienist)\n  - Tom Baker (Hygienist)\n",
+        );
+        assert_eq!(adj(&f), [(UserType::FullTime, 2)]);
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        assert_eq!(f.names_added, ["Maria Lopez", "Tom Baker"]);
+        assert_eq!(f.effective_date, NaiveDate::from_ymd_opt(2026, 12, 1));
+    }
+
+    #[test]
+    fn pronouns_do_not_count_twice() {
+        let f = read("Kevin Marsh left the firm today. Please remove him from our user count as of October 31.");
+        assert_eq!(adj(&f), [(UserType::FullTime, -1)]);
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+    }
+
+    #[test]
+    fn moves_and_mixed_names() {
+        let f = read(
+            "Please remove Brian Cole and Lisa Tran (both full-time) - they left last week. We're also adding Marcus Webb as full-time and Ana Ruiz as part-time, both starting Monday, December 7.",
+        );
+        assert_eq!(adj(&f), [(UserType::FullTime, -1), (UserType::PartTime, 1)]);
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        let f = read("Sarah Kim is going from full-time to part-time. Please make the change effective November 1.");
+        assert_eq!(adj(&f), [(UserType::FullTime, -1), (UserType::PartTime, 1)]);
+        assert_eq!(f.effective_date, NaiveDate::from_ymd_opt(2026, 11, 1));
+    }
+
+    #[test]
+    fn totals() {
+        let f = read(
+            "Effective January 1, 2027, please bill our Agreement Remote Only IT for 12 full-time users and no part-time users.",
+        );
+        assert_eq!(f.totals, Some((Some(12), Some(0))));
+        assert!(f.adjustments.is_empty());
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+    }
+
+    #[test]
+    fn doubts() {
+        assert!(!read("Can you add a couple of users for us starting next month?").doubts.is_empty());
+        assert!(!read("We may need 3 more users next quarter.").doubts.is_empty());
+        assert!(!read("Please remove the intern from our account after Friday.").doubts.is_empty());
+        assert!(!read("Please add 2 users: Ann Lee, Bo Chen, Cy Dorn").doubts.is_empty());
+        // hours and signatures are not users
+        let f =
+            read("Please add Priya Nair as a part-time user starting next Monday. She works about 20 hours a week.");
+        assert_eq!(adj(&f), [(UserType::PartTime, 1)]);
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+    }
+
+    #[test]
+    fn questions_and_history_are_not_requests() {
+        let f = read(
+            "We haven't added anyone since October - if anything we removed three people at the end of October. Can you explain?",
+        );
+        assert!(f.strength != Some(Strength::Strong), "{f:?}");
+    }
+}
