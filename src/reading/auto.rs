@@ -17,25 +17,22 @@ pub struct Bounce {
 }
 
 static NDR_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    super::keywords(
         r"(?i)^(undeliverable|undelivered mail|delivery status notification \((failure|delay)\)|mail delivery failed|returned mail|delivery failure|failure notice|delivery has failed|message not delivered|could not be delivered|non remis|unzustellbar|no se puede entregar|mail delivery subsystem|delivery notification: delivery has failed)",
     )
-    .expect("regex")
 });
 static DAEMON: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^(mailer-daemon|postmaster|mail-daemon|maildaemon|bounces?)@").expect("regex"));
+    LazyLock::new(|| super::keywords(r"(?i)^(mailer-daemon|postmaster|mail-daemon|maildaemon|bounces?)@"));
 static FINAL_RCPT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?im)^\s*(final|original)-recipient:\s*(?:rfc822|utf-8)?\s*;?\s*<?([^\s>]+@[^\s>]+)>?").expect("regex")
+    super::keywords(r"(?im)^\s*(final|original)-recipient:\s*(?:rfc822|utf-8)?\s*;?\s*<?([^\s>]+@[^\s>]+)>?")
 });
-static ACTION: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^\s*action:\s*(\w+)").expect("regex"));
-static STATUS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?im)^\s*status:\s*([245]\.\d+\.\d+)").expect("regex"));
-static MSGID_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?im)^\s*message-id:\s*(<[^>\s]+>)").expect("regex"));
+static ACTION: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?im)^\s*action:\s*(\w+)"));
+static STATUS: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?im)^\s*status:\s*([245]\.\d+\.\d+)"));
+static MSGID_LINE: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?im)^\s*message-id:\s*(<[^>\s]+>)"));
 static TEXT_FAILURE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    super::keywords(
         r"(?i)(<[^\s>]+@[^\s>]+>\s*:|failed to these recipients|following (address|recipient)\(?e?s?\)? failed|could not be delivered to|delivery to the following recipient|your message (to|wasn't delivered to)|address not found|user unknown|mailbox unavailable|does not exist|recipient address rejected)",
     )
-    .expect("regex")
 });
 
 /// A delivery failure report, and what it says failed.
@@ -45,8 +42,8 @@ pub fn bounce(mail: &Mail) -> Option<Bounce> {
     let dsn_part = mail.report_parts.iter().any(|p| FINAL_RCPT.is_match(p));
     let daemon = DAEMON.is_match(&mail.from);
     let subject = NDR_SUBJECT.is_match(mail.subject.trim());
-    let text_failure = TEXT_FAILURE.is_match(&mail.text);
-    if !(report || dsn_part || (daemon && (subject || text_failure)) || (subject && text_failure)) {
+    let text_failure = || TEXT_FAILURE.is_match(&mail.text);
+    if !(report || dsn_part || (daemon && (subject || text_failure())) || (subject && text_failure())) {
         return None;
     }
     let mut b = Bounce::default();
@@ -127,22 +124,19 @@ pub fn bounce(mail: &Mail) -> Option<Bounce> {
 }
 
 static AUTO_SUBJECT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    super::keywords(
         r"(?i)^\s*(automatic reply|auto[- ]?reply|auto[- ]?response|autoresponse|out of (the )?office|ooo\b|away from (the )?office|on vacation|on leave|abwesenheitsnotiz|automatische antwort|réponse automatique|reponse automatique|absence du bureau|absent\b|respuesta automática|respuesta automatica|fuera de la oficina|risposta automatica|fuori sede|fuori ufficio|automatisch antwoord|afwezig|resposta automática|ausente|autosvar|automaattinen vastaus|odpowiedź automatyczna|frånvaro)",
     )
-    .expect("regex")
 });
 static AUTO_BODY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    super::keywords(
         r"(?i)(\bout of (the )?office\b|\bi am (currently )?away\b|\bi'm (currently )?away\b|\bon (annual |parental |maternity |sick )?(leave|vacation|holiday|pto)\b|\blimited access to (e-?mail|my email)\b|\bje suis absente?\b|\babsente? du bureau\b|\bich bin (derzeit |zurzeit |bis )?[^.]{0,30}(nicht im büro|abwesend|im urlaub)\b|\bestoy fuera de la oficina\b|\bestaré fuera\b|\bsono fuori (ufficio|sede)\b|\bik ben (afwezig|met vakantie)\b)",
     )
-    .expect("regex")
 });
 static RETURN_BODY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    super::keywords(
         r"(?i)(\bwhen i return\b|\bupon my return\b|\bon my return\b|\bwill (respond|reply|get back to you)\b|\buntil\b|\bthrough\b|\bà mon retour\b|\bdès mon retour\b|\bnach meiner rückkehr\b|\ba mi regreso\b|\bal mio rientro\b|\bbij terugkomst\b|\bback (in the office )?on\b|\breturning on\b)",
     )
-    .expect("regex")
 });
 
 /// An automatic reply: RFC 3834 headers, the usual X- headers, or the
@@ -166,8 +160,34 @@ pub fn auto_reply(mail: &Mail) -> Option<String> {
     if AUTO_SUBJECT.is_match(&mail.subject) {
         return Some(format!("subject {:?}", mail.subject));
     }
-    let head: String = mail.text.chars().take(600).collect();
-    if AUTO_BODY.is_match(&head) && RETURN_BODY.is_match(&mail.text) {
+    let mut end = mail.text.len().min(600);
+    while !mail.text.is_char_boundary(end) {
+        end -= 1;
+    }
+    let head = &mail.text[..end];
+    let lower = head.to_lowercase();
+    let could = [
+        "office",
+        "away",
+        "leave",
+        "vacation",
+        "holiday",
+        "pto",
+        "access to",
+        "absent",
+        "bureau",
+        "büro",
+        "abwesend",
+        "urlaub",
+        "oficina",
+        "fuera",
+        "fuori",
+        "afwezig",
+        "vakantie",
+    ]
+    .iter()
+    .any(|w| lower.contains(w));
+    if could && AUTO_BODY.is_match(head) && RETURN_BODY.is_match(&mail.text) {
         return Some("out-of-office wording".into());
     }
     None

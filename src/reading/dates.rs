@@ -48,24 +48,27 @@ fn weekday_of(word: &str) -> Option<Weekday> {
     })
 }
 
-static ISO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b").expect("regex"));
-static NUMERIC: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\b").expect("regex"));
+static ISO: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"\b(\d{4})-(\d{1,2})-(\d{1,2})\b"));
+static NUMERIC: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"\b(\d{1,2})/(\d{1,2})(?:/(\d{2}|\d{4}))?\b"));
 static MONTH_DAY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?:,?\s+(\d{4}))?",
+    )
 });
 static DAY_MONTH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?(?:,?\s+(\d{4}))?")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(\d{1,2})(?:st|nd|rd|th)?\s+(?:of\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sept?|oct|nov|dec)[a-z]*\.?(?:,?\s+(\d{4}))?",
+    )
 });
 static WEEKDAY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(next|this|coming|this coming)?\s*(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(next|this|coming|this coming)?\s*(monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
+    )
 });
 static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(today|tomorrow|next month|first of (?:the |next )?month|beginning of next month|end of (?:the |this )?month)\b")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(today|tomorrow|next month|first of (?:the |next )?month|beginning of next month|end of (?:the |this )?month)\b",
+    )
 });
 
 /// A date with no year: the one nearest the message date (within about

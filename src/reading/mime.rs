@@ -35,6 +35,24 @@ impl Mail {
     }
 }
 
+/// The headers the reader looks at; the rest are not copied.
+const KEPT_HEADERS: &[&str] = &[
+    "Auto-Submitted",
+    "X-Autoreply",
+    "X-Autorespond",
+    "X-Autoresponder",
+    "X-Auto-Reply",
+    "Precedence",
+    "List-Id",
+    "List-Unsubscribe",
+    "List-Post",
+    "To",
+    "Received",
+    "Authentication-Results",
+    "Reply-To",
+    "References",
+];
+
 /// Bodies are read up to this size; a request is never further down.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
@@ -63,7 +81,11 @@ fn from_message(msg: &Message, depth: usize) -> Mail {
         date: msg.date().and_then(|d| NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))),
         message_id: msg.message_id().map(|m| format!("<{m}>")),
         in_reply_to: msg.in_reply_to().as_text().map(|m| format!("<{m}>")),
-        headers: msg.headers_raw().map(|(n, v)| (n.to_string(), v.trim().to_string())).collect(),
+        headers: msg
+            .headers_raw()
+            .filter(|(n, _)| KEPT_HEADERS.iter().any(|k| k.eq_ignore_ascii_case(n)))
+            .map(|(n, v)| (n.to_string(), v.trim().to_string()))
+            .collect(),
         ..Mail::default()
     };
     let root = msg.root_part();

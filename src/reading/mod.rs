@@ -22,6 +22,13 @@ use serde::Serialize;
 
 use crate::domain::UserType;
 
+/// Compiles a keyword pattern. Its `\b` are ASCII word boundaries, which
+/// the fast DFA engine can run on any text (a Unicode `\b` forces the slow
+/// engines whenever the text has a non-ASCII character).
+pub(crate) fn keywords(pattern: &str) -> Regex {
+    Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("built-in pattern compiles")
+}
+
 /// Messages larger than this are refused unread.
 pub const MAX_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
 /// Only this much of a body is analysed; the rest of a huge body is not a request.
@@ -112,17 +119,18 @@ pub enum ReadError {
     NotAMessage,
 }
 
-static FORWARD_SUBJECT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\s*(fw|fwd|tr|wg|rv|doorst|vs|i)\s*:").expect("regex"));
-static REPLY_SUBJECT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\s*(re|aw|sv|antw|rif|r)\s*:").expect("regex"));
-static PREFIXES: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\s*((re|aw|sv|antw|rif|fw|fwd|tr|wg|rv)\s*:\s*)+").expect("regex"));
+static FORWARD_SUBJECT: LazyLock<Regex> = LazyLock::new(|| keywords(r"(?i)^\s*(fw|fwd|tr|wg|rv|doorst|vs|i)\s*:"));
+static REPLY_SUBJECT: LazyLock<Regex> = LazyLock::new(|| keywords(r"(?i)^\s*(re|aw|sv|antw|rif|r)\s*:"));
+static PREFIXES: LazyLock<Regex> = LazyLock::new(|| keywords(r"(?i)^\s*((re|aw|sv|antw|rif|fw|fwd|tr|wg|rv)\s*:\s*)+"));
 static CORRECTION: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(correction|actually|instead|should\s+be|not\s+\w+\s+but|rather\s+than|one\s+more|also\s+add|also\s+remove|plus|in\s+addition|typo|mistake|wrong)\b").expect("regex")
+    keywords(
+        r"(?i)\b(correction|actually|instead|should\s+be|not\s+\w+\s+but|rather\s+than|one\s+more|also\s+add|also\s+remove|plus|in\s+addition|typo|mistake|wrong)\b",
+    )
 });
 static AFFIRMATIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(yes|yep|yeah|correct|confirmed|approved|that's right|that is right|sounds good|please do|go ahead|ok|okay|agreed|right)\b").expect("regex")
+    keywords(
+        r"(?i)^\s*(yes|yep|yeah|correct|confirmed|approved|that's right|that is right|sounds good|please do|go ahead|ok|okay|agreed|right)\b",
+    )
 });
 
 fn truncate(s: String) -> String {
@@ -229,12 +237,15 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         skip.push(n.trim_matches('"').to_string());
     }
     let sent = mail.date;
+    let analyze = |text: &str, skip: &[String]| {
+        if users::could_ask(text) { users::analyze(&text::units(text), sent, skip) } else { users::Finding::default() }
+    };
 
     // user changes
     let (mut uf, request_subject) = match &forwarded {
         Some((_, fsubj, fwd_own)) => {
-            let mut f = users::analyze(&text::units(fwd_own), sent, &skip);
-            let note = users::analyze(&text::units(&own), sent, &skip);
+            let mut f = analyze(fwd_own, &skip);
+            let note = analyze(&own, &skip);
             if note.found() && !note.totals_by_act.is_empty() {
                 f.doubts.push("the forwarder's note also asks for changes; a person checks how they combine".into());
                 for (t, d) in note.adjustments {
@@ -246,15 +257,14 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
             }
             (f, PREFIXES.replace(fsubj, "").to_string())
         }
-        None => (
-            users::analyze(&text::units(&own), sent, &skip),
-            if reply { String::new() } else { PREFIXES.replace(&mail.subject, "").to_string() },
-        ),
+        None => {
+            (analyze(&own, &skip), if reply { String::new() } else { PREFIXES.replace(&mail.subject, "").to_string() })
+        }
     };
     if !request_subject.is_empty() {
         let subj = users::subject_counts(&request_subject);
         if !uf.found() && !subj.is_empty() {
-            let from_subject = users::analyze(&text::units(&format!("{request_subject}\n\n{own}")), sent, &skip);
+            let from_subject = analyze(&format!("{request_subject}\n\n{own}"), &skip);
             if from_subject.found() {
                 uf = from_subject;
             }
@@ -268,9 +278,10 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         }
     }
     let mut quoted_request = false;
-    if !uf.found() && !quoted.trim().is_empty() {
-        let q = users::analyze(&text::units(&quoted), sent, &[]);
-        if q.strength == Some(users::Strength::Strong) && (AFFIRMATIVE.is_match(own.trim()) || own.trim().len() < 200) {
+    let bare_answer = AFFIRMATIVE.is_match(own.trim()) || own.trim().len() < 200;
+    if !uf.found() && bare_answer && !quoted.trim().is_empty() {
+        let q = analyze(&quoted, &[]);
+        if q.strength == Some(users::Strength::Strong) {
             uf = q;
             quoted_request = true;
         }

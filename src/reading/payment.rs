@@ -43,18 +43,15 @@ pub struct Mention {
 }
 
 static MONEY: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    super::keywords(
         r"(?i)(?P<pre>\b(?:usd|cad|eur|gbp|aud|chf|nzd)\b|us\$|c\$|ca\$|a\$|\$|€|£)\s?(?P<n1>-?\d{1,3}(?:[,. ]\d{3})+(?:[.,]\d{2})?|-?\d+(?:[.,]\d{2})?)|(?P<n2>\b\d{1,3}(?:[,. ]\d{3})+(?:[.,]\d{2})?|\b\d+(?:[.,]\d{2})?)\s?(?P<post>\b(?:usd|cad|eur|gbp|aud|chf|nzd)\b|€|£|\bdollars\b)",
     )
-    .expect("regex")
 });
 static BARE_AMOUNT: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*(\d{1,3}(?:[,. ]\d{3})+(?:[.,]\d{2})?|\d+(?:[.,]\d{2})?)\s*$").expect("regex"));
-static INVOICE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\binv[-\s]?(\d{4})[-\s]?(\d{2,6})\b").expect("regex"));
+    LazyLock::new(|| super::keywords(r"^\s*(\d{1,3}(?:[,. ]\d{3})+(?:[.,]\d{2})?|\d+(?:[.,]\d{2})?)\s*$"));
+static INVOICE: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)\binv[-\s]?(\d{4})[-\s]?(\d{2,6})\b"));
 static FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s*([A-Za-z][A-Za-z0-9'’/&().#-]*(?:\s[A-Za-z0-9'’/&().#-]+){0,3}?)\s*(?::|\s\|)\s+(.+?)\s*$")
-        .expect("regex")
+    super::keywords(r"^\s*([A-Za-z][A-Za-z0-9'’/&().#-]*(?:\s[A-Za-z0-9'’/&().#-]+){0,3}?)\s*(?::|\s\|)\s+(.+?)\s*$")
 });
 
 fn currency_code(marker: &str) -> Option<String> {
@@ -151,41 +148,70 @@ const AMOUNT_LABELS: &[&str] = &[
 ];
 /// Words in a label or just before an amount that make it not the amount paid.
 static NOT_PAID: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(invoice|invoiced|fee|fees|net|discount|balance|due|remaining|outstanding|owe|owed|owing|original|instead\s+of|rather\s+than|was|previous|previously|available|limit|price|pricing|rate|per|cost|charge)\b").expect("regex")
+    super::keywords(
+        r"(?i)\b(invoice|invoiced|fee|fees|net|discount|balance|due|remaining|outstanding|owe|owed|owing|original|instead\s+of|rather\s+than|was|previous|previously|available|limit|price|pricing|rate|per|cost|charge)\b",
+    )
 });
 
 static CARD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(visa|mastercard|master\s+card|amex|american\s+express|discover\s+card|credit\s+card|debit\s+card|card\s+ending|by\s+card|card\s+payment|paid\s+by\s+card)\b|•{2,}\s?\d{4}|\*{4}\s?\d{4}\s+(?:visa|mc)").expect("regex")
+    super::keywords(
+        r"(?i)\b(visa|mastercard|master\s+card|amex|american\s+express|discover\s+card|credit\s+card|debit\s+card|card\s+ending|by\s+card|card\s+payment|paid\s+by\s+card)\b|•{2,}\s?\d{4}|\*{4}\s?\d{4}\s+(?:visa|mc)",
+    )
 });
 static WIRE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(wire|wired|wires|swift|fedwire|imad|omad|chips)\b").expect("regex"));
+    LazyLock::new(|| super::keywords(r"(?i)\b(wire|wired|wires|swift|fedwire|imad|omad|chips)\b"));
 static CHECK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:check|cheque)\s*(?:#|no\.?|number|num)\s*\d|\b(?:by|via|mailed|mailed\s+a|sent\s+a|a|our|the|paper|partial)\s+(?:check|cheque)\b|\blockbox\b|\b(?:check|cheque)\s+(?:deposit|payment|mailed|for\s+\$)").expect("regex")
+    super::keywords(
+        r"(?i)\b(?:check|cheque)\s*(?:#|no\.?|number|num)\s*\d|\b(?:by|via|mailed|mailed\s+a|sent\s+a|a|our|the|paper|partial)\s+(?:check|cheque)\b|\blockbox\b|\b(?:check|cheque)\s+(?:deposit|payment|mailed|for\s+\$)",
+    )
 });
-static ACH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(ach|eft|direct\s+deposit|electronic\s+funds\s+transfer|ccd|ctx|ppd)\b").expect("regex")
-});
+static ACH: LazyLock<Regex> =
+    LazyLock::new(|| super::keywords(r"(?i)\b(ach|eft|direct\s+deposit|electronic\s+funds\s+transfer|ccd|ctx|ppd)\b"));
 
 static NOTICE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(ach\s+credit|ach\s+payment|incoming\s+(?:ach|wire|international\s+wire|payment|transfer)|wire\s+transfer\s+notification|deposit\s+(?:notification|alert)|has\s+been\s+(?:posted|credited|deposited|received)|was\s+(?:posted|credited|deposited|received)|we\s+have\s+(?:credited|received)|has\s+received|have\s+received|payment\s+received|you've\s+received|you\s+have\s+received|paid\s+invoice|credited\s+(?:to\s+)?(?:your|the)|funds\s+(?:are\s+)?available|deposit\s+(?:was|has)|received\s+(?:a|an|the)\s+(?:ach|wire|payment|deposit)|you\s+received|payment\s+from\b[^.]{0,60}\b(?:was|has\s+been)\s+(?:received|deposited|credited))\b").expect("regex")
+    super::keywords(
+        r"(?i)\b(ach\s+credit|ach\s+payment|incoming\s+(?:ach|wire|international\s+wire|payment|transfer)|wire\s+transfer\s+notification|deposit\s+(?:notification|alert)|has\s+been\s+(?:posted|credited|deposited|received)|was\s+(?:posted|credited|deposited|received)|we\s+have\s+(?:credited|received)|has\s+received|have\s+received|payment\s+received|you've\s+received|you\s+have\s+received|paid\s+invoice|credited\s+(?:to\s+)?(?:your|the)|funds\s+(?:are\s+)?available|deposit\s+(?:was|has)|received\s+(?:a|an|the)\s+(?:ach|wire|payment|deposit)|you\s+received|payment\s+from\b[^.]{0,60}\b(?:was|has\s+been)\s+(?:received|deposited|credited))\b",
+    )
 });
 static CLAIM: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:we|i|our\s+(?:ap|accounts\s+payable)(?:\s+team)?)\s+(?:have\s+|had\s+|just\s+|already\s+|also\s+)*(?:sent|paid|mailed|wired|transferred|submitted|initiated|remitted|scheduled|processed|made|issued|released|dropped)\b|\b(?:payment|check|cheque|ach|wire|transfer|funds)\s+(?:was|were|has\s+been|have\s+been|is|went|got)\s+(?:sent|mailed|made|initiated|submitted|processed|out|issued|released|scheduled|on\s+its\s+way)|\bremittance\s+advice\b|\bpayment\s+(?:sent|made|mailed|submitted|confirmation)\b|\bpaid\s+(?:this|today|yesterday|in\s+full|on|via|by|through|online|invoice|inv)\b|\bwent\s+out\b|\bin\s+(?:today's|the)\s+mail\b|\bhas\s+been\s+paid\b|\bpaid\s+inv|\b(?:processed|sent|initiated|submitted|issued|released|remitted|made|scheduled|mailed|wired|transferred)\b[^.;]{0,40}\b(?:payment|check|cheque|ach|wire|transfer|funds)\b|\b(?:payment|check|cheque|ach|wire|transfer|funds)\b[^.;?]{0,40}\b(?:processed|initiated|submitted|issued|released|remitted|mailed|wired|went\s+out)\b").expect("regex")
+    super::keywords(
+        r"(?i)\b(?:we|i|our\s+(?:ap|accounts\s+payable)(?:\s+team)?)\s+(?:have\s+|had\s+|just\s+|already\s+|also\s+)*(?:sent|paid|mailed|wired|transferred|submitted|initiated|remitted|scheduled|processed|made|issued|released|dropped)\b|\b(?:payment|check|cheque|ach|wire|transfer|funds)\s+(?:was|were|has\s+been|have\s+been|is|went|got)\s+(?:sent|mailed|made|initiated|submitted|processed|out|issued|released|scheduled|on\s+its\s+way)|\bremittance\s+advice\b|\bpayment\s+(?:sent|made|mailed|submitted|confirmation)\b|\bpaid\s+(?:this|today|yesterday|in\s+full|on|via|by|through|online|invoice|inv)\b|\bwent\s+out\b|\bin\s+(?:today's|the)\s+mail\b|\bhas\s+been\s+paid\b|\bpaid\s+inv|\b(?:processed|sent|initiated|submitted|issued|released|remitted|made|scheduled|mailed|wired|transferred)\b[^.;]{0,40}\b(?:payment|check|cheque|ach|wire|transfer|funds)\b|\b(?:payment|check|cheque|ach|wire|transfer|funds)\b[^.;?]{0,40}\b(?:processed|initiated|submitted|issued|released|remitted|mailed|wired|went\s+out)\b",
+    )
 });
 static PROMISE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:will|we'll|i'll|going\s+to|plan\s+to|planning\s+to|intend\s+to)\s+(?:pay|send|mail|wire|remit|process|initiate)\b").expect("regex")
+    super::keywords(
+        r"(?i)\b(?:will|we'll|i'll|going\s+to|plan\s+to|planning\s+to|intend\s+to)\s+(?:pay|send|mail|wire|remit|process|initiate)\b",
+    )
 });
 static AUTOMATED_SENDER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^(alerts?|no-?reply|noreply|donotreply|do-not-reply|notify|notifications?|receipts?|lockbox|wires?|intlwires|treasury|payments?|remittances?|ach|deposits?|banking|statements?|cashmanagement|cash\.management|service)[@.+_-]").expect("regex")
+    super::keywords(
+        r"(?i)^(alerts?|no-?reply|noreply|donotreply|do-not-reply|notify|notifications?|receipts?|lockbox|wires?|intlwires|treasury|payments?|remittances?|ach|deposits?|banking|statements?|cashmanagement|cash\.management|service)[@.+_-]",
+    )
 });
 static BANKISH_NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(bank|banking|treasury|lockbox|credit\s+union|receipts|payments|wire\s+services|merchant\s+services|paystream|stripe|square|paypal|bancorp|savings)\b").expect("regex")
+    super::keywords(
+        r"(?i)\b(bank|banking|treasury|lockbox|credit\s+union|receipts|payments|wire\s+services|merchant\s+services|paystream|stripe|square|paypal|bancorp|savings)\b",
+    )
 });
 
 /// A vendor's bill or receipt to the company itself: money owed or paid by
 /// us, not to us.
 static OUR_BILL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(thank\s+you\s+for\s+your\s+(?:payment|order|purchase)|your\s+(?:payment|order|purchase|subscription)\s+(?:of|was|has|for|is)|we\s+(?:have\s+)?received\s+your\s+payment|receipt\s+for\s+your|autopay|auto-pay|will\s+(?:be\s+)?charged?|amount\s+due|payment\s+due|balance\s+due|is\s+ready|past\s+due\s+notice|pay\s+(?:now|online))\b").expect("regex")
+    super::keywords(
+        r"(?i)\b(thank\s+you\s+for\s+your\s+(?:payment|order|purchase)|your\s+(?:payment|order|purchase|subscription)\s+(?:of|was|has|for|is)|we\s+(?:have\s+)?received\s+your\s+payment|receipt\s+for\s+your|autopay|auto-pay|will\s+(?:be\s+)?charged?|amount\s+due|payment\s+due|balance\s+due|is\s+ready|past\s+due\s+notice|pay\s+(?:now|online))\b",
+    )
+});
+
+/// The four signals in one pass over the subject and text.
+static SIGNALS: LazyLock<regex::RegexSet> = LazyLock::new(|| {
+    regex::RegexSet::new([NOTICE.as_str(), CLAIM.as_str(), PROMISE.as_str(), OUR_BILL.as_str()])
+        .expect("patterns compile")
+});
+
+/// Words without which a message cannot be about money received or sent.
+static MONEY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)pai|pay|deposit|credit|wire|ach|check|cheque|remit|receiv|transfer|\$|usd|eur|cad|gbp|€|£|lockbox|funds|mailed")
+        .expect("regex")
 });
 
 const METHOD_LABELS: &[&str] =
@@ -241,14 +267,16 @@ fn tabular(line: &str) -> bool {
 pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -> Finding {
     let mut f = Finding { method: "unknown", ..Finding::default() };
     let all = format!("{subject}\n{text}");
+    if !MONEY_WORDS.is_match(&all) {
+        return f;
+    }
     let automated = AUTOMATED_SENDER.is_match(from)
         || from_name.is_some_and(|n| BANKISH_NAME.is_match(n))
         || from.split('@').nth(1).is_some_and(|d| d.contains("bank"));
-    let notice = NOTICE.is_match(&all);
-    let claim = CLAIM.is_match(text) || CLAIM.is_match(subject);
-    let promise = PROMISE.is_match(text);
+    let hits = SIGNALS.matches(&all);
+    let (notice, claim, promise, our_bill) = (hits.matched(0), hits.matched(1), hits.matched(2), hits.matched(3));
     // a bill or receipt addressed to us is not money received
-    let notice = notice && (claim || !OUR_BILL.is_match(&all));
+    let notice = notice && (claim || !our_bill);
     f.strength = if (notice && automated) || claim || (notice && !mentions(&all).is_empty()) {
         Some(Strength::Strong)
     } else if promise && (!mentions(text).is_empty() || !invoice_numbers(text).is_empty()) {
@@ -396,7 +424,7 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
         .find(|v| v.len() >= 3)
         .or_else(|| {
             static REF: LazyLock<Regex> = LazyLock::new(|| {
-                Regex::new(r"(?i)\b(?:confirmation|conf|reference|ref|trace|transaction)\s*(?:number|no\.?|#|id|code)?\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{3,})|\b(?:check|cheque)\s*#\s*(\d{2,})").expect("regex")
+                super::keywords(r"(?i)\b(?:confirmation|conf|reference|ref|trace|transaction)\s*(?:number|no\.?|#|id|code)?\s*[:#]?\s*([A-Z0-9][A-Z0-9-]{3,})|\b(?:check|cheque)\s*#\s*(\d{2,})")
             });
             REF.captures(text).and_then(|c| c.get(1).or(c.get(2))).map(|m| m.as_str().to_string())
         });

@@ -44,25 +44,24 @@ pub struct Forwarded {
 }
 
 static ON_WROTE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    super::keywords(
         r"(?i)^\s*(on\s.{4,200}?\bwrote|le\s.{4,200}?\ba écrit|am\s.{4,200}?\bschrieb|el\s.{4,200}?\bescribió|il\s.{4,200}?\bha scritto|op\s.{4,200}?\bschreef)\s*:\s*$",
     )
-    .expect("regex")
 });
+const WROTE_WORDS: &[&str] = &["wrote", "écrit", "schrieb", "escribió", "scritto", "schreef"];
 static FORWARD_MARK: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    super::keywords(
         r"(?i)^\s*(-{2,}\s*forwarded message\s*-{2,}|-{2,}\s*original message\s*-{2,}|begin forwarded message:?|-{2,}\s*message transféré\s*-{2,}|-{2,}\s*weitergeleitete nachricht\s*-{2,}|-{2,}\s*mensaje reenviado\s*-{2,}|_{10,})\s*$",
     )
-    .expect("regex")
 });
 static HEADER_LINE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*\*?(from|sent|date|to|cc|subject|de|envoyé|objet|à|von|gesendet|an|betreff|enviado|para|asunto|reply-to)\*?\s*:")
-        .expect("regex")
+    super::keywords(
+        r"(?i)^\s*\*?(from|sent|date|to|cc|subject|de|envoyé|objet|à|von|gesendet|an|betreff|enviado|para|asunto|reply-to)\*?\s*:",
+    )
 });
-static FROM_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\s*\*?(from|de|von)\*?\s*:\s*(.*)$").expect("regex"));
+static FROM_LINE: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)^\s*\*?(from|de|von)\*?\s*:\s*(.*)$"));
 static SUBJECT_LINE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)^\s*\*?(subject|objet|betreff|asunto)\*?\s*:\s*(.*)$").expect("regex"));
+    LazyLock::new(|| super::keywords(r"(?i)^\s*\*?(subject|objet|betreff|asunto)\*?\s*:\s*(.*)$"));
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
         r"(?i)[a-z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)+",
@@ -82,7 +81,12 @@ pub fn addresses(s: &str) -> Vec<String> {
 /// Does a line start a block of forwarded or quoted headers ("From: … /
 /// Sent: …")? Looks at the next few lines.
 fn header_block_at(lines: &[&str], i: usize) -> bool {
-    if !FROM_LINE.is_match(lines[i]) {
+    let lead = lines[i].trim_start().trim_start_matches('*').as_bytes();
+    let could = lead.len() > 3
+        && (lead[..4].eq_ignore_ascii_case(b"from")
+            || lead[..3].eq_ignore_ascii_case(b"de:")
+            || lead[..3].eq_ignore_ascii_case(b"von"));
+    if !could || !FROM_LINE.is_match(lines[i]) {
         return false;
     }
     let mut headers = 1;
@@ -104,10 +108,18 @@ pub fn split(text: &str, forward: bool) -> Split {
     let mut i = 0;
     while i < lines.len() {
         let l = lines[i];
-        let two = if i + 1 < lines.len() { format!("{} {}", l.trim_end(), lines[i + 1].trim()) } else { String::new() };
-        let on_wrote = ON_WROTE.is_match(l) || (!two.is_empty() && l.trim_start().len() > 3 && ON_WROTE.is_match(&two));
-        let mark = FORWARD_MARK.is_match(l);
-        let header = header_block_at(&lines, i);
+        // "On … wrote:" may wrap onto the next line; look only where the verb is
+        let wrote_here = WROTE_WORDS.iter().any(|w| l.contains(w));
+        let wrote_next = i + 1 < lines.len() && WROTE_WORDS.iter().any(|w| lines[i + 1].contains(w));
+        let on_wrote = (wrote_here && ON_WROTE.is_match(l))
+            || (wrote_next
+                && l.trim_start().len() > 3
+                && ON_WROTE.is_match(&format!("{} {}", l.trim_end(), lines[i + 1].trim())));
+        let lead = l.trim_start();
+        let mark = (lead.starts_with(['-', '_'])
+            || lead.as_bytes().get(..5).is_some_and(|b| b.eq_ignore_ascii_case(b"begin")))
+            && FORWARD_MARK.is_match(l);
+        let header = l.contains(':') && header_block_at(&lines, i);
         if on_wrote || mark || header {
             let own = lines[..i].join("\n");
             let is_forward_mark = mark && l.to_ascii_lowercase().contains("forward");
@@ -156,16 +168,14 @@ pub fn split(text: &str, forward: bool) -> Split {
 }
 
 static CLOSING: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    super::keywords(
         r"(?i)^\s*(thanks|thank you|thanks so much|thank you so much|thanks again|many thanks|thx|ty|best|best regards|regards|kind regards|warm regards|warmly|sincerely|yours truly|cheers|respectfully|all the best|merci|merci beaucoup|cordialement|bien à vous|mit freundlichen grüßen|viele grüße|gracias|saludos|un saludo|atentamente|grazie|cordiali saluti|thanks in advance|appreciate it|talk soon|have a great day)\s*[,.!]*\s*$",
     )
-    .expect("regex")
 });
 static SIGNATURE_CUT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
+    super::keywords(
         r"(?i)^\s*(--\s*$|__+\s*$|sent from my \w+|sent from (outlook|mail) for|get outlook for|confidentiality notice|this (e-?mail|message) (and any attachments )?(is|may|contains)|disclaimer:)",
     )
-    .expect("regex")
 });
 
 /// The lines that are the sender's own: no `>` quotes, no signature or
@@ -187,8 +197,9 @@ pub fn own_words(text: &str, signer: &[String]) -> (String, String) {
         }
         let bare = t.trim_end_matches([',', '.', '!', ' ']).trim_start_matches(['-', '–', '—', '~', ' ']);
         let signed = !bare.is_empty() && signer.iter().any(|n| n.eq_ignore_ascii_case(bare));
+        let short = t.len() <= 48;
         if (SIGNATURE_CUT.is_match(line) && (content_lines > 0 || t.starts_with("--")))
-            || (CLOSING.is_match(line) && content_lines > 0)
+            || (short && content_lines > 0 && CLOSING.is_match(line))
             || (signed && content_lines > 0)
         {
             cut = true;
@@ -213,7 +224,7 @@ pub struct Unit {
 }
 
 static BULLET: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s*(?:[-*•·–◦▪]|\d{1,2}[.)]|[a-z][.)]|\(\d{1,2}\))\s+").expect("regex"));
+    LazyLock::new(|| super::keywords(r"^\s*(?:[-*•·–◦▪]|\d{1,2}[.)]|[a-z][.)]|\(\d{1,2}\))\s+"));
 
 /// Splits text into units: paragraphs joined from wrapped lines, then
 /// sentences; list items stay on their own.
@@ -245,7 +256,8 @@ pub fn units(text: &str) -> Vec<Unit> {
             }
             continue;
         }
-        let bullet = BULLET.is_match(line);
+        let first = t.chars().next().unwrap_or(' ');
+        let bullet = !first.is_uppercase() && BULLET.is_match(line);
         let table_row = t.contains(" | ");
         let indented = line.starts_with("  ") && t.len() <= 60;
         let short_item = in_list
@@ -285,34 +297,35 @@ const ABBREVIATIONS: &[&str] = &[
 /// a space, minding abbreviations and initials.
 pub fn sentences(para: &str) -> Vec<String> {
     let mut out = Vec::new();
-    let chars: Vec<char> = para.chars().collect();
+    let bytes = para.as_bytes();
     let mut start = 0;
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let at_end = i + 1 == chars.len();
-        let next_space = !at_end && chars[i + 1] == ' ';
-        if matches!(c, '.' | '!' | '?' | ';') && (at_end || next_space) {
-            let before: String = chars[start..i].iter().collect();
+    for (i, c) in para.char_indices() {
+        if !matches!(c, '.' | '!' | '?' | ';') {
+            continue;
+        }
+        let at_end = i + 1 == bytes.len();
+        if !at_end && bytes[i + 1] != b' ' {
+            continue;
+        }
+        if c == '.' {
+            let before = &para[start..i];
             let last_word = before.rsplit(|c: char| c.is_whitespace() || c == '(').next().unwrap_or("");
-            let lw = last_word.to_ascii_lowercase();
-            let abbrev = c == '.'
-                && (ABBREVIATIONS.contains(&lw.as_str())
-                    || (last_word.chars().count() == 1 && last_word.chars().all(char::is_uppercase)));
-            let next_lower = chars.get(i + 2).is_some_and(|c| c.is_lowercase());
-            if !(abbrev || (c == '.' && next_lower)) {
-                let s: String = chars[start..=i].iter().collect();
-                if !s.trim().is_empty() {
-                    out.push(s.trim().to_string());
-                }
-                start = i + 1;
+            let abbrev = ABBREVIATIONS.iter().any(|a| last_word.eq_ignore_ascii_case(a))
+                || (last_word.chars().count() == 1 && last_word.chars().all(char::is_uppercase));
+            let next_lower = para[i + 1..].chars().nth(1).is_some_and(|c| c.is_lowercase());
+            if abbrev || next_lower {
+                continue;
             }
         }
-        i += 1;
+        let s = para[start..=i].trim();
+        if !s.is_empty() {
+            out.push(s.to_string());
+        }
+        start = i + 1;
     }
-    let s: String = chars[start.min(chars.len())..].iter().collect();
-    if !s.trim().is_empty() {
-        out.push(s.trim().to_string());
+    let s = para[start.min(para.len())..].trim();
+    if !s.is_empty() {
+        out.push(s.to_string());
     }
     out
 }

@@ -83,62 +83,94 @@ fn type_word(s: &str) -> Option<UserType> {
     }
 }
 
-static TYPE_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\b(full|part)[- ]?time\b").expect("regex"));
+static TYPE_RE: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)\b(full|part)[- ]?time\b"));
 static MOVE_FROM_TO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\bfrom\s+(full|part)[- ]?time(?:\s+status)?\s+(?:to|into)\s+(full|part)[- ]?time\b")
-        .expect("regex")
+    super::keywords(r"(?i)\bfrom\s+(full|part)[- ]?time(?:\s+status)?\s+(?:to|into)\s+(full|part)[- ]?time\b")
 });
 static MOVE_TO: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(mov(?:e|es|ed|ing)|switch(?:es|ed|ing)?|chang(?:e|es|ed|ing)|convert(?:s|ed|ing)?|going|goes|go|transition(?:s|ed|ing)?|reduc(?:e|es|ed|ing)|becom(?:e|es|ing)|drop(?:s|ped|ping)?\s+(?:down\s+)?)\b[^.;:]{0,40}?\bto\s+(?:be\s+)?(?:a\s+)?(full|part)[- ]?time\b")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(mov(?:e|es|ed|ing)|switch(?:es|ed|ing)?|chang(?:e|es|ed|ing)|convert(?:s|ed|ing)?|going|goes|go|transition(?:s|ed|ing)?|reduc(?:e|es|ed|ing)|becom(?:e|es|ing)|drop(?:s|ped|ping)?\s+(?:down\s+)?)\b[^.;:]{0,40}?\bto\s+(?:be\s+)?(?:a\s+)?(full|part)[- ]?time\b",
+    )
 });
 static TOTAL: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:bill|charge|invoice)\s+(?:us|me|our\b[^.;:]{0,60}?)\s+for\s+(?:a\s+total\s+of\s+)?(?:\d{1,3}|[a-z]+)\s+(?:full|part|users|people|staff|employees|seats)|\bwe\s+(?:now\s+|currently\s+|will\s+)?(?:have|are\s+(?:now\s+)?at|are\s+down\s+to|are\s+up\s+to|will\s+be\s+at)\s+(?:a\s+total\s+of\s+)?\d{1,3}\s+(?:full|part|users|people|staff|employees|seats)|\b(?:new|updated|current|correct)\s+(?:user\s+)?(?:count|total|headcount)\b|\bheadcount\s+(?:is|will\s+be|of)\s+\d|\bbring(?:s|ing)?\s+(?:us|our\s+total|the\s+total|you)\s+to\s+\d")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(?:bill|charge|invoice)\s+(?:us|me|our\b[^.;:]{0,60}?)\s+for\s+(?:a\s+total\s+of\s+)?(?:\d{1,3}|[a-z]+)\s+(?:full|part|users|people|staff|employees|seats)|\bwe\s+(?:now\s+|currently\s+|will\s+)?(?:have|are\s+(?:now\s+)?at|are\s+down\s+to|are\s+up\s+to|will\s+be\s+at)\s+(?:a\s+total\s+of\s+)?\d{1,3}\s+(?:full|part|users|people|staff|employees|seats)|\b(?:new|updated|current|correct)\s+(?:user\s+)?(?:count|total|headcount)\b|\bheadcount\s+(?:is|will\s+be|of)\s+\d|\bbring(?:s|ing)?\s+(?:us|our\s+total|the\s+total|you)\s+to\s+\d",
+    )
 });
 static REMOVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(remove|removing|delete|deleting|drop|dropping|deactivate|deactivating|offboard|offboarding|terminate|terminating|cancel|cancelling|canceling)\b|\bno\s+longer\s+(?:with|employed|working|works|here|at|part\s+of|on)\b|\b(left|leaving|retired|retiring|resigned|resigning|departed|departing|quit|quitting)\b|\blast\s+day\b|\bstop\s+(?:billing|charging)\b|\blet\s+go\b|\btake\b[^.;]{0,30}\boff\b|\b(?:decrease|decreasing|reduce|reducing|lower)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(remove|removing|delete|deleting|drop|dropping|deactivate|deactivating|offboard|offboarding|terminate|terminating|cancel|cancelling|canceling)\b|\bno\s+longer\s+(?:with|employed|working|works|here|at|part\s+of|on)\b|\b(left|leaving|retired|retiring|resigned|resigning|departed|departing|quit|quitting)\b|\blast\s+day\b|\bstop\s+(?:billing|charging)\b|\blet\s+go\b|\btake\b[^.;]{0,30}\boff\b|\b(?:decrease|decreasing|reduce|reducing|lower)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b",
+    )
 });
 static REMOVED_PAST: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(removed|deleted|dropped|deactivated|disabled)\b").expect("regex"));
+    LazyLock::new(|| super::keywords(r"(?i)\b(removed|deleted|dropped|deactivated|disabled)\b"));
 static ADD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(add|adds|adding|onboard|onboarding|hire|hires|hired|hiring|joining|joins|welcoming)\b|\bnew\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|staff|employees?|hires?|people|team\s+members?|members?|seats?|licenses?)\b|\bstart(?:ing)?\s+billing\s+for\b|\b(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of|some|several)\s+(?:more|additional|extra)\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|seats?|licenses?|people|staff|employees)\b|\b(?:increase|increasing|bump|raise)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(add|adds|adding|onboard|onboarding|hire|hires|hired|hiring|joining|joins|welcoming)\b|\bnew\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|staff|employees?|hires?|people|team\s+members?|members?|seats?|licenses?)\b|\bstart(?:ing)?\s+billing\s+for\b|\b(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of|some|several)\s+(?:more|additional|extra)\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|seats?|licenses?|people|staff|employees)\b|\b(?:increase|increasing|bump|raise)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b",
+    )
 });
-static ADDED_PAST: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?i)\badded\b").expect("regex"));
+static ADDED_PAST: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)\badded\b"));
 static REQUEST: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(please|pls|kindly|can\s+you|could\s+you|would\s+you|can\s+we|we\s+need|we'll\s+need|we\s+will\s+need|need\s+to|we'd\s+like|i'd\s+like|we\s+would\s+like|i\s+would\s+like|go\s+ahead|make\s+sure|update\s+our|bill\s+(?:us|our)|we're\s+(?:also\s+)?(?:adding|removing)|we\s+are\s+(?:also\s+)?(?:adding|removing)|will\s+be\s+(?:joining|leaving)|(?:is|are)\s+(?:joining|leaving)|starting|starts|effective|as\s+of|has\s+left|have\s+left|left\s+the|no\s+longer|(?:is|are)\s+going\s+from|is\s+moving|are\s+moving|hired|retired|resigned|last\s+day|let\s+go)\b")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(please|pls|kindly|can\s+you|could\s+you|would\s+you|can\s+we|we\s+need|we'll\s+need|we\s+will\s+need|need\s+to|we'd\s+like|i'd\s+like|we\s+would\s+like|i\s+would\s+like|go\s+ahead|make\s+sure|update\s+our|bill\s+(?:us|our)|we're\s+(?:also\s+)?(?:adding|removing)|we\s+are\s+(?:also\s+)?(?:adding|removing)|will\s+be\s+(?:joining|leaving)|(?:is|are)\s+(?:joining|leaving)|starting|starts|effective|as\s+of|has\s+left|have\s+left|left\s+the|no\s+longer|(?:is|are)\s+going\s+from|is\s+moving|are\s+moving|hired|retired|resigned|last\s+day|let\s+go)\b",
+    )
 });
 static IMPERATIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)^\s*(?:\d+[.)]\s*|-\s*)?(?:also,?\s+|and\s+)?(add|remove|drop|delete|cancel|deactivate|adding|removing|move|switch|change|convert)\b")
-        .expect("regex")
+    super::keywords(
+        r"(?i)^\s*(?:\d+[.)]\s*|-\s*)?(?:also,?\s+|and\s+)?(add|remove|drop|delete|cancel|deactivate|adding|removing|move|switch|change|convert)\b",
+    )
 });
 static NEGATED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(don't|do\s+not|didn't|did\s+not|haven't|have\s+not|hasn't|has\s+not|won't|will\s+not|no\s+need\s+to|not\s+to|never|cannot|can't|shouldn't)\b[^.;]{0,25}\b(add|remove|bill|charge|change|drop|delete|cancel|move|switch|added|removed)")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(don't|do\s+not|didn't|did\s+not|haven't|have\s+not|hasn't|has\s+not|won't|will\s+not|no\s+need\s+to|not\s+to|never|cannot|can't|shouldn't)\b[^.;]{0,25}\b(add|remove|bill|charge|change|drop|delete|cancel|move|switch|added|removed)",
+    )
 });
 static TENTATIVE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(may\s+[a-z]|might|maybe|possibly|possible|perhaps|probably|considering|thinking\s+(?:about|of)|plan\s+to|planning\s+(?:to|on)|hope\s+to|hoping\s+to|potentially|tentative|tentatively|if|unless|not\s+yet|nothing\s+to\s+change|will\s+confirm|let\s+you\s+know|heads\s+up|next\s+quarter|in\s+the\s+future|eventually|at\s+some\s+point|down\s+the\s+road|could\s+be|expect\s+to|expecting\s+to|once\s+(?:hr|we|the|they)|pending|waiting\s+on|not\s+sure|unsure|undecided)\b")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(may\s+[a-z]|might|maybe|possibly|possible|perhaps|probably|considering|thinking\s+(?:about|of)|plan\s+to|planning\s+(?:to|on)|hope\s+to|hoping\s+to|potentially|tentative|tentatively|if|unless|not\s+yet|nothing\s+to\s+change|will\s+confirm|let\s+you\s+know|heads\s+up|next\s+quarter|in\s+the\s+future|eventually|at\s+some\s+point|down\s+the\s+road|could\s+be|expect\s+to|expecting\s+to|once\s+(?:hr|we|the|they)|pending|waiting\s+on|not\s+sure|unsure|undecided)\b",
+    )
 });
 static PRONOUN: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(him|her|them|they|he|she|his|their|these|those|both|the\s+following|each\s+of\s+them|the\s+change|this\s+change|these\s+changes|the\s+changes)\b")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(him|her|them|they|he|she|his|their|these|those|both|the\s+following|each\s+of\s+them|the\s+change|this\s+change|these\s+changes|the\s+changes)\b",
+    )
 });
 static NAME: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"\b(?:Dr\.?\s+)?[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þa-zà-öø-ÿ][a-zà-öø-ÿ'’]+)?(?:\s+[A-Z]\.)?(?:\s+(?:(?:de|van|von|der|da|del|la|le|di|du|dos|das|bin|al)\s+)?[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þa-zà-öø-ÿ][a-zà-öø-ÿ'’]+)?){0,2}")
         .expect("regex")
 });
 static DATE_CUE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(start|starts|starting|started|effective|as\s+of|from|beginning|begins|begin|on|after|since|commencing|until|through|last\s+day)\b").expect("regex")
+    super::keywords(
+        r"(?i)\b(start|starts|starting|started|effective|as\s+of|from|beginning|begins|begin|on|after|since|commencing|until|through|last\s+day)\b",
+    )
 });
+
+static NO_FULL_TIME: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"\b(no|zero)\s+full[- ]?time\b"));
+static NO_PART_TIME: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"\b(no|zero)\s+part[- ]?time\b"));
+
+/// Stems of every action the patterns below know; a clause with none of
+/// them is not a request and skips the patterns (one literal-set search).
+static ACT_STEMS: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"(?i)add(?:s|ed|ing)?(?-u:\b)|remov|delet|drop|deactiv|offboard|onboard|terminat|cancel|no longer|left|leav|retir|resign|depart|quit|last day|stop billing|stop charging|let go|take |decreas|reduc|lower|increas|bump|raise|hire|hiring|join|welcom|new (?:full|part|user|staff|employee|hire|people|team|member|seat|licen)|(?:more|additional|extra) (?:full|part|user|seat|licen|people|staff|employee)|(?:bill|charge|invoice) (?:us|me|our)|to (?:be )?(?:a )?(?:full|part)[- ]?time|from (?:full|part)[- ]?time|(?:user|new|updated|current|correct|head) ?count|(?:new|updated|current|correct|a) total|total of|bring|billing for|we (?:now |currently |will )?(?:have|are)|disabled",
+    )
+    .expect("regex")
+});
+
+/// A clause and the action it asks for, if any.
+type ReadClause = (String, Option<(Act, Strength)>);
+
+/// Can `text` hold a request about users at all? (A cheap test before the
+/// full reading.)
+pub fn could_ask(text: &str) -> bool {
+    ACT_STEMS.is_match(text)
+}
 
 /// Verbs whose position starts a new clause.
 static CLAUSE_VERB: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(add|adding|remove|removing|drop|dropping|delete|deleting|hire|hired|hiring|left|leaving|retired|retiring|resigned|deactivate|cancel|move|moving|switch|switching|going\s+from|bill\s+us|bill\s+our)\b")
-        .expect("regex")
+    super::keywords(
+        r"(?i)\b(add|adding|remove|removing|drop|dropping|delete|deleting|hire|hired|hiring|left|leaving|retired|retiring|resigned|deactivate|cancel|move|moving|switch|switching|going\s+from|bill\s+us|bill\s+our)\b",
+    )
 });
 
 /// People named in `text`, as written.
@@ -249,9 +281,23 @@ fn counts_in(lower: &str) -> (Vec<(i64, Option<UserType>)>, bool) {
     (found, vague)
 }
 
+/// Every action pattern in one pass: most clauses match none.
+static ANY_ACT: LazyLock<regex::RegexSet> = LazyLock::new(|| {
+    regex::RegexSet::new([
+        MOVE_FROM_TO.as_str(),
+        MOVE_TO.as_str(),
+        TOTAL.as_str(),
+        REMOVE.as_str(),
+        ADD.as_str(),
+        REMOVED_PAST.as_str(),
+        ADDED_PAST.as_str(),
+    ])
+    .expect("patterns compile")
+});
+
 fn act_of(clause: &str) -> Option<(Act, Strength)> {
     let lower = clause.to_ascii_lowercase();
-    if NEGATED.is_match(&lower) {
+    if !ACT_STEMS.is_match(&lower) || !ANY_ACT.is_match(&lower) || NEGATED.is_match(&lower) {
         return None;
     }
     let act = if let Some(c) = MOVE_FROM_TO.captures(&lower) {
@@ -299,6 +345,9 @@ fn act_of(clause: &str) -> Option<(Act, Strength)> {
 /// Splits a sentence into clauses at its second and later action verbs
 /// ("remove A and add B").
 fn clauses(sentence: &str) -> Vec<String> {
+    if !ACT_STEMS.is_match(sentence) {
+        return vec![sentence.to_string()];
+    }
     let starts: Vec<usize> = CLAUSE_VERB.find_iter(sentence).map(|m| m.start()).collect();
     if starts.len() < 2 {
         return vec![sentence.to_string()];
@@ -362,6 +411,9 @@ fn stated_type(text: &str) -> (Option<UserType>, bool) {
 
 fn date_for(text: &str, sent: Option<NaiveDate>) -> Option<NaiveDate> {
     let lower = text.to_ascii_lowercase();
+    if !DATE_CUE.is_match(&lower) {
+        return None;
+    }
     dates_in(text, sent).into_iter().find_map(|(pos, d)| {
         let before = &lower[..pos.min(lower.len())];
         let window_start = before.char_indices().rev().nth(30).map(|(i, _)| i).unwrap_or(0);
@@ -406,7 +458,21 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
     let mut unbound_dates: Vec<NaiveDate> = Vec::new();
 
     for unit in units {
-        let acts_here = unit.item && sentences(&unit.text).iter().any(|s| act_of(s).is_some());
+        // a unit from `units` is one sentence already; an item may hold several
+        let unit_sentences = if unit.item { sentences(&unit.text) } else { vec![unit.text.clone()] };
+        // each clause with its action, worked out once
+        let read_sentences: Vec<(String, Vec<ReadClause>)> = unit_sentences
+            .into_iter()
+            .map(|s| {
+                let cl = clauses(&s).into_iter().map(|c| {
+                    let a = act_of(&c);
+                    (c, a)
+                });
+                let cl = cl.collect();
+                (s, cl)
+            })
+            .collect();
+        let acts_here = unit.item && read_sentences.iter().any(|(_, cl)| cl.iter().any(|(_, a)| a.is_some()));
         if unit.item && !acts_here {
             if is_header_row(&unit.text) {
                 continue;
@@ -428,11 +494,13 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
             continue;
         }
         units_since_group += 1;
-        for sentence in sentences(&unit.text) {
-            let sentence_date = date_for(&sentence, sent);
+        for (sentence, clause_list) in read_sentences {
+            let has_act = clause_list.iter().any(|(_, a)| a.is_some());
+            // dates matter only where a group has been or is being formed
+            let sentence_date = if has_act || !groups.is_empty() { date_for(&sentence, sent) } else { None };
             let mut acted = false;
-            for clause in clauses(&sentence) {
-                let Some((act, strength)) = act_of(&clause) else { continue };
+            for (clause, found) in clause_list {
+                let Some((act, strength)) = found else { continue };
                 acted = true;
                 let lower = clause.to_ascii_lowercase();
                 if act == Act::Total {
@@ -456,10 +524,10 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                     }
                     for t in [UserType::FullTime, UserType::PartTime] {
                         let re = match t {
-                            UserType::FullTime => r"\b(no|zero)\s+full[- ]?time\b",
-                            UserType::PartTime => r"\b(no|zero)\s+part[- ]?time\b",
+                            UserType::FullTime => &*NO_FULL_TIME,
+                            UserType::PartTime => &*NO_PART_TIME,
                         };
-                        if Regex::new(re).expect("regex").is_match(&lower) {
+                        if re.is_match(&lower) {
                             found_typed = true;
                             let slot = if t == UserType::FullTime { &mut totals.0 } else { &mut totals.1 };
                             total_conflict |= slot.is_some_and(|x| x != 0);

@@ -1,0 +1,65 @@
+//! Reader throughput on one core: the public corpus (or tests/corpus when it
+//! is absent) read over and over, against a bare mail-parser parse of the
+//! same messages in the same run. Targets: at least 10,000 messages/s and
+//! within 5× of the bare parse. Run with `cargo bench --bench reader`.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+fn load() -> Vec<Vec<u8>> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let shared = root.join("../shared/corpus/messages");
+    let dir = if shared.is_dir() { shared } else { root.join("tests/corpus") };
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    files.sort();
+    println!("corpus: {} messages from {}", files.len(), dir.display());
+    files.into_iter().map(|p| std::fs::read(p).unwrap()).collect()
+}
+
+/// Messages per second over at least `min` of repeated passes.
+fn rate(msgs: &[Vec<u8>], min: Duration, f: impl Fn(&[u8])) -> f64 {
+    let start = Instant::now();
+    let mut n = 0usize;
+    while start.elapsed() < min {
+        for m in msgs {
+            f(m);
+        }
+        n += msgs.len();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn main() {
+    let msgs = load();
+    // warm up both paths (regexes compile on first use)
+    for m in &msgs {
+        let _ = billmail::reading::read(m);
+    }
+    let window = Duration::from_secs(3);
+    if std::env::var_os("READER_ONLY").is_some() {
+        // for profiling the reader alone
+        let r = rate(&msgs, window, |m| {
+            let _ = black_box(billmail::reading::read(black_box(m)));
+        });
+        println!("  billmail reader: {r:.0} messages/s");
+        return;
+    }
+    let bare = rate(&msgs, window, |m| {
+        black_box(mail_parser::MessageParser::default().parse(black_box(m)));
+    });
+    let reader = rate(&msgs, window, |m| {
+        let _ = black_box(billmail::reading::read(black_box(m)));
+    });
+    let ratio = bare / reader;
+    println!("  bare mail-parser parse: {bare:>10.0} messages/s");
+    println!("  billmail reader:        {reader:>10.0} messages/s");
+    println!(
+        "  ratio {ratio:.2}x (target <= 5x); throughput target >= 10000 messages/s: {}",
+        if reader >= 10_000.0 && ratio <= 5.0 { "met" } else { "NOT met" }
+    );
+}
