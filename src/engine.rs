@@ -162,3 +162,81 @@ fn invoice_mail(
 pub fn message_id(config: &Config, local_part: &str, now: DateTime<Utc>) -> String {
     format!("<{local_part}.{}@{}>", now.timestamp(), config.company.mail_domain())
 }
+
+/// Attempts after which a message that keeps failing temporarily is marked failed.
+pub const MAX_ATTEMPTS: i64 = 10;
+
+/// Wait before the next try after `attempt` temporary failures: 1, 2, 4, …
+/// minutes, at most an hour (on billmail's clock, so `tick --now` later retries).
+pub fn retry_delay(attempt: i64) -> chrono::Duration {
+    let minutes = 1i64 << (attempt.clamp(1, 7) - 1);
+    chrono::Duration::minutes(minutes.min(60))
+}
+
+/// What one delivery round did.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub sent: Vec<(i64, String)>,
+    pub retrying: Vec<(i64, String, DateTime<Utc>)>,
+    pub failed: Vec<(i64, String)>,
+    /// The server could not be reached; the rest waits for the next round.
+    pub unreachable: Option<String>,
+}
+
+/// Sends every queued message that is due. Each attempt is counted before
+/// it is made and each result recorded right after, so a crash can cause at
+/// most one duplicate: a message the server accepted just before the crash.
+pub async fn deliver(store: &Store, sender: &crate::mail::smtp::Sender, now: DateTime<Utc>) -> Result<Delivery> {
+    use crate::mail::smtp::SendError;
+    let mut d = Delivery::default();
+    loop {
+        let due = store.due_mail(now, 200).await?;
+        if due.is_empty() {
+            break;
+        }
+        for m in due {
+            store.mail_attempt(m.id).await?;
+            let attempt = m.attempts + 1;
+            match sender.send(&m, now).await {
+                Ok(()) => {
+                    store.mail_sent(m.id, now).await?;
+                    tracing::info!(outbox = m.id, kind = %m.kind, "sent");
+                    d.sent.push((m.id, m.subject));
+                }
+                Err(SendError::Permanent(e)) => {
+                    store.mail_failed(m.id, &e).await?;
+                    tracing::warn!(outbox = m.id, error = %e, "refused for good");
+                    d.failed.push((m.id, e));
+                }
+                Err(SendError::Temporary(e)) if attempt >= MAX_ATTEMPTS => {
+                    let why = format!("gave up after {attempt} attempts: {e}");
+                    store.mail_failed(m.id, &why).await?;
+                    d.failed.push((m.id, why));
+                }
+                Err(SendError::Temporary(e)) => {
+                    let next = now + retry_delay(attempt);
+                    store.mail_retry(m.id, next, &e).await?;
+                    tracing::warn!(outbox = m.id, error = %e, %next, "will retry");
+                    let connection = e.contains("onnection") || e.contains("no answer") || e.contains("network");
+                    d.retrying.push((m.id, e.clone(), next));
+                    if connection {
+                        d.unreachable = Some(e);
+                        return Ok(d);
+                    }
+                }
+            }
+        }
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::retry_delay;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        let m: Vec<i64> = (1..=9).map(|a| retry_delay(a).num_minutes()).collect();
+        assert_eq!(m, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
+    }
+}

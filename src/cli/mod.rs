@@ -592,12 +592,30 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
     if issued.is_empty() {
         println!("nothing due");
     }
-    let queued = store.outbox().await?.iter().filter(|m| m.state == "queued").count();
-    if config.smtp.is_none() {
-        println!("outbox: {queued} queued (no [smtp] configured: mail stays queued)");
-    } else {
-        println!("outbox: {queued} queued (sending over SMTP is not in this version yet)");
+    if let Some(smtp) = &config.smtp {
+        let sender = crate::mail::smtp::Sender::new(smtp)?;
+        let d = engine::deliver(store, &sender, now).await.context("sending the outbox")?;
+        for (id, subject) in &d.sent {
+            println!("sent #{id}: {subject}");
+        }
+        for (id, err, next) in &d.retrying {
+            println!(
+                "will retry #{id} after {}: {err}",
+                next.with_timezone(&config.company.timezone).format("%Y-%m-%d %H:%M")
+            );
+        }
+        for (id, err) in &d.failed {
+            println!("FAILED #{id}: {err}");
+        }
+        if d.unreachable.is_some() {
+            println!("the SMTP server could not be reached; the rest of the outbox waits for the next cycle");
+        }
     }
+    let outbox = store.outbox().await?;
+    let queued = outbox.iter().filter(|m| m.state == "queued").count();
+    let failed = outbox.iter().filter(|m| m.state == "failed").count();
+    let note = if config.smtp.is_none() { " (no [smtp] configured: mail stays queued)" } else { "" };
+    println!("outbox: {queued} queued, {failed} failed{note}");
     Ok(())
 }
 

@@ -18,7 +18,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use accounts::{AccountImport, AccountSummary, HistoryEntry, SubscriptionImport};
 pub use invoices::{InvoiceRecord, IssueItem, PaymentOutcome};
-pub use outbox::{NewMail, OutboxRecord};
+pub use outbox::{NewMail, OutboxRecord, QueuedMail};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -38,6 +38,22 @@ pub struct OutboxRecord {
     pub sent_at: Option<String>,
 }
 
+/// A message due to be sent, with everything needed to send it.
+#[derive(Clone, Debug)]
+pub struct QueuedMail {
+    pub id: i64,
+    pub kind: String,
+    pub to: Vec<String>,
+    pub cc: Vec<String>,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub message_id: String,
+    pub in_reply_to: Option<String>,
+    pub references: Option<String>,
+    pub attempts: i64,
+}
+
 fn split(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
 }
@@ -101,6 +117,72 @@ impl Tx {
 }
 
 impl Store {
+    /// Queued messages whose next attempt is due at `now`, oldest first.
+    pub async fn due_mail(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<QueuedMail>> {
+        let rows = sqlx::query(
+            "SELECT id, kind, to_addrs, cc_addrs, subject, body_text, body_html, message_id, in_reply_to,
+                    references_hdr, attempts
+             FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
+        )
+        .bind(instant(now))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| QueuedMail {
+                id: r.get("id"),
+                kind: r.get("kind"),
+                to: split(r.get("to_addrs")),
+                cc: split(r.get("cc_addrs")),
+                subject: r.get("subject"),
+                text: r.get("body_text"),
+                html: r.get("body_html"),
+                message_id: r.get("message_id"),
+                in_reply_to: r.get("in_reply_to"),
+                references: r.get("references_hdr"),
+                attempts: r.get("attempts"),
+            })
+            .collect())
+    }
+
+    /// Counts an attempt before it is made (so a crash mid-send is seen).
+    pub async fn mail_attempt(&self, id: i64) -> Result<()> {
+        sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = ? AND state = 'queued'")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mail_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL WHERE id = ?")
+            .bind(instant(now))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mail_retry(&self, id: i64, next: DateTime<Utc>, error: &str) -> Result<()> {
+        sqlx::query("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?")
+            .bind(instant(next))
+            .bind(error)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn mail_failed(&self, id: i64, error: &str) -> Result<()> {
+        sqlx::query("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?")
+            .bind(error)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
     pub async fn outbox(&self) -> Result<Vec<OutboxRecord>> {
         let rows = sqlx::query(
             "SELECT id, kind, account_id, to_addrs, cc_addrs, subject, message_id, state, attempts, next_attempt_at,

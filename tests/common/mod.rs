@@ -1,6 +1,8 @@
 //! A temporary billmail installation driven through the built binary.
 #![allow(dead_code)]
 
+pub mod mailstack;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# A real mail stack on loopback for tests and the demo: Dovecot (IMAP and
+# LMTP) and OpenSMTPD (SMTP, delivering into Dovecot over LMTP), from
+# Debian's packages, in a folder of their own, on free ports.
+#
+#   scripts/mailstack.sh install        install the packages if missing
+#   scripts/mailstack.sh start DIR      start; writes DIR/mailstack.env (IMAP_PORT, SMTP_PORT, LMTP_PORT, MAIL_PASSWORD)
+#   scripts/mailstack.sh stop DIR       stop both, by pid
+#   scripts/mailstack.sh stop-smtp DIR / start-smtp DIR
+#                                       stop or restart only OpenSMTPD, on the same port
+#
+# Mail to any address at reject.example is refused with a 550, so tests can
+# see a permanent failure.
+# Every address gets its own mailbox (user = full address); any address
+# logs in with the password in DIR/mailstack.env. Needs root (Dovecot drops to the
+# `mail` user; OpenSMTPD uses its fixed queue in /var/spool/smtpd, so run one
+# stack per machine: `start` empties that queue first).
+set -euo pipefail
+
+install() {
+  local missing=()
+  command -v dovecot >/dev/null || missing+=(dovecot-imapd dovecot-lmtpd)
+  [ -e /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
+  command -v smtpd >/dev/null || missing+=(opensmtpd)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+wait_port() {
+  for _ in $(seq 1 100); do
+    if python3 -c "import socket,sys; s=socket.socket(); s.settimeout(0.2); sys.exit(s.connect_ex(('127.0.0.1',$1)))" 2>/dev/null; then
+      return 0
+    fi
+    sleep 0.1
+  done
+  echo "mailstack: nothing listens on port $1; see $2" >&2
+  return 1
+}
+
+start() {
+  local dir
+  dir=$(realpath -m "$1")
+  install
+  stop "$dir" 2>/dev/null || true
+  mkdir -p "$dir/dovecot/run" "$dir/dovecot/state" "$dir/mail" "$dir/smtpd"
+  chown mail:mail "$dir/mail"
+  chmod 0755 "$dir" "$dir/dovecot"
+  local imap smtp lmtp
+  imap=$(free_port); smtp=$(free_port); lmtp=$(free_port)
+  local password=secret
+
+  cat > "$dir/dovecot/dovecot.conf" <<CONF
+base_dir = $dir/dovecot/run
+state_dir = $dir/dovecot/state
+log_path = $dir/dovecot/dovecot.log
+protocols = imap lmtp
+listen = 127.0.0.1
+ssl = no
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+auth_username_format = %Lu
+mail_location = maildir:$dir/mail/%u
+mail_uid = mail
+mail_gid = mail
+first_valid_uid = 1
+first_valid_gid = 1
+default_internal_user = dovecot
+default_login_user = dovenull
+passdb {
+  driver = static
+  args = password=$password
+}
+userdb {
+  driver = static
+  args = uid=mail gid=mail home=$dir/mail/%u
+}
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = $imap
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service lmtp {
+  inet_listener lmtp {
+    address = 127.0.0.1
+    port = $lmtp
+  }
+}
+protocol lmtp {
+  postmaster_address = postmaster@localhost
+}
+CONF
+
+  cat > "$dir/smtpd/smtpd.conf" <<CONF
+table vusers file:$dir/smtpd/virtuals
+listen on 127.0.0.1 port $smtp
+action "dovecot" lmtp "127.0.0.1:$lmtp" rcpt-to virtual <vusers>
+match from any for domain "reject.example" reject
+match from any for any action "dovecot"
+CONF
+  echo "@ mail" > "$dir/smtpd/virtuals"
+
+  dovecot -F -c "$dir/dovecot/dovecot.conf" > "$dir/dovecot/stdout.log" 2>&1 &
+  echo $! > "$dir/dovecot.pid"
+  wait_port "$imap" "$dir/dovecot/dovecot.log"
+  wait_port "$lmtp" "$dir/dovecot/dovecot.log"
+
+  # a message left in the fixed queue by an earlier run must not arrive here
+  if [ -d /var/spool/smtpd ]; then
+    find /var/spool/smtpd -mindepth 2 -type f -delete 2>/dev/null || true
+  fi
+  start_smtpd "$dir" "$smtp"
+
+  cat > "$dir/mailstack.env" <<ENV
+IMAP_PORT=$imap
+SMTP_PORT=$smtp
+LMTP_PORT=$lmtp
+MAIL_PASSWORD=$password
+ENV
+  echo "mail stack up in $dir: IMAP 127.0.0.1:$imap, SMTP 127.0.0.1:$smtp (password $password)"
+}
+
+start_smtpd() {
+  smtpd -d -f "$1/smtpd/smtpd.conf" >> "$1/smtpd/smtpd.log" 2>&1 &
+  echo $! > "$1/smtpd.pid"
+  wait_port "$2" "$1/smtpd/smtpd.log"
+}
+
+stop_pid() {
+  if [ -f "$1" ]; then
+    local pid
+    pid=$(cat "$1")
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -9 "$pid" 2>/dev/null || true
+    rm -f "$1"
+  fi
+}
+
+stop() {
+  local dir
+  dir=$(realpath -m "$1")
+  stop_pid "$dir/smtpd.pid"
+  stop_pid "$dir/dovecot.pid"
+}
+
+case "${1:-}" in
+  install) install ;;
+  start) start "${2:?usage: mailstack.sh start DIR}" ;;
+  stop) stop "${2:?usage: mailstack.sh stop DIR}" ;;
+  stop-smtp) stop_pid "$(realpath -m "${2:?usage: mailstack.sh stop-smtp DIR}")/smtpd.pid" ;;
+  start-smtp)
+    d=$(realpath -m "${2:?usage: mailstack.sh start-smtp DIR}")
+    . "$d/mailstack.env"
+    start_smtpd "$d" "$SMTP_PORT" ;;
+  *) echo "usage: mailstack.sh install | start DIR | stop DIR" >&2; exit 2 ;;
+esac

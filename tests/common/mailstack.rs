@@ -1,0 +1,115 @@
+//! A real Dovecot + OpenSMTPD stack on loopback (scripts/mailstack.sh), and
+//! reading what arrived over IMAP.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use futures::TryStreamExt;
+
+/// OpenSMTPD's queue and control socket are per machine: one stack at a time.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+pub struct MailStack {
+    pub dir: tempfile::TempDir,
+    pub imap_port: u16,
+    pub smtp_port: u16,
+    pub password: String,
+    _guard: MutexGuard<'static, ()>,
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mailstack.sh")
+}
+
+fn run_script(args: &[&str]) {
+    let out = Command::new("bash").arg(script()).args(args).output().expect("bash runs");
+    assert!(
+        out.status.success(),
+        "mailstack.sh {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+impl MailStack {
+    pub fn start() -> MailStack {
+        let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let dir = tempfile::tempdir().unwrap();
+        run_script(&["start", dir.path().to_str().unwrap()]);
+        let env = std::fs::read_to_string(dir.path().join("mailstack.env")).unwrap();
+        let get = |k: &str| {
+            env.lines()
+                .find_map(|l| l.strip_prefix(&format!("{k}=")))
+                .unwrap_or_else(|| panic!("{k} in env"))
+                .to_string()
+        };
+        MailStack {
+            imap_port: get("IMAP_PORT").parse().unwrap(),
+            smtp_port: get("SMTP_PORT").parse().unwrap(),
+            password: get("MAIL_PASSWORD"),
+            dir,
+            _guard: guard,
+        }
+    }
+
+    pub fn stop_smtp(&self) {
+        run_script(&["stop-smtp", self.dir.path().to_str().unwrap()]);
+    }
+
+    pub fn start_smtp(&self) {
+        run_script(&["start-smtp", self.dir.path().to_str().unwrap()]);
+    }
+
+    /// The `[smtp]` section for a billmail config that sends through this stack.
+    pub fn smtp_config(&self) -> String {
+        format!(
+            "[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nfrom = \"KR Group Accounting <accounting@krgroup.example>\"\n",
+            self.smtp_port
+        )
+    }
+
+    /// Every message in `user`'s INBOX, fetched with BODY.PEEK[].
+    pub fn inbox(&self, user: &str) -> Vec<Vec<u8>> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(fetch_all(self.imap_port, user, &self.password))
+    }
+
+    /// Waits (up to 15 s) until `user` has at least `n` messages, and returns them.
+    pub fn wait_for(&self, user: &str, n: usize) -> Vec<Vec<u8>> {
+        let start = Instant::now();
+        loop {
+            let msgs = self.inbox(user);
+            if msgs.len() >= n || start.elapsed() > Duration::from_secs(15) {
+                return msgs;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for MailStack {
+    fn drop(&mut self) {
+        let _ = Command::new("bash").arg(script()).args(["stop", self.dir.path().to_str().unwrap()]).output();
+    }
+}
+
+pub async fn fetch_all(port: u16, user: &str, password: &str) -> Vec<Vec<u8>> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("IMAP reachable");
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.expect("greeting");
+    let mut session = client.login(user, password).await.map_err(|e| e.0).expect("login");
+    let mailbox = session.select("INBOX").await.expect("select");
+    let mut out = Vec::new();
+    if mailbox.exists > 0 {
+        let fetches: Vec<_> =
+            session.fetch("1:*", "BODY.PEEK[]").await.expect("fetch").try_collect().await.expect("fetched");
+        for f in fetches {
+            out.push(f.body().expect("body").to_vec());
+        }
+    }
+    let _ = session.logout().await;
+    out
+}

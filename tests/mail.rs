@@ -1,0 +1,101 @@
+//! Mail out through real servers: OpenSMTPD delivering into Dovecot on
+//! loopback, read back over IMAP.
+
+mod common;
+
+use common::mailstack::MailStack;
+use common::{ACCOUNTS, Bm};
+use mail_parser::{MessageParser, MimeHeaders};
+
+const NOV2: &str = "2026-11-02T09:00:00-05:00";
+const NOV15: &str = "2026-11-15T08:00:00-05:00";
+
+fn billmail_with(stack: &MailStack) -> Bm {
+    let bm = Bm::with_config(&format!("{}\n{}", common::CONFIG, stack.smtp_config()));
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+    bm
+}
+
+#[test]
+fn invoices_arrive_once_with_both_parts_and_the_headers() {
+    let stack = MailStack::start();
+    let bm = billmail_with(&stack);
+    let out = bm.at(NOV15, &["tick"]).ok();
+    assert!(out.stdout.contains("sent #1"), "{}", out.stdout);
+    let outbox = bm.outbox();
+    assert!(outbox.iter().all(|m| m["state"] == "sent" && m["attempts"] == 1), "{outbox:?}");
+
+    for (user, number) in [
+        ("ap@acme-dental.example", "INV-2026-0001"),
+        ("jane.doe@acme-dental.example", "INV-2026-0001"),
+        ("billing@harborview.example", "INV-2026-0002"),
+    ] {
+        let msgs = stack.wait_for(user, 1);
+        assert_eq!(msgs.len(), 1, "{user} has one invoice");
+        let m = MessageParser::default().parse(&msgs[0]).unwrap();
+        assert!(m.subject().unwrap().contains(number));
+        assert_eq!(m.header_raw("X-Billmail-Kind").map(str::trim), Some("invoice"));
+        assert_eq!(m.header_raw("Auto-Submitted").map(str::trim), Some("auto-generated"));
+        let id = m.message_id().unwrap();
+        assert!(id.ends_with("@krgroup.example"), "{id}");
+        let stored = outbox.iter().find(|o| o["subject"].as_str().unwrap().contains(number)).unwrap();
+        assert_eq!(stored["message_id"], format!("<{id}>"));
+        assert_eq!(m.root_part().content_type().unwrap().subtype(), Some("alternative"));
+        assert!(m.body_text(0).unwrap().contains(number));
+        assert!(m.body_html(0).unwrap().contains("<!DOCTYPE html>"));
+        assert_eq!(m.from().unwrap().first().unwrap().address(), Some("accounting@krgroup.example"));
+    }
+
+    // a second tick sends nothing
+    let again = bm.at(NOV15, &["tick"]).ok();
+    assert!(!again.stdout.contains("sent #"), "{}", again.stdout);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(stack.inbox("ap@acme-dental.example").len(), 1);
+    assert_eq!(stack.inbox("billing@harborview.example").len(), 1);
+}
+
+#[test]
+fn an_smtp_outage_keeps_mail_queued_and_it_is_delivered_once_later() {
+    let stack = MailStack::start();
+    let bm = billmail_with(&stack);
+    stack.stop_smtp();
+    let out = bm.at(NOV15, &["tick"]).ok();
+    assert!(out.stdout.contains("will retry #1"), "{}", out.stdout);
+    let outbox = bm.outbox();
+    assert!(outbox.iter().all(|m| m["state"] == "queued"), "{outbox:?}");
+    assert_eq!(outbox[0]["attempts"], 1);
+    assert!(outbox[0]["last_error"].as_str().is_some());
+
+    // thirty seconds later the retry is not due yet: nothing is tried
+    bm.at("2026-11-15T08:00:30-05:00", &["tick"]).ok();
+    assert_eq!(bm.outbox()[0]["attempts"], 1);
+
+    stack.start_smtp();
+    let later = bm.at("2026-11-15T09:00:00-05:00", &["tick"]).ok();
+    assert!(later.stdout.contains("sent #1"), "{}", later.stdout);
+    assert!(bm.outbox().iter().all(|m| m["state"] == "sent"));
+    assert_eq!(stack.wait_for("ap@acme-dental.example", 1).len(), 1);
+    assert_eq!(stack.wait_for("billing@harborview.example", 1).len(), 1);
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(stack.inbox("ap@acme-dental.example").len(), 1, "delivered once");
+}
+
+#[test]
+fn a_refused_recipient_is_marked_failed_and_shown() {
+    let stack = MailStack::start();
+    let bm = Bm::with_config(&format!("{}\n{}", common::CONFIG, stack.smtp_config()));
+    bm.import_accounts(
+        "id,name,tier,full_time_users,part_time_users,billing_emails\nGONE,Gone Co,remote,3,0,ap@reject.example\n",
+        NOV2,
+    )
+    .ok();
+    let out = bm.at(NOV15, &["tick"]).ok();
+    assert!(out.stdout.contains("FAILED #1"), "{}", out.stdout);
+    let outbox = bm.outbox();
+    assert_eq!(outbox[0]["state"], "failed");
+    assert_eq!(outbox[0]["attempts"], 1);
+    assert!(bm.run(&["outbox", "list"]).ok().stdout.contains("failed"));
+    // a failed message is not tried again by later cycles
+    bm.at("2026-11-15T12:00:00-05:00", &["tick"]).ok();
+    assert_eq!(bm.outbox()[0]["attempts"], 1);
+}
