@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod engine;
+pub mod intake;
 pub mod mail;
 pub mod reading;
 pub mod render;

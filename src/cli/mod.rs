@@ -48,6 +48,11 @@ pub enum Command {
     CheckConfig,
     /// One full cycle at --now: run every scheduled job due, then exit.
     Tick,
+    /// Take one raw message (FILE, or - for standard input) through the intake pipeline.
+    Ingest { file: PathBuf },
+    /// The queue of messages a person must decide.
+    #[command(subcommand)]
+    Review(ReviewCmd),
     /// How a message is read, without touching anything (FILE, or - for standard input).
     Parse {
         file: PathBuf,
@@ -160,6 +165,25 @@ pub enum PaymentsCmd {
         /// An invoice this payment is for (repeatable); paid first.
         #[arg(long = "invoice")]
         invoices: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReviewCmd {
+    /// Open items (with --all, decided ones too).
+    List {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        all: bool,
+    },
+    /// One item: why it is here, the reading, and the message.
+    Show { id: i64 },
+    /// Close an item without acting on it, saying why.
+    Reject {
+        id: i64,
+        #[arg(long)]
+        reason: String,
     },
 }
 
@@ -309,6 +333,73 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
             unreachable!("handled before the database is opened")
         }
         Command::Tick => tick(config, store, now).await?,
+        Command::Ingest { file } => {
+            let raw = if file == Path::new("-") {
+                let mut buf = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("reading standard input")?;
+                buf
+            } else {
+                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?
+            };
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                bail!("{}: the message is empty", file.display());
+            }
+            let taken = crate::intake::take_in(store, &raw, crate::intake::Origin::INGEST, now).await?;
+            if taken.duplicate {
+                println!("message #{} was already taken in ({}); nothing done", taken.id, taken.disposition.as_str());
+            } else {
+                println!("message #{}: {} -> {}", taken.id, taken.kind, taken.disposition.as_str());
+                for r in &taken.reasons {
+                    println!("  - {r}");
+                }
+            }
+        }
+        Command::Review(ReviewCmd::List { json, all }) => {
+            let items = store.reviews(!all).await?;
+            if json {
+                let v: Vec<Value> = items
+                    .iter()
+                    .map(|r| {
+                        json!({"id": r.id, "message": r.message, "kind": r.kind, "from": r.from, "subject": r.subject,
+                               "reasons": r.reasons, "state": r.state, "created_at": r.created_at,
+                               "decided_at": r.decided_at, "decision_reason": r.decision_reason})
+                    })
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                for r in &items {
+                    println!("#{:<5} {:<8} {:<12} {:<36} {}", r.id, r.state, r.kind, r.from, r.subject);
+                    for reason in &r.reasons {
+                        println!("        - {reason}");
+                    }
+                }
+                if items.is_empty() {
+                    println!("nothing waits for review");
+                }
+            }
+        }
+        Command::Review(ReviewCmd::Show { id }) => {
+            let (r, reading, raw) = store.review(id).await?.ok_or_else(|| anyhow!("no review item #{id}"))?;
+            println!("review #{} ({}): {} from {}", r.id, r.state, r.kind, r.from);
+            println!("subject: {}", r.subject);
+            for reason in &r.reasons {
+                println!("  - {reason}");
+            }
+            if let Some(d) = &r.decision_reason {
+                println!("decided {}: {d}", r.decided_at.as_deref().unwrap_or(""));
+            }
+            println!("\nreading:\n{}", serde_json::to_string_pretty(&serde_json::from_str::<Value>(&reading)?)?);
+            println!("\nmessage:\n{}", String::from_utf8_lossy(&raw));
+        }
+        Command::Review(ReviewCmd::Reject { id, reason }) => {
+            if reason.trim().is_empty() {
+                bail!("--reason must say why");
+            }
+            let mut tx = store.begin().await?;
+            tx.reject_review(id, reason.trim(), now).await?;
+            tx.commit().await?;
+            println!("review #{id} rejected: {}", reason.trim());
+        }
         Command::Accounts(AccountsCmd::Import { file }) => {
             let rows = csvin::accounts(config, &file)?;
             let mut tx = store.begin().await?;
@@ -571,8 +662,21 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
 async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> {
     let local = local_time(&now, config.company.timezone);
     println!("tick at {} ({})", local.format("%Y-%m-%d %H:%M"), config.company.timezone);
-    if config.imap.is_some() {
-        eprintln!("billmail: note: [imap] is configured, but this version does not read the mailbox yet");
+    if let Some(imap) = &config.imap {
+        let mut mailbox = crate::mail::imap::Mailbox::connect(imap).await.context("the mailbox")?;
+        let report = mailbox.intake(imap, store, now).await.context("reading the mailbox")?;
+        mailbox.logout().await;
+        for t in report.taken.iter().filter(|t| !t.duplicate) {
+            println!("read #{}: {} \"{}\" -> {}", t.id, t.kind, t.subject, t.disposition.as_str());
+        }
+        println!(
+            "intake: {} processed, {} to review, {} left for people{}{}",
+            report.processed,
+            report.review,
+            report.left,
+            if report.duplicates > 0 { format!(", {} seen before", report.duplicates) } else { String::new() },
+            if report.resynced { " (the mailbox's UIDVALIDITY changed; read again)" } else { "" }
+        );
     }
     let renderer = Renderer::new();
     let issued = engine::run_billing(config, store, &renderer, now).await.context("billing")?;

@@ -1,5 +1,6 @@
 //! The mail edges: SMTP delivery of the outbox (and, later, IMAP intake).
 
+pub mod imap;
 pub mod smtp;
 
 use anyhow::{Context, Result, bail};

@@ -71,6 +71,63 @@ impl MailStack {
         )
     }
 
+    /// The `[imap]` section for reading accounting@'s mailbox; the password
+    /// goes in `password_file`.
+    pub fn imap_config(&self, password_file: &Path) -> String {
+        format!(
+            "[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nusername = \"accounting@krgroup.example\"\npassword_file = \"{}\"\n",
+            self.imap_port,
+            password_file.display()
+        )
+    }
+
+    /// Puts a message into `user`'s `folder`, as delivery would.
+    pub fn append(&self, user: &str, folder: &str, raw: &[u8]) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port)).await.unwrap();
+            let mut client = async_imap::Client::new(tcp);
+            client.read_response().await.unwrap();
+            let mut session = client.login(user, &self.password).await.map_err(|e| e.0).unwrap();
+            session.append(folder, None, None, raw).await.unwrap();
+            let _ = session.logout().await;
+        });
+    }
+
+    /// (UID, seen) of every message in a folder of `user` (empty when the folder does not exist).
+    pub fn folder(&self, user: &str, folder: &str) -> Vec<(u32, bool)> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port)).await.unwrap();
+            let mut client = async_imap::Client::new(tcp);
+            client.read_response().await.unwrap();
+            let mut session = client.login(user, &self.password).await.map_err(|e| e.0).unwrap();
+            let Ok(mb) = session.examine(folder).await else { return vec![] };
+            let mut out = Vec::new();
+            if mb.exists > 0 {
+                let fetches: Vec<_> = session.fetch("1:*", "(UID FLAGS)").await.unwrap().try_collect().await.unwrap();
+                for f in fetches {
+                    let seen = f.flags().any(|fl| matches!(fl, async_imap::types::Flag::Seen));
+                    out.push((f.uid.unwrap(), seen));
+                }
+            }
+            let _ = session.logout().await;
+            out
+        })
+    }
+
+    /// Gives `user`'s INBOX a new UIDVALIDITY, as a server rebuild would.
+    pub fn reset_uidvalidity(&self, user: &str, value: u32) {
+        let conf = self.dir.path().join("dovecot/dovecot.conf");
+        let out = Command::new("doveadm")
+            .arg("-c")
+            .arg(conf)
+            .args(["mailbox", "update", "-u", user, "--uid-validity", &value.to_string(), "INBOX"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "doveadm: {}", String::from_utf8_lossy(&out.stderr));
+    }
+
     /// Every message in `user`'s INBOX, fetched with BODY.PEEK[].
     pub fn inbox(&self, user: &str) -> Vec<Vec<u8>> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();

@@ -1,0 +1,209 @@
+//! IMAP intake with async-imap: per folder UIDVALIDITY and a UID high-water
+//! mark, `BODY.PEEK[]` in bounded UID batches, each message stored and
+//! committed before it is moved (UID MOVE, or COPY + \Deleted + UID EXPUNGE),
+//! moves left undone by a crash finished on the next connection.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use async_imap::Session;
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use tokio::net::TcpStream;
+
+use crate::config::{Imap, Security};
+use crate::intake::{Disposition, Origin, take_in};
+use crate::store::Store;
+
+/// Every network step is bounded by this.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
+/// UIDs fetched per round trip.
+pub const BATCH: usize = 50;
+
+pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> Stream for T {}
+
+pub struct Mailbox {
+    session: Session<Box<dyn Stream>>,
+    can_move: bool,
+    uidplus: bool,
+}
+
+async fn timed<T, E: std::fmt::Display>(what: &str, f: impl std::future::Future<Output = Result<T, E>>) -> Result<T> {
+    match tokio::time::timeout(IO_TIMEOUT, f).await {
+        Err(_) => bail!("IMAP {what}: no answer within {}s", IO_TIMEOUT.as_secs()),
+        Ok(Err(e)) => bail!("IMAP {what}: {e}"),
+        Ok(Ok(v)) => Ok(v),
+    }
+}
+
+fn tls_connector() -> tokio_rustls::TlsConnector {
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config = tokio_rustls::rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    tokio_rustls::TlsConnector::from(Arc::new(config))
+}
+
+async fn tls(tcp: TcpStream, host: &str) -> Result<Box<dyn Stream>> {
+    let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
+        .map_err(|e| anyhow!("{host:?} is not a TLS server name: {e}"))?;
+    let stream = timed("TLS handshake", tls_connector().connect(name, tcp)).await?;
+    Ok(Box::new(stream))
+}
+
+impl Mailbox {
+    /// Connects and logs in (TLS, STARTTLS, or plain to a loopback address).
+    pub async fn connect(cfg: &Imap) -> Result<Mailbox> {
+        let password = super::read_secret(&cfg.password)?;
+        let tcp = timed("connect", TcpStream::connect((cfg.host.as_str(), cfg.port)))
+            .await
+            .with_context(|| format!("reaching {}:{}", cfg.host, cfg.port))?;
+        let stream: Box<dyn Stream> = match cfg.security {
+            Security::Tls => tls(tcp, &cfg.host).await?,
+            Security::Plain => Box::new(tcp),
+            Security::StartTls => {
+                let mut client = async_imap::Client::new(tcp);
+                timed("greeting", client.read_response()).await?;
+                timed("STARTTLS", client.run_command_and_check_ok("STARTTLS", None)).await?;
+                tls(client.into_inner(), &cfg.host).await?
+            }
+        };
+        let mut client = async_imap::Client::new(stream);
+        if cfg.security != Security::StartTls {
+            timed("greeting", client.read_response()).await?;
+        }
+        let mut session = match tokio::time::timeout(IO_TIMEOUT, client.login(&cfg.username, &password)).await {
+            Err(_) => bail!("IMAP login: no answer within {}s", IO_TIMEOUT.as_secs()),
+            Ok(Err((e, _))) => bail!("IMAP login as {} refused: {e}", cfg.username),
+            Ok(Ok(s)) => s,
+        };
+        let caps = timed("CAPABILITY", session.capabilities()).await?;
+        Ok(Mailbox { can_move: caps.has_str("MOVE"), uidplus: caps.has_str("UIDPLUS"), session })
+    }
+
+    async fn ensure_folder(&mut self, name: &str) -> Result<()> {
+        let existing: Vec<String> = timed("LIST", async {
+            let s = self.session.list(Some(""), Some(name)).await?;
+            s.map_ok(|n| n.name().to_string()).try_collect::<Vec<_>>().await
+        })
+        .await?;
+        if !existing.iter().any(|n| n == name) {
+            timed("CREATE", self.session.create(name)).await?;
+        }
+        Ok(())
+    }
+
+    async fn move_uid(&mut self, uid: u32, to: &str) -> Result<()> {
+        let set = uid.to_string();
+        if self.can_move {
+            timed("UID MOVE", self.session.uid_mv(&set, to)).await?;
+        } else {
+            timed("UID COPY", self.session.uid_copy(&set, to)).await?;
+            timed("UID STORE", async {
+                let s = self.session.uid_store(&set, "+FLAGS.SILENT (\\Deleted)").await?;
+                s.try_collect::<Vec<_>>().await
+            })
+            .await?;
+            if self.uidplus {
+                timed("UID EXPUNGE", async {
+                    let s = self.session.uid_expunge(&set).await?;
+                    s.try_collect::<Vec<_>>().await
+                })
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes in every new message of the configured mailbox.
+    pub async fn intake(&mut self, cfg: &Imap, store: &Store, now: DateTime<Utc>) -> Result<IntakeReport> {
+        self.ensure_folder(&cfg.processed_folder).await?;
+        self.ensure_folder(&cfg.review_folder).await?;
+        let mb = timed("SELECT", self.session.select(&cfg.mailbox)).await?;
+        let validity = mb.uid_validity.ok_or_else(|| anyhow!("the server gave no UIDVALIDITY for {}", cfg.mailbox))?;
+        let mut report = IntakeReport::default();
+        let mut last = match store.folder_mark(&cfg.mailbox).await? {
+            Some((v, last)) if v == validity => last,
+            Some(_) => {
+                tracing::warn!(folder = %cfg.mailbox, "UIDVALIDITY changed: reading the folder again; seen messages are recognised");
+                report.resynced = true;
+                0
+            }
+            None => 0,
+        };
+
+        // moves decided before a crash
+        for (id, uid, disposition) in store.pending_moves(&cfg.mailbox, validity).await? {
+            let to = folder_for(cfg, Disposition::parse(&disposition));
+            self.move_uid(uid, to).await?;
+            store.mark_moved(id, to).await?;
+        }
+
+        let found = timed("UID SEARCH", self.session.uid_search(format!("UID {}:*", last.saturating_add(1)))).await?;
+        let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
+        uids.sort();
+        for chunk in uids.chunks(BATCH) {
+            let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+            let fetched: Vec<(u32, Vec<u8>)> = timed("UID FETCH", async {
+                let s = self.session.uid_fetch(&set, "(UID BODY.PEEK[])").await?;
+                s.try_filter_map(|f| async move { Ok(f.uid.zip(f.body().map(<[u8]>::to_vec))) }).try_collect().await
+            })
+            .await?;
+            let mut fetched = fetched;
+            fetched.sort_by_key(|(uid, _)| *uid);
+            for (uid, raw) in fetched {
+                let origin = Origin { folder: Some(&cfg.mailbox), uidvalidity: Some(validity), uid: Some(uid) };
+                let taken = take_in(store, &raw, origin, now).await?;
+                let mut tx = store.begin().await?;
+                tx.set_folder_mark(&cfg.mailbox, validity, uid).await?;
+                tx.commit().await?;
+                last = uid;
+                if taken.duplicate {
+                    report.duplicates += 1;
+                } else {
+                    match taken.disposition {
+                        Disposition::Processed => report.processed += 1,
+                        Disposition::Review => report.review += 1,
+                        Disposition::Left => report.left += 1,
+                    }
+                }
+                // a message already moved once (seen again after a UIDVALIDITY
+                // change, or put back by a person) is not moved again
+                if taken.disposition != Disposition::Left && !taken.moved {
+                    let to = folder_for(cfg, taken.disposition);
+                    self.move_uid(uid, to).await?;
+                    store.mark_moved(taken.id, to).await?;
+                }
+                report.taken.push(taken);
+            }
+        }
+        if last > 0 || report.resynced {
+            let mut tx = store.begin().await?;
+            tx.set_folder_mark(&cfg.mailbox, validity, last).await?;
+            tx.commit().await?;
+        }
+        Ok(report)
+    }
+
+    pub async fn logout(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), self.session.logout()).await;
+    }
+}
+
+fn folder_for(cfg: &Imap, d: Disposition) -> &str {
+    match d {
+        Disposition::Review => &cfg.review_folder,
+        _ => &cfg.processed_folder,
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct IntakeReport {
+    pub processed: usize,
+    pub review: usize,
+    pub left: usize,
+    pub duplicates: usize,
+    pub resynced: bool,
+    pub taken: Vec<crate::intake::Taken>,
+}

@@ -1,0 +1,239 @@
+//! Messages taken in, the review queue, and IMAP high-water marks.
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Store, Tx, instant};
+
+/// A message to store, with what was read from it.
+#[derive(Clone, Debug)]
+pub struct NewMessage<'a> {
+    pub dedupe_key: &'a str,
+    pub message_id: Option<&'a str>,
+    pub source: &'a str,
+    pub folder: Option<&'a str>,
+    pub uidvalidity: Option<u32>,
+    pub uid: Option<u32>,
+    pub raw: &'a [u8],
+    pub from: &'a str,
+    pub subject: &'a str,
+    pub kind: &'a str,
+    pub confidence: &'a str,
+    pub reading: &'a str,
+    pub disposition: &'a str,
+}
+
+#[derive(Clone, Debug)]
+pub struct StoredMessage {
+    pub id: i64,
+    pub disposition: String,
+    pub moved_to: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct ReviewRecord {
+    pub id: i64,
+    pub message: i64,
+    pub kind: String,
+    pub from: String,
+    pub subject: String,
+    pub reasons: Vec<String>,
+    pub state: String,
+    pub created_at: String,
+    pub decided_at: Option<String>,
+    pub decision_reason: Option<String>,
+}
+
+fn review_from_row(r: &sqlx::sqlite::SqliteRow) -> ReviewRecord {
+    ReviewRecord {
+        id: r.get("id"),
+        message: r.get("message_id"),
+        kind: r.get("kind"),
+        from: r.get("from_addr"),
+        subject: r.get("subject"),
+        reasons: serde_json::from_str(r.get::<&str, _>("reasons")).unwrap_or_default(),
+        state: r.get("state"),
+        created_at: r.get("created_at"),
+        decided_at: r.get("decided_at"),
+        decision_reason: r.get("decision_reason"),
+    }
+}
+
+impl Tx {
+    pub async fn find_message(&mut self, dedupe_key: &str) -> Result<Option<StoredMessage>> {
+        let row = sqlx::query("SELECT id, disposition, moved_to FROM messages WHERE dedupe_key = ?")
+            .bind(dedupe_key)
+            .fetch_optional(self.conn())
+            .await?;
+        Ok(row.map(|r| StoredMessage {
+            id: r.get("id"),
+            disposition: r.get("disposition"),
+            moved_to: r.get("moved_to"),
+        }))
+    }
+
+    pub async fn insert_message(&mut self, m: &NewMessage<'_>, now: DateTime<Utc>) -> Result<i64> {
+        Ok(sqlx::query(
+            "INSERT INTO messages (dedupe_key, message_id, source, folder, uidvalidity, uid, raw, from_addr, subject,
+               kind, confidence, reading, disposition, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(m.dedupe_key)
+        .bind(m.message_id)
+        .bind(m.source)
+        .bind(m.folder)
+        .bind(m.uidvalidity.map(i64::from))
+        .bind(m.uid.map(i64::from))
+        .bind(m.raw)
+        .bind(m.from)
+        .bind(m.subject)
+        .bind(m.kind)
+        .bind(m.confidence)
+        .bind(m.reading)
+        .bind(m.disposition)
+        .bind(instant(now))
+        .execute(self.conn())
+        .await?
+        .last_insert_rowid())
+    }
+
+    /// Where a message already stored now sits in the mailbox (after a UIDVALIDITY change).
+    pub async fn relocate_message(&mut self, id: i64, folder: &str, uidvalidity: u32, uid: u32) -> Result<()> {
+        sqlx::query("UPDATE messages SET folder = ?, uidvalidity = ?, uid = ? WHERE id = ?")
+            .bind(folder)
+            .bind(i64::from(uidvalidity))
+            .bind(i64::from(uid))
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn insert_review(
+        &mut self,
+        message: i64,
+        kind: &str,
+        from: &str,
+        subject: &str,
+        reasons: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        Ok(sqlx::query(
+            "INSERT INTO review_items (message_id, kind, from_addr, subject, reasons, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(message)
+        .bind(kind)
+        .bind(from)
+        .bind(subject)
+        .bind(serde_json::to_string(reasons)?)
+        .bind(instant(now))
+        .execute(self.conn())
+        .await?
+        .last_insert_rowid())
+    }
+
+    /// Flags every contact with this address as bounced; returns the accounts.
+    pub async fn flag_bounced(&mut self, email: &str, why: &str, now: DateTime<Utc>) -> Result<Vec<String>> {
+        let accounts: Vec<String> = sqlx::query_scalar(
+            "UPDATE contacts SET bounced_at = ? WHERE email = ? AND bounced_at IS NULL RETURNING account_id",
+        )
+        .bind(instant(now))
+        .bind(email)
+        .fetch_all(self.conn())
+        .await?;
+        let mut unique = accounts.clone();
+        unique.sort();
+        unique.dedup();
+        for a in &unique {
+            self.history(a, now, "bounce", &format!("mail to {email} bounced ({why}); the address is flagged")).await?;
+        }
+        Ok(unique)
+    }
+
+    pub async fn set_folder_mark(&mut self, folder: &str, uidvalidity: u32, last_uid: u32) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO imap_folders (folder, uidvalidity, last_seen_uid) VALUES (?, ?, ?)
+             ON CONFLICT (folder) DO UPDATE SET uidvalidity = excluded.uidvalidity, last_seen_uid = excluded.last_seen_uid",
+        )
+        .bind(folder)
+        .bind(i64::from(uidvalidity))
+        .bind(i64::from(last_uid))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn reject_review(&mut self, id: i64, reason: &str, now: DateTime<Utc>) -> Result<()> {
+        let n = sqlx::query(
+            "UPDATE review_items SET state = 'rejected', decided_at = ?, decision_reason = ? WHERE id = ? AND state = 'open'",
+        )
+        .bind(instant(now))
+        .bind(reason)
+        .bind(id)
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if n != 1 {
+            bail!("no open review item #{id}");
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    pub async fn folder_mark(&self, folder: &str) -> Result<Option<(u32, u32)>> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT uidvalidity, last_seen_uid FROM imap_folders WHERE folder = ?")
+                .bind(folder)
+                .fetch_optional(self.pool())
+                .await?;
+        Ok(row.map(|(v, u)| (v as u32, u as u32)))
+    }
+
+    /// Messages of this folder whose move was decided but not yet done.
+    pub async fn pending_moves(&self, folder: &str, uidvalidity: u32) -> Result<Vec<(i64, u32, String)>> {
+        let rows: Vec<(i64, i64, String)> = sqlx::query_as(
+            "SELECT id, uid, disposition FROM messages
+             WHERE source = 'imap' AND folder = ? AND uidvalidity = ? AND moved_to IS NULL AND disposition != 'left'
+             ORDER BY uid",
+        )
+        .bind(folder)
+        .bind(i64::from(uidvalidity))
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(|(id, uid, d)| (id, uid as u32, d)).collect())
+    }
+
+    pub async fn mark_moved(&self, id: i64, to: &str) -> Result<()> {
+        sqlx::query("UPDATE messages SET moved_to = ? WHERE id = ?").bind(to).bind(id).execute(self.pool()).await?;
+        Ok(())
+    }
+
+    pub async fn reviews(&self, open_only: bool) -> Result<Vec<ReviewRecord>> {
+        let rows = sqlx::query("SELECT * FROM review_items WHERE (?1 = 0 OR state = 'open') ORDER BY id")
+            .bind(open_only as i64)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(review_from_row).collect())
+    }
+
+    /// A review item with the stored reading and the raw message.
+    pub async fn review(&self, id: i64) -> Result<Option<(ReviewRecord, String, Vec<u8>)>> {
+        let Some(r) =
+            sqlx::query("SELECT * FROM review_items WHERE id = ?").bind(id).fetch_optional(self.pool()).await?
+        else {
+            return Ok(None);
+        };
+        let item = review_from_row(&r);
+        let (reading, raw): (String, Vec<u8>) = sqlx::query_as("SELECT reading, raw FROM messages WHERE id = ?")
+            .bind(item.message)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(Some((item, reading, raw)))
+    }
+
+    pub async fn message_count(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT COUNT(*) FROM messages").fetch_one(self.pool()).await?)
+    }
+}

@@ -1,0 +1,133 @@
+//! Mail in: messages taken from accounting@'s mailbox on a real Dovecot, or
+//! given to `billmail ingest`, stored once and sent to the right folder.
+
+mod common;
+
+use std::path::Path;
+
+use common::mailstack::MailStack;
+use common::{ACCOUNTS, Bm};
+
+const NOV2: &str = "2026-11-02T09:00:00-05:00";
+const ACCOUNTING: &str = "accounting@krgroup.example";
+
+fn corpus(name: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/messages");
+    for d in [dir, shared] {
+        if let Some(p) = std::fs::read_dir(&d).ok().into_iter().flatten().flatten().map(|e| e.path()).find(|p| {
+            p.file_name().unwrap().to_string_lossy().starts_with(name) && p.extension().is_some_and(|x| x == "eml")
+        }) {
+            return std::fs::read(p).unwrap();
+        }
+    }
+    panic!("no corpus message {name}")
+}
+
+const WITH_BAYSIDE: &str = "BAYSIDE,Bayside Courier,remote,5,0,billing@baysidecourier.example,,,\n";
+
+fn billmail_reading(stack: &MailStack) -> Bm {
+    let bm = Bm::new();
+    let pw = bm.write("imap-password", &format!("{}\n", stack.password));
+    bm.write("billmail.toml", &format!("{}\n{}", common::CONFIG, stack.imap_config(&pw)));
+    bm.import_accounts(&format!("{ACCOUNTS}{WITH_BAYSIDE}"), NOV2).ok();
+    bm
+}
+
+/// A message of our own with no corpus dependency: a question, for people.
+const QUESTION: &[u8] = b"From: Paul <paul@riverbend.example>\r\nTo: accounting@krgroup.example\r\nSubject: Question\r\nMessage-ID: <q1@riverbend.example>\r\nDate: Tue, 17 Nov 2026 10:00:00 -0500\r\n\r\nWhy did our invoice go up this month?\r\n";
+
+#[test]
+fn each_message_is_stored_once_and_lands_in_the_right_folder() {
+    let stack = MailStack::start();
+    let bm = billmail_reading(&stack);
+    stack.append(ACCOUNTING, "INBOX", &corpus("102-")); // a user change (two typed users)
+    stack.append(ACCOUNTING, "INBOX", &corpus("112-")); // an out-of-office reply
+    stack.append(ACCOUNTING, "INBOX", &corpus("124-")); // a bounce
+    stack.append(ACCOUNTING, "INBOX", QUESTION); // for people
+    let out = bm.at("2026-11-17T09:00:00-05:00", &["tick"]).ok();
+    assert!(out.stdout.contains("intake: 2 processed, 1 to review, 1 left for people"), "{}", out.stdout);
+
+    let inbox = stack.folder(ACCOUNTING, "INBOX");
+    assert_eq!(inbox.len(), 1, "only the question stays: {inbox:?}");
+    assert!(!inbox[0].1, "and it is still unread");
+    assert_eq!(stack.folder(ACCOUNTING, "Billing/Processed").len(), 2);
+    assert_eq!(stack.folder(ACCOUNTING, "Billing/Review").len(), 1);
+    assert!(stack.folder(ACCOUNTING, "Billing/Review").iter().all(|(_, seen)| !seen), "moved, not read");
+
+    let review = bm.run(&["review", "list", "--json"]).ok().json();
+    let items = review.as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["kind"], "user_change");
+    assert_eq!(items[0]["from"], "gliu@northgate-cpa.example");
+    assert!(items[0]["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("does not yet apply")));
+
+    // a second cycle takes in nothing again
+    let again = bm.at("2026-11-17T09:05:00-05:00", &["tick"]).ok();
+    assert!(again.stdout.contains("intake: 0 processed, 0 to review, 0 left for people"), "{}", again.stdout);
+    assert_eq!(bm.run(&["review", "list", "--json"]).ok().json().as_array().unwrap().len(), 1);
+    assert_eq!(stack.folder(ACCOUNTING, "INBOX").len(), 1);
+}
+
+#[test]
+fn a_bounce_flags_the_billing_contact() {
+    let stack = MailStack::start();
+    let bm = billmail_reading(&stack);
+    stack.append(ACCOUNTING, "INBOX", &corpus("29-"));
+    bm.at("2026-11-17T09:00:00-05:00", &["tick"]).ok();
+    let show = bm.run(&["accounts", "show", "BAYSIDE", "--json"]).ok().json();
+    assert!(show["billing_emails"][0]["bounced_at"].is_string(), "{show:#}");
+    assert!(bm.run(&["accounts", "show", "BAYSIDE"]).ok().stdout.contains("BOUNCED"));
+    let hist = bm.run(&["accounts", "history", "BAYSIDE", "--json"]).ok().json();
+    assert!(hist.as_array().unwrap().iter().any(|h| h["kind"] == "bounce"));
+}
+
+#[test]
+fn a_uidvalidity_change_acts_on_nothing_twice() {
+    let stack = MailStack::start();
+    let bm = billmail_reading(&stack);
+    stack.append(ACCOUNTING, "INBOX", &corpus("102-"));
+    stack.append(ACCOUNTING, "INBOX", QUESTION);
+    bm.at("2026-11-17T09:00:00-05:00", &["tick"]).ok();
+    stack.reset_uidvalidity(ACCOUNTING, 4242);
+    stack.append(ACCOUNTING, "INBOX", &corpus("106-"));
+    let out = bm.at("2026-11-17T10:00:00-05:00", &["tick"]).ok();
+    assert!(out.stdout.contains("UIDVALIDITY changed"), "{}", out.stdout);
+    assert!(out.stdout.contains("1 to review"), "{}", out.stdout);
+    let items = bm.run(&["review", "list", "--json"]).ok().json();
+    assert_eq!(items.as_array().unwrap().len(), 2, "the first request is not queued twice");
+    let inbox = stack.folder(ACCOUNTING, "INBOX");
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    assert!(!inbox[0].1);
+}
+
+#[test]
+fn ingest_takes_a_message_in_once() {
+    let bm = Bm::new();
+    bm.import_accounts(&format!("{ACCOUNTS}{WITH_BAYSIDE}"), NOV2).ok();
+    let file = bm.write("msg.eml", std::str::from_utf8(&corpus("102-")).unwrap());
+    let first = bm.run(&["ingest", file.to_str().unwrap()]).ok();
+    assert!(first.stdout.contains("user_change -> review"), "{}", first.stdout);
+    let second = bm.run(&["ingest", file.to_str().unwrap()]).ok();
+    assert!(second.stdout.contains("already taken in"), "{}", second.stdout);
+    assert_eq!(bm.run(&["review", "list", "--json"]).ok().json().as_array().unwrap().len(), 1);
+    // standard input, as an MTA pipe alias gives it
+    let bounce = corpus("124-");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_billmail"))
+        .args(["ingest", "-", "--config"])
+        .arg(bm.path("billmail.toml"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), &bounce).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bounce -> processed"));
+    let empty = bm.write("empty.eml", "");
+    assert!(bm.run(&["ingest", empty.to_str().unwrap()]).fails().stderr.contains("empty"));
+    // review items can be closed with a reason, once
+    bm.run(&["review", "reject", "1", "--reason", "duplicate of a phone call"]).ok();
+    assert!(bm.run(&["review", "reject", "1", "--reason", "again"]).fails().stderr.contains("no open review item"));
+    assert!(bm.run(&["review", "list"]).ok().stdout.contains("nothing waits"));
+}
