@@ -1,68 +1,121 @@
 #!/usr/bin/env bash
-# The main job: bill three sample customers through three months and show
-# what they were sent. Everything lands in ./demo-out (database, config,
-# CSVs); run it again to start over.
+# The main job: a local mail stack (Dovecot + OpenSMTPD on loopback), three
+# sample customers, customer mail arriving at accounting@, and billmail run
+# through a month with `tick --now`. Everything lands in ./demo-out; run it
+# again to start over. Needs root (the mail servers drop to their own users).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root=$PWD
+out="$root/demo-out"
+bm="$root/target/release/billmail"
+
+./scripts/mailstack.sh install
 cargo build --release --quiet
-bm="$PWD/target/release/billmail"
-out="$PWD/demo-out"
+[ -d "$out/mail" ] && ./scripts/mailstack.sh stop "$out/mail" 2>/dev/null || true
 rm -rf "$out" && mkdir -p "$out"
-cp examples/billmail.toml examples/accounts.csv examples/subscriptions.csv "$out/"
+./scripts/mailstack.sh start "$out/mail"
+trap './scripts/mailstack.sh stop "$out/mail" >/dev/null 2>&1 || true' EXIT
+# shellcheck disable=SC1091
+. "$out/mail/mailstack.env"
+
+cp examples/accounts.csv examples/subscriptions.csv "$out/"
+printf '%s\n' "$MAIL_PASSWORD" > "$out/imap-password"
+sed -e 's/^# \[imap\].*/[imap]/' -e 's/^# \[smtp\].*/[smtp]/' examples/billmail.toml \
+  | awk -v imap="$IMAP_PORT" -v smtp="$SMTP_PORT" -v pw="$out/imap-password" '
+      /^\[imap\]/ {print; print "host = \"127.0.0.1\"\nport = " imap "\nsecurity = \"plain\"\nusername = \"accounting@krgroup.example\"\npassword_file = \"" pw "\""; skip=1; next}
+      /^\[smtp\]/ {print; print "host = \"127.0.0.1\"\nport = " smtp "\nsecurity = \"plain\"\nfrom = \"KR Group Accounting <accounting@krgroup.example>\""; skip=1; next}
+      skip && /^# / {next}
+      {skip=0; print}' > "$out/billmail.toml"
 export BILLMAIL_CONFIG="$out/billmail.toml"
 
 step() { printf '\n== %s\n' "$*"; }
-step "init and import (November 2nd)"
+send() { # send FILE to accounting@ through the local SMTP server
+  python3 - "$SMTP_PORT" "$1" <<'PY'
+import smtplib, sys
+port, path = int(sys.argv[1]), sys.argv[2]
+with smtplib.SMTP("127.0.0.1", port) as s:
+    s.sendmail("customer@example", ["accounting@krgroup.example"], open(path, "rb").read())
+PY
+}
+mailbox() { # list USER's folders and subjects over IMAP
+  python3 - "$IMAP_PORT" "$MAIL_PASSWORD" "$@" <<'PY'
+import imaplib, email, email.policy, sys
+port, pw, users = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+for user in users:
+    m = imaplib.IMAP4("127.0.0.1", port); m.login(user, pw)
+    folders = [f.decode().split(' "/" ')[-1].strip('"') for f in m.list()[1]]
+    for folder in sorted(folders):
+        if m.select('"%s"' % folder, readonly=True)[0] != "OK":
+            continue  # a parent folder that holds no messages
+        ids = m.search(None, "ALL")[1][0].split()
+        print(f"  {user} / {folder}: {len(ids)} message(s)")
+        for i in ids:
+            hdr = email.message_from_bytes(m.fetch(i, "(BODY.PEEK[HEADER])")[1][0][1], policy=email.policy.default)
+            subj = " ".join(str(hdr.get("Subject", "")).split())
+            kind = hdr.get("X-Billmail-Kind")
+            print(f"      - {subj}" + (f"   [X-Billmail-Kind: {kind}]" if kind else ""))
+    m.logout()
+PY
+}
+
+step "a mail stack on loopback: IMAP $IMAP_PORT, SMTP $SMTP_PORT; billmail's config is $out/billmail.toml"
+"$bm" check-config
 "$bm" init
+
+step "November 2nd: three customers and their subscriptions"
 "$bm" accounts import "$out/accounts.csv" --now 2026-11-02T09:00:00-05:00
 "$bm" subscriptions import "$out/subscriptions.csv" --now 2026-11-02T09:00:00-05:00
 "$bm" accounts list
 
-step "work outside the agreement, recorded November 3rd"
+step "November 3rd: an engineer records work for Acme outside the agreement"
 "$bm" service add --account ACME --date 2026-11-03 --engineer "Sam Ortiz" --hours 2.5 --rate 145 \
   --description "Restored the file share after a failed update" --now 2026-11-03T17:00:00-05:00
 
-step "the daily cycle on November 4th: a service invoice"
+step "customers write to accounting@ (delivered through OpenSMTPD into Dovecot)"
+for f in tests/corpus/102-two-new-employees-typed.eml tests/corpus/108-claim-ap-processed-wire.eml \
+         tests/corpus/112-ooo-french.eml tests/corpus/115-question-with-numbers.eml; do
+  echo "  $(grep -m1 '^Subject:' "$f")"
+  send "$f"
+done
+sleep 1
+
+step "November 4th, 08:05: the daily cycle reads the mailbox, issues the service invoice, sends it"
 "$bm" tick --now 2026-11-04T08:05:00-05:00
 
-step "November 15th: agreement invoices for December (and a second tick that does nothing)"
+step "November 15th: agreement invoices for December go out (a second tick sends nothing)"
 "$bm" tick --now 2026-11-15T08:00:00-05:00
 "$bm" tick --now 2026-11-15T08:00:00-05:00
 
-step "ACME pays December's invoice and a little more (November 28th)"
+step "November 28th: Acme's payment, entered by hand"
 dec=$("$bm" invoices list --account ACME --json | python3 -c 'import json,sys; print([i["number"] for i in json.load(sys.stdin) if i["kind"]=="agreement"][0])')
 "$bm" payments record --account ACME --amount 2000.00 --method ach --reference 0210000212345 --invoice "$dec" \
   --now 2026-11-28T10:00:00-05:00
 
-step "December 5th: recurring charges"
+step "December 5th: recurring charges; December 10th: Acme now has 24 full-time users"
 "$bm" tick --now 2026-12-05T08:00:00-05:00
-
-step "December 10th: ACME now has 24 full-time users"
 sed 's/hybrid,22,3/hybrid,24,3/' "$out/accounts.csv" > "$out/accounts-dec10.csv"
 "$bm" accounts import "$out/accounts-dec10.csv" --now 2026-12-10T11:00:00-05:00
 
-step "the daemon was down from December 11th to January 6th: one tick catches up"
-"$bm" tick --now 2027-01-06T09:00:00-05:00
+step "December 15th: January's invoices, with Acme's change prorated"
+"$bm" tick --now 2026-12-15T08:00:00-05:00
 
-step "January 15th"
-"$bm" tick --now 2027-01-15T08:00:00-05:00
+step "what waits for a person (billmail does not yet apply readings by itself)"
+"$bm" review list
 
-step "ACME's account"
-"$bm" accounts show ACME --now 2027-01-15T09:00:00-05:00
-"$bm" accounts history ACME
+step "where everything went"
+mailbox accounting@krgroup.example ap@acme-dental.example jane.doe@acme-dental.example \
+        billing@harborview.example accounts@bellamy.example
 
-step "every invoice"
-"$bm" invoices list
-
+step "Acme's January invoice, as the customer reads it"
 jan=$("$bm" invoices list --account ACME --json | python3 -c 'import json,sys; print([i["number"] for i in json.load(sys.stdin) if i["kind"]=="agreement" and i["period"]=="2027-01"][0])')
-step "ACME's January invoice, as the customer reads it (with the prorated change and the credit)"
 "$bm" invoices show "$jan"
 
-step "the outbox (no [smtp] in this config: mail stays queued)"
+step "the outbox"
 "$bm" outbox list
 cat <<MSG
 
-Done. Everything is in $out:
-  BILLMAIL_CONFIG=$out/billmail.toml $bm invoices show NUMBER [--format html|json]
-  BILLMAIL_CONFIG=$out/billmail.toml $bm outbox show ID [--html]
+Done. Everything is in $out (the mail servers are stopped now).
+  BILLMAIL_CONFIG=$out/billmail.toml $bm invoices list | invoices show NUMBER [--format html|json]
+  BILLMAIL_CONFIG=$out/billmail.toml $bm review list | review show ID
+  BILLMAIL_CONFIG=$out/billmail.toml $bm accounts show ACME | accounts history ACME
 MSG
