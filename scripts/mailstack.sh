@@ -8,6 +8,8 @@
 #   scripts/mailstack.sh stop DIR       stop both, by pid
 #   scripts/mailstack.sh stop-smtp DIR / start-smtp DIR
 #                                       stop or restart only OpenSMTPD, on the same port
+#   scripts/mailstack.sh restart-imap DIR
+#                                       stop Dovecot and start it again, on the same ports
 #
 # Mail to any address at reject.example is refused with a 550, so tests can
 # see a permanent failure.
@@ -164,6 +166,13 @@ case "${1:-}" in
   start) start "${2:?usage: mailstack.sh start DIR}" ;;
   stop) stop "${2:?usage: mailstack.sh stop DIR}" ;;
   stop-smtp) stop_pid "$(realpath -m "${2:?usage: mailstack.sh stop-smtp DIR}")/smtpd.pid" ;;
+  restart-imap)
+    d=$(realpath -m "${2:?usage: mailstack.sh restart-imap DIR}")
+    . "$d/mailstack.env"
+    stop_pid "$d/dovecot.pid"
+    dovecot -F -c "$d/dovecot/dovecot.conf" >> "$d/dovecot/stdout.log" 2>&1 &
+    echo $! > "$d/dovecot.pid"
+    wait_port "$IMAP_PORT" "$d/dovecot/dovecot.log" ;;
   start-smtp)
     d=$(realpath -m "${2:?usage: mailstack.sh start-smtp DIR}")
     . "$d/mailstack.env"

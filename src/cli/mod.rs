@@ -46,6 +46,8 @@ pub enum Command {
     Init,
     /// Read the config and report everything wrong with it.
     CheckConfig,
+    /// The daemon: watch the mailbox, run scheduled jobs, send the outbox, until SIGTERM/SIGINT.
+    Run,
     /// One full cycle at --now: run every scheduled job due, then exit.
     Tick,
     /// Take one raw message (FILE, or - for standard input) through the intake pipeline.
@@ -331,6 +333,23 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
     match cmd {
         Command::Init | Command::CheckConfig | Command::Parse { .. } => {
             unreachable!("handled before the database is opened")
+        }
+        Command::Run => {
+            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+            let (s, w) = (stop.clone(), wake.clone());
+            tokio::spawn(async move {
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                tracing::info!("stopping: finishing the message in hand");
+                s.store(true, std::sync::atomic::Ordering::SeqCst);
+                w.notify_one();
+            });
+            crate::daemon::run(config.clone(), store.clone(), stop, wake).await?;
         }
         Command::Tick => tick(config, store, now).await?,
         Command::Ingest { file } => {

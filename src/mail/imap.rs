@@ -28,6 +28,14 @@ pub struct Mailbox {
     session: Session<Box<dyn Stream>>,
     can_move: bool,
     uidplus: bool,
+    can_idle: bool,
+}
+
+/// Why a wait for new mail ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Woken {
+    NewMail,
+    Timeout,
 }
 
 async fn timed<T, E: std::fmt::Display>(what: &str, f: impl std::future::Future<Output = Result<T, E>>) -> Result<T> {
@@ -79,7 +87,12 @@ impl Mailbox {
             Ok(Ok(s)) => s,
         };
         let caps = timed("CAPABILITY", session.capabilities()).await?;
-        Ok(Mailbox { can_move: caps.has_str("MOVE"), uidplus: caps.has_str("UIDPLUS"), session })
+        Ok(Mailbox {
+            can_move: caps.has_str("MOVE"),
+            uidplus: caps.has_str("UIDPLUS"),
+            can_idle: caps.has_str("IDLE"),
+            session,
+        })
     }
 
     async fn ensure_folder(&mut self, name: &str) -> Result<()> {
@@ -116,8 +129,45 @@ impl Mailbox {
         Ok(())
     }
 
+    pub fn can_idle(&self) -> bool {
+        self.can_idle
+    }
+
+    /// Waits in IDLE on the selected mailbox for new mail, at most `limit`
+    /// (callers keep it under 25 minutes), then ends IDLE. The session comes
+    /// back ready for the next command.
+    pub async fn idle(self, limit: Duration) -> Result<(Mailbox, Woken)> {
+        let Mailbox { session, can_move, uidplus, can_idle } = self;
+        let mut handle = session.idle();
+        timed("IDLE", handle.init()).await?;
+        let woken = {
+            let (wait, _stop) = handle.wait_with_timeout(limit);
+            // the server must answer within the limit plus the socket timeout
+            match tokio::time::timeout(limit + IO_TIMEOUT, wait).await {
+                Err(_) => bail!("IMAP IDLE: the connection went silent"),
+                Ok(Err(e)) => bail!("IMAP IDLE: {e}"),
+                Ok(Ok(async_imap::extensions::idle::IdleResponse::NewData(_))) => Woken::NewMail,
+                Ok(Ok(_)) => Woken::Timeout,
+            }
+        };
+        let session = timed("DONE", handle.done()).await?;
+        Ok((Mailbox { session, can_move, uidplus, can_idle }, woken))
+    }
+
     /// Takes in every new message of the configured mailbox.
     pub async fn intake(&mut self, cfg: &Imap, store: &Store, now: DateTime<Utc>) -> Result<IntakeReport> {
+        self.intake_until(cfg, store, now, &std::sync::atomic::AtomicBool::new(false)).await
+    }
+
+    /// Like [`Mailbox::intake`], but stops after the message in hand once
+    /// `stop` is set (a shutdown signal).
+    pub async fn intake_until(
+        &mut self,
+        cfg: &Imap,
+        store: &Store,
+        now: DateTime<Utc>,
+        stop: &std::sync::atomic::AtomicBool,
+    ) -> Result<IntakeReport> {
         self.ensure_folder(&cfg.processed_folder).await?;
         self.ensure_folder(&cfg.review_folder).await?;
         let mb = timed("SELECT", self.session.select(&cfg.mailbox)).await?;
@@ -153,6 +203,9 @@ impl Mailbox {
             let mut fetched = fetched;
             fetched.sort_by_key(|(uid, _)| *uid);
             for (uid, raw) in fetched {
+                if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
                 let origin = Origin { folder: Some(&cfg.mailbox), uidvalidity: Some(validity), uid: Some(uid) };
                 let taken = take_in(store, &raw, origin, now).await?;
                 let mut tx = store.begin().await?;
@@ -176,6 +229,9 @@ impl Mailbox {
                     store.mark_moved(taken.id, to).await?;
                 }
                 report.taken.push(taken);
+            }
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                break;
             }
         }
         if last > 0 || report.resynced {

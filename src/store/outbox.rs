@@ -146,6 +146,14 @@ impl Store {
             .collect())
     }
 
+    /// When the earliest queued message is next due, if any.
+    pub async fn next_mail_attempt(&self) -> Result<Option<DateTime<Utc>>> {
+        let next: Option<String> = sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'queued'")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(next.and_then(|s| DateTime::parse_from_rfc3339(&s).ok()).map(|t| t.with_timezone(&Utc)))
+    }
+
     /// Counts an attempt before it is made (so a crash mid-send is seen).
     pub async fn mail_attempt(&self, id: i64) -> Result<()> {
         sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = ? AND state = 'queued'")

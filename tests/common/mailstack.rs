@@ -59,6 +59,10 @@ impl MailStack {
         run_script(&["stop-smtp", self.dir.path().to_str().unwrap()]);
     }
 
+    pub fn restart_imap(&self) {
+        run_script(&["restart-imap", self.dir.path().to_str().unwrap()]);
+    }
+
     pub fn start_smtp(&self) {
         run_script(&["start-smtp", self.dir.path().to_str().unwrap()]);
     }

@@ -1,0 +1,195 @@
+//! `billmail run`: the daemon. One loop: take in new mail, issue what is
+//! due, send the outbox; then wait (IMAP IDLE, or polling) until new mail,
+//! the next scheduled moment, or a signal. The mailbox connection is made
+//! again after any error, with jittered exponential backoff.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use chrono::Utc;
+
+use crate::config::Config;
+use crate::domain::calendar::local_time;
+use crate::engine;
+use crate::mail::imap::{Mailbox, Woken};
+use crate::mail::smtp::Sender;
+use crate::render::Renderer;
+use crate::store::Store;
+
+/// IDLE is ended and issued again before this (servers drop it at 30 minutes).
+pub const IDLE_LIMIT: Duration = Duration::from_secs(24 * 60);
+
+/// systemd's notify protocol over `$NOTIFY_SOCKET` (nothing when unset).
+pub fn notify(state: &str) {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
+    let sock = match std::os::unix::net::UnixDatagram::unbound() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "no notify socket");
+            return;
+        }
+    };
+    let p = path.to_string_lossy().to_string();
+    let result = if let Some(abstract_name) = p.strip_prefix('@') {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
+            .and_then(|addr| sock.send_to_addr(state.as_bytes(), &addr))
+    } else {
+        sock.send_to(state.as_bytes(), &p)
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "systemd notify failed");
+    }
+}
+
+/// How often systemd expects a watchdog ping, if it does.
+fn watchdog_interval() -> Option<Duration> {
+    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
+    Some(Duration::from_micros(usec / 2).max(Duration::from_secs(1)))
+}
+
+/// Doubling backoff from 1 s to 5 minutes, with up to 25% jitter.
+pub fn backoff(failures: u32) -> Duration {
+    let base = Duration::from_secs(1u64 << failures.min(8)).min(Duration::from_secs(300));
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    let jitter = base.mul_f64(f64::from(nanos % 1000) / 4000.0);
+    base + jitter
+}
+
+/// Time until the next scheduled send moment (billing runs at it).
+fn until_next_send(config: &Config) -> Duration {
+    let now = Utc::now();
+    let local = local_time(&now, config.company.timezone);
+    let today = local.date().and_time(config.schedule.send_time);
+    let next = if local < today { today } else { today + chrono::Duration::days(1) };
+    (next - local).to_std().unwrap_or(Duration::from_secs(60)) + Duration::from_secs(1)
+}
+
+/// Runs until `stop` is set (by SIGTERM/SIGINT), finishing the message in hand.
+pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) -> Result<()> {
+    let renderer = Renderer::new();
+    let sender = config.smtp.as_ref().map(Sender::new).transpose().context("the [smtp] settings")?;
+    let watchdog = watchdog_interval();
+    let mut mailbox: Option<Mailbox> = None;
+    let mut failures = 0u32;
+    let mut ready = false;
+    if config.imap.is_none() {
+        notify("READY=1\nSTATUS=running without a mailbox");
+        ready = true;
+    }
+    while !stop.load(Ordering::SeqCst) {
+        let now = Utc::now();
+        // 1. the mailbox
+        if let Some(imap) = &config.imap {
+            if mailbox.is_none() {
+                match Mailbox::connect(imap).await {
+                    Ok(m) => {
+                        tracing::info!(host = %imap.host, "mailbox reached");
+                        mailbox = Some(m);
+                        failures = 0;
+                        if !ready {
+                            notify("READY=1\nSTATUS=mailbox reached");
+                            ready = true;
+                        }
+                    }
+                    Err(e) => {
+                        failures += 1;
+                        let wait = backoff(failures);
+                        tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "cannot reach the mailbox");
+                        notify(&format!("STATUS=mailbox unreachable, retrying in {}s", wait.as_secs()));
+                    }
+                }
+            }
+            if let Some(m) = mailbox.as_mut() {
+                match m.intake_until(imap, &store, now, &stop).await {
+                    Ok(r) => {
+                        if !r.taken.is_empty() {
+                            tracing::info!(processed = r.processed, review = r.review, left = r.left, "intake");
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "mailbox error; reconnecting");
+                        mailbox = None;
+                        failures += 1;
+                    }
+                }
+            }
+        }
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        // 2. what is due, 3. the outbox
+        match engine::run_billing(&config, &store, &renderer, now).await {
+            Ok(issued) => {
+                for i in &issued {
+                    tracing::info!(number = %i.number, account = %i.account, kind = i.kind, "issued");
+                }
+            }
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "billing failed"),
+        }
+        if let Some(s) = &sender {
+            match engine::deliver(&store, s, now).await {
+                Ok(d) => {
+                    if let Some(e) = d.unreachable {
+                        tracing::warn!(error = %e, "SMTP server unreachable");
+                    }
+                }
+                Err(e) => tracing::error!(error = %format!("{e:#}"), "sending failed"),
+            }
+        }
+        if watchdog.is_some() {
+            notify("WATCHDOG=1");
+        }
+        // 4. wait: for new mail, the next send moment, an outbox retry, the watchdog
+        let mut due = until_next_send(&config).min(Duration::from_secs(3600));
+        if let Ok(Some(next_retry)) = store.next_mail_attempt().await {
+            let secs = (next_retry - Utc::now()).num_seconds().max(1) as u64;
+            due = due.min(Duration::from_secs(secs));
+        }
+        if let Some(w) = watchdog {
+            due = due.min(w);
+        }
+        let mut wait = due;
+        if let Some(imap) = &config.imap {
+            // without IDLE, poll
+            wait = wait.min(imap.poll_interval.max(Duration::from_secs(1)));
+            if mailbox.is_none() {
+                wait = wait.min(backoff(failures));
+            }
+        }
+        let idle = mailbox.as_ref().is_some_and(Mailbox::can_idle);
+        if idle {
+            let limit = IDLE_LIMIT.min(due);
+            let m = mailbox.take().expect("mailbox present");
+            tokio::select! {
+                res = m.idle(limit) => match res {
+                    Ok((m, woken)) => {
+                        if woken == Woken::NewMail {
+                            tracing::debug!("new mail");
+                        }
+                        mailbox = Some(m);
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %format!("{e:#}"), "IDLE failed; reconnecting");
+                        failures += 1;
+                    }
+                },
+                _ = wake.notified() => {}
+            }
+        } else {
+            tokio::select! {
+                _ = tokio::time::sleep(wait) => {}
+                _ = wake.notified() => {}
+            }
+        }
+    }
+    notify("STOPPING=1");
+    if let Some(m) = mailbox {
+        m.logout().await;
+    }
+    tracing::info!("stopped");
+    Ok(())
+}

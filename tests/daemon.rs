@@ -1,0 +1,106 @@
+//! `billmail run` against real servers: ready only when the mailbox is
+//! reached, new mail taken in as it arrives (IDLE), the IMAP server
+//! restarted under it, and a clean stop on SIGTERM.
+
+mod common;
+
+use std::os::unix::net::UnixDatagram;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::mailstack::MailStack;
+use common::{ACCOUNTS, Bm};
+
+const ACCOUNTING: &str = "accounting@krgroup.example";
+
+fn message(n: u32) -> Vec<u8> {
+    format!(
+        "From: Grace Liu <gliu@northgate-cpa.example>\r\nTo: accounting@krgroup.example\r\nSubject: New staff {n}\r\n\
+         Message-ID: <daemon-{n}@northgate-cpa.example>\r\nDate: Tue, 24 Nov 2026 10:00:00 -0500\r\n\r\n\
+         Please add Aaron Fox{n} as a full-time user starting December 1.\r\n"
+    )
+    .into_bytes()
+}
+
+fn wait_until(what: &str, limit: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+struct Daemon(Child);
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn notifications(sock: &UnixDatagram) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    while let Ok(n) = sock.recv(&mut buf) {
+        out.push(String::from_utf8_lossy(&buf[..n]).to_string());
+    }
+    out
+}
+
+#[test]
+fn the_daemon_takes_mail_in_as_it_arrives_survives_a_restart_and_stops_cleanly() {
+    let stack = MailStack::start();
+    let bm = Bm::new();
+    let pw = bm.write("imap-password", &stack.password);
+    // a long poll interval: only IDLE can explain a quick pickup
+    let imap = stack.imap_config(&pw).replace("security = \"plain\"", "security = \"plain\"\npoll_interval = \"10m\"");
+    bm.write("billmail.toml", &format!("{}\n{}", common::CONFIG, imap));
+    bm.import_accounts(ACCOUNTS, "2026-11-02T09:00:00-05:00").ok();
+
+    let sock_path = bm.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_billmail"))
+        .args(["run", "--config"])
+        .arg(bm.path("billmail.toml"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut daemon = Daemon(child);
+
+    let mut seen = Vec::new();
+    wait_until("READY", Duration::from_secs(20), || {
+        seen.extend(notifications(&sock));
+        seen.iter().any(|n| n.contains("READY=1"))
+    });
+
+    let reviews = || bm.run(&["review", "list", "--json"]).ok().json().as_array().unwrap().len();
+    stack.append(ACCOUNTING, "INBOX", &message(1));
+    wait_until("the first message", Duration::from_secs(20), || reviews() == 1);
+
+    stack.restart_imap();
+    stack.append(ACCOUNTING, "INBOX", &message(2));
+    wait_until("the message after the restart", Duration::from_secs(60), || reviews() == 2);
+    assert_eq!(stack.folder(ACCOUNTING, "Billing/Review").len(), 2);
+
+    let pid = daemon.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = daemon.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}");
+    seen.extend(notifications(&sock));
+    assert!(seen.iter().any(|n| n.contains("STOPPING=1")), "{seen:?}");
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(daemon.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
+    assert!(stderr.contains("mailbox reached"), "{stderr}");
+    assert!(!stderr.contains("secret"), "no password in the log");
+}
