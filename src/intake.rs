@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::reading::{Confidence, Kind, ReadError, Reading};
-use crate::store::{NewMessage, Store};
+use crate::store::{NewMessage, Store, Tx};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Disposition {
@@ -89,7 +89,17 @@ pub fn dedupe_key(raw: &[u8], reading: &Result<Reading, ReadError>) -> String {
     }
 }
 
+/// Takes one message in, in its own transaction.
 pub async fn take_in(store: &Store, raw: &[u8], origin: Origin<'_>, now: DateTime<Utc>) -> Result<Taken> {
+    let mut tx = store.begin().await?;
+    let taken = take_in_tx(&mut tx, raw, origin, now).await?;
+    tx.commit().await?;
+    tracing::info!(message = taken.id, kind = %taken.kind, disposition = taken.disposition.as_str(), "taken in");
+    Ok(taken)
+}
+
+/// Takes one message in within `tx` (a batch of messages shares one).
+pub async fn take_in_tx(tx: &mut Tx, raw: &[u8], origin: Origin<'_>, now: DateTime<Utc>) -> Result<Taken> {
     let reading = crate::reading::read(raw);
     let key = dedupe_key(raw, &reading);
     let (disposition, reasons) = decide(&reading);
@@ -109,12 +119,10 @@ pub async fn take_in(store: &Store, raw: &[u8], origin: Origin<'_>, now: DateTim
             serde_json::json!({ "error": e.to_string() }).to_string(),
         ),
     };
-    let mut tx = store.begin().await?;
     if let Some(seen) = tx.find_message(&key).await? {
         if let (Some(folder), Some(v), Some(uid)) = (origin.folder, origin.uidvalidity, origin.uid) {
             tx.relocate_message(seen.id, folder, v, uid).await?;
         }
-        tx.commit().await?;
         return Ok(Taken {
             id: seen.id,
             duplicate: true,
@@ -160,7 +168,5 @@ pub async fn take_in(store: &Store, raw: &[u8], origin: Origin<'_>, now: DateTim
     if disposition == Disposition::Review {
         tx.insert_review(id, &kind, &from, &subject, &reasons, now).await?;
     }
-    tx.commit().await?;
-    tracing::info!(message = id, kind = %kind, disposition = disposition.as_str(), "taken in");
     Ok(Taken { id, duplicate: false, moved: false, disposition, kind, subject, reasons })
 }

@@ -13,7 +13,7 @@ use futures::TryStreamExt;
 use tokio::net::TcpStream;
 
 use crate::config::{Imap, Security};
-use crate::intake::{Disposition, Origin, take_in};
+use crate::intake::{Disposition, Origin, take_in_tx};
 use crate::store::Store;
 
 /// Every network step is bounded by this.
@@ -108,7 +108,15 @@ impl Mailbox {
     }
 
     async fn move_uid(&mut self, uid: u32, to: &str) -> Result<()> {
-        let set = uid.to_string();
+        self.move_uids(&[uid], to).await
+    }
+
+    /// Moves a set of messages with one command (or COPY + \Deleted + UID EXPUNGE).
+    async fn move_uids(&mut self, uids: &[u32], to: &str) -> Result<()> {
+        if uids.is_empty() {
+            return Ok(());
+        }
+        let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
         if self.can_move {
             timed("UID MOVE", self.session.uid_mv(&set, to)).await?;
         } else {
@@ -202,16 +210,22 @@ impl Mailbox {
             .await?;
             let mut fetched = fetched;
             fetched.sort_by_key(|(uid, _)| *uid);
+            // the batch is taken in and committed together, then moved
+            let mut tx = store.begin().await?;
+            let mut batch = Vec::new();
             for (uid, raw) in fetched {
                 if stop.load(std::sync::atomic::Ordering::SeqCst) {
                     break;
                 }
                 let origin = Origin { folder: Some(&cfg.mailbox), uidvalidity: Some(validity), uid: Some(uid) };
-                let taken = take_in(store, &raw, origin, now).await?;
-                let mut tx = store.begin().await?;
-                tx.set_folder_mark(&cfg.mailbox, validity, uid).await?;
-                tx.commit().await?;
+                let taken = take_in_tx(&mut tx, &raw, origin, now).await?;
                 last = uid;
+                batch.push((uid, taken));
+            }
+            tx.set_folder_mark(&cfg.mailbox, validity, last).await?;
+            tx.commit().await?;
+            let mut moves: std::collections::BTreeMap<&str, Vec<(u32, i64)>> = Default::default();
+            for (uid, taken) in &batch {
                 if taken.duplicate {
                     report.duplicates += 1;
                 } else {
@@ -224,12 +238,15 @@ impl Mailbox {
                 // a message already moved once (seen again after a UIDVALIDITY
                 // change, or put back by a person) is not moved again
                 if taken.disposition != Disposition::Left && !taken.moved {
-                    let to = folder_for(cfg, taken.disposition);
-                    self.move_uid(uid, to).await?;
-                    store.mark_moved(taken.id, to).await?;
+                    moves.entry(folder_for(cfg, taken.disposition)).or_default().push((*uid, taken.id));
                 }
-                report.taken.push(taken);
             }
+            for (to, items) in moves {
+                let uids: Vec<u32> = items.iter().map(|(u, _)| *u).collect();
+                self.move_uids(&uids, to).await?;
+                store.mark_moved_all(&items.iter().map(|(_, id)| *id).collect::<Vec<_>>(), to).await?;
+            }
+            report.taken.extend(batch.into_iter().map(|(_, t)| t));
             if stop.load(std::sync::atomic::Ordering::SeqCst) {
                 break;
             }

@@ -205,6 +205,14 @@ impl Store {
         Ok(rows.into_iter().map(|(id, uid, d)| (id, uid as u32, d)).collect())
     }
 
+    pub async fn mark_moved_all(&self, ids: &[i64], to: &str) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for id in ids {
+            sqlx::query("UPDATE messages SET moved_to = ? WHERE id = ?").bind(to).bind(id).execute(tx.conn()).await?;
+        }
+        tx.commit().await
+    }
+
     pub async fn mark_moved(&self, id: i64, to: &str) -> Result<()> {
         sqlx::query("UPDATE messages SET moved_to = ? WHERE id = ?").bind(to).bind(id).execute(self.pool()).await?;
         Ok(())
