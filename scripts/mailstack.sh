@@ -110,6 +110,8 @@ CONF
 
   cat > "$dir/smtpd/smtpd.conf" <<CONF
 table vusers file:$dir/smtpd/virtuals
+smtp limit max-mails 100000
+smtp limit max-rcpt 100000
 listen on 127.0.0.1 port $smtp
 action "dovecot" lmtp "127.0.0.1:$lmtp" rcpt-to virtual <vusers>
 match from any for domain "reject.example" reject

@@ -1,0 +1,275 @@
+//! Mail benchmarks on the local Dovecot + OpenSMTPD (needs root; starts
+//! its own stack with scripts/mailstack.sh). Each against a baseline in the
+//! same run:
+//! - intake of 5,000 messages: billmail's intake against a bare
+//!   `UID FETCH 1:* BODY.PEEK[]` of the same messages (target: >= 1,000
+//!   messages/s and within 3x);
+//! - delivery of 1,000 queued invoices: billmail's outbox delivery against a
+//!   bare pooled lettre send of the same messages (target: within 1.5x);
+//! - an idle `billmail run` connected to the mailbox for 60 s: resident
+//!   memory (target < 20 MiB) and CPU (target < 0.5 s).
+//! `MAIL_BENCH=intake,delivery,idle` picks parts. Run with `cargo bench --bench mail`.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use billmail::config::Config;
+use billmail::domain::{AccountId, EmailAddress, UserCounts};
+use billmail::engine::{deliver, run_billing};
+use billmail::mail::imap::Mailbox;
+use billmail::mail::smtp::{Sender, build};
+use billmail::render::Renderer;
+use billmail::store::{AccountImport, Store};
+use chrono::{DateTime, Utc};
+use futures::TryStreamExt;
+use lettre::AsyncTransport;
+
+const ACCOUNTING: &str = "accounting@krgroup.example";
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+struct Stack {
+    dir: tempfile::TempDir,
+    imap: u16,
+    smtp: u16,
+    password: String,
+}
+
+impl Stack {
+    fn start() -> Stack {
+        let dir = tempfile::tempdir().unwrap();
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mailstack.sh");
+        let ok = Command::new("bash").arg(&script).args(["start", dir.path().to_str().unwrap()]).status().unwrap();
+        assert!(ok.success(), "the mail stack starts (as root, with the packages)");
+        let env = std::fs::read_to_string(dir.path().join("mailstack.env")).unwrap();
+        let get = |k: &str| env.lines().find_map(|l| l.strip_prefix(&format!("{k}="))).unwrap().to_string();
+        Stack {
+            imap: get("IMAP_PORT").parse().unwrap(),
+            smtp: get("SMTP_PORT").parse().unwrap(),
+            password: get("MAIL_PASSWORD"),
+            dir,
+        }
+    }
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mailstack.sh");
+        let _ = Command::new("bash").arg(script).args(["stop", self.dir.path().to_str().unwrap()]).status();
+    }
+}
+
+fn config(stack: &Stack, dir: &Path, imap: bool, smtp: bool) -> Config {
+    let pw = dir.join("pw");
+    std::fs::write(&pw, &stack.password).unwrap();
+    let mut text = include_str!("../examples/billmail.toml").to_string();
+    if imap {
+        text.push_str(&format!(
+            "\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nusername = \"{ACCOUNTING}\"\npassword_file = \"{}\"\n",
+            stack.imap,
+            pw.display()
+        ));
+    }
+    if smtp {
+        text.push_str(&format!(
+            "\n[smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nfrom = \"KR Group Accounting <{ACCOUNTING}>\"\n",
+            stack.smtp
+        ));
+    }
+    std::fs::write(dir.join("billmail.toml"), &text).unwrap();
+    Config::parse(&text, dir).unwrap()
+}
+
+async fn imap_session(stack: &Stack) -> async_imap::Session<tokio::net::TcpStream> {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", stack.imap)).await.unwrap();
+    let mut client = async_imap::Client::new(tcp);
+    client.read_response().await.unwrap();
+    client.login(ACCOUNTING, &stack.password).await.map_err(|e| e.0).unwrap()
+}
+
+/// The corpus messages, each given a Message-ID of its own.
+fn messages(n: usize) -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "eml"))
+        .collect();
+    files.sort();
+    let bodies: Vec<String> = files.iter().map(|p| std::fs::read_to_string(p).unwrap()).collect();
+    (0..n)
+        .map(|i| {
+            let m = &bodies[i % bodies.len()];
+            let rest: String = m
+                .lines()
+                .filter(|l| !l.to_ascii_lowercase().starts_with("message-id:"))
+                .map(|l| format!("{l}\r\n"))
+                .collect();
+            format!("Message-ID: <bench-{i}@bench.example>\r\n{rest}").into_bytes()
+        })
+        .collect()
+}
+
+async fn intake(stack: &Stack) {
+    let n = 5_000;
+    let mut s = imap_session(stack).await;
+    let t = Instant::now();
+    for m in messages(n) {
+        s.append("INBOX", None, None, &m).await.unwrap();
+    }
+    println!("intake: {n} messages appended in {:.1} s", t.elapsed().as_secs_f64());
+    s.select("INBOX").await.unwrap();
+    let t = Instant::now();
+    let fetched: Vec<_> = s.uid_fetch("1:*", "BODY.PEEK[]").await.unwrap().try_collect().await.unwrap();
+    let bare = t.elapsed();
+    assert_eq!(fetched.len(), n);
+    let _ = s.logout().await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(stack, dir.path(), true, false);
+    let (store, _) = Store::init(&dir.path().join("b.db")).await.unwrap();
+    let imap = cfg.imap.clone().unwrap();
+    let t = Instant::now();
+    let mut mb = Mailbox::connect(&imap).await.unwrap();
+    let report = mb.intake(&imap, &store, at("2026-11-17T09:00:00-05:00")).await.unwrap();
+    mb.logout().await;
+    let full = t.elapsed();
+    assert_eq!(report.taken.len(), n);
+    let rate = n as f64 / full.as_secs_f64();
+    let ratio = full.as_secs_f64() / bare.as_secs_f64();
+    println!(
+        "  bare UID FETCH 1:* BODY.PEEK[]:          {:>7.3} s  {:>8.0} messages/s",
+        bare.as_secs_f64(),
+        n as f64 / bare.as_secs_f64()
+    );
+    println!("  billmail intake (read, store, move):     {:>7.3} s  {:>8.0} messages/s", full.as_secs_f64(), rate);
+    println!(
+        "  ratio {ratio:.2}x (target <= 3x); throughput target >= 1000 messages/s: {}",
+        if rate >= 1000.0 && ratio <= 3.0 { "met" } else { "NOT met" }
+    );
+}
+
+async fn delivery(stack: &Stack) {
+    let n = 1_000;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(stack, dir.path(), false, true);
+    let (store, _) = Store::init(&dir.path().join("b.db")).await.unwrap();
+    let rows: Vec<AccountImport> = (0..n)
+        .map(|i| AccountImport {
+            line: i + 2,
+            id: AccountId::parse(&format!("D{i:04}")).unwrap(),
+            name: format!("Customer {i}"),
+            tier: "hybrid".into(),
+            counts: UserCounts { full_time: 5, part_time: 1 },
+            billing_emails: vec![EmailAddress::parse(&format!("ap@d{}.example", i % 10)).unwrap()],
+            authorized_emails: vec![],
+            payer_names: vec![],
+            start_date: None,
+            full_time_rate: None,
+            part_time_rate: None,
+            full_time_names: None,
+            part_time_names: None,
+        })
+        .collect();
+    let imported = at("2026-11-02T09:00:00-05:00");
+    let mut tx = store.begin().await.unwrap();
+    tx.import_accounts(&rows, imported, imported.date_naive()).await.unwrap();
+    tx.commit().await.unwrap();
+    let now = at("2026-11-15T08:00:00-05:00");
+    run_billing(&cfg, &store, &Renderer::new(), now).await.unwrap();
+    let queued = store.due_mail(now, 10_000).await.unwrap();
+    assert_eq!(queued.len(), n);
+    let smtp = cfg.smtp.clone().unwrap();
+    let from: lettre::message::Mailbox = smtp.from.parse().unwrap();
+
+    let mut best_bare = Duration::MAX;
+    let mut best_full = Duration::MAX;
+    for _round in 0..2 {
+        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1")
+            .port(stack.smtp)
+            .build();
+        let t = Instant::now();
+        for m in &queued {
+            transport.send(build(&from, m, now).unwrap()).await.unwrap();
+        }
+        best_bare = best_bare.min(t.elapsed());
+
+        sqlx::query("UPDATE outbox SET state = 'queued', attempts = 0, sent_at = NULL")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        let sender = Sender::new(&smtp).unwrap();
+        let t = Instant::now();
+        let d = deliver(&store, &sender, now).await.unwrap();
+        best_full = best_full.min(t.elapsed());
+        assert_eq!(d.sent.len(), n);
+    }
+    let ratio = best_full.as_secs_f64() / best_bare.as_secs_f64();
+    println!("delivery: {n} invoices through the local OpenSMTPD (best of 2 rounds each)");
+    println!(
+        "  bare pooled lettre send:                 {:>7.3} s  {:>8.0} messages/s",
+        best_bare.as_secs_f64(),
+        n as f64 / best_bare.as_secs_f64()
+    );
+    println!(
+        "  billmail delivery (attempt, send, record):{:>7.3} s  {:>8.0} messages/s",
+        best_full.as_secs_f64(),
+        n as f64 / best_full.as_secs_f64()
+    );
+    println!("  ratio {ratio:.2}x (target <= 1.5x): {}", if ratio <= 1.5 { "met" } else { "NOT met" });
+}
+
+fn proc_stats(pid: u32) -> (u64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let rss_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat.rsplit(')').next().unwrap().split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    (rss_kb, ticks as f64 / 100.0)
+}
+
+fn idle(stack: &Stack) {
+    let dir = tempfile::tempdir().unwrap();
+    let _ = config(stack, dir.path(), true, true);
+    let cfg = dir.path().join("billmail.toml");
+    let bin = env!("CARGO_BIN_EXE_billmail");
+    assert!(Command::new(bin).args(["init", "--config"]).arg(&cfg).status().unwrap().success());
+    let mut child = Command::new(bin).args(["run", "--config"]).arg(&cfg).env("BILLMAIL_LOG", "warn").spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(5));
+    let (_, cpu_start) = proc_stats(child.id());
+    std::thread::sleep(Duration::from_secs(60));
+    let (rss_kb, cpu_end) = proc_stats(child.id());
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    let cpu = cpu_end - cpu_start;
+    let rss_mib = rss_kb as f64 / 1024.0;
+    println!("idle: billmail run connected to the mailbox (IDLE), 60 s after a 5 s warm-up");
+    println!(
+        "  resident memory {rss_mib:.1} MiB (target < 20): {}; CPU {cpu:.2} s (target < 0.5): {}",
+        if rss_mib < 20.0 { "met" } else { "NOT met" },
+        if cpu < 0.5 { "met" } else { "NOT met" }
+    );
+}
+
+fn main() {
+    let parts = std::env::var("MAIL_BENCH").unwrap_or_else(|_| "intake,delivery,idle".into());
+    let stack = Stack::start();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    if parts.contains("intake") {
+        rt.block_on(intake(&stack));
+    }
+    if parts.contains("delivery") {
+        rt.block_on(delivery(&stack));
+    }
+    if parts.contains("idle") {
+        idle(&stack);
+    }
+}
