@@ -8,6 +8,7 @@
 //!   bare pooled lettre send of the same messages (target: within 1.5x);
 //! - an idle `billmail run` connected to the mailbox for 60 s: resident
 //!   memory (target < 20 MiB) and CPU (target < 0.5 s).
+//!
 //! `MAIL_BENCH=intake,delivery,idle` picks parts. Run with `cargo bench --bench mail`.
 
 use std::path::Path;
