@@ -3,6 +3,7 @@
 //! `domain` is the pure core; `config`, `store`, `render`, `engine` and
 //! `cli` are the shell around it. See ARCHITECTURE.md.
 
+pub mod acting;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -1,0 +1,217 @@
+//! What to do with a reading: pure rules over the reading and the facts the
+//! shell looked up. Act alone only on what was read with certainty, from
+//! someone allowed to ask, in a message that is provably theirs; everything
+//! else goes to a person.
+
+use crate::reading::{Confidence, Kind, Reading};
+
+/// How many automatic answers one sender gets a day, at most.
+pub const ANSWERS_PER_SENDER_PER_DAY: i64 = 3;
+
+/// The facts about a message's sender and references, looked up by the shell.
+#[derive(Clone, Debug, Default)]
+pub struct Facts {
+    pub require_authentication: bool,
+    /// Accounts whose billing or authorized contacts include the sender.
+    pub from_accounts: Vec<String>,
+    pub from_is_services_team: bool,
+    /// Accounts whose contacts include the forwarded message's sender.
+    pub behalf_accounts: Vec<String>,
+    pub trusted_payment_sender: bool,
+    /// Accounts owning the invoices the payment names; numbers not found.
+    pub invoice_accounts: Vec<String>,
+    pub unknown_invoices: Vec<String>,
+    /// Accounts whose payer names match the payment's payer.
+    pub payer_accounts: Vec<String>,
+    pub company_currency: String,
+    /// Automatic answers already sent to the sender today.
+    pub answers_today: i64,
+    /// A person approved the reading: apply it as if it were certain.
+    pub approved: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    ApplyUserChange { account: String },
+    RecordPayment { account: String },
+    /// A customer says they paid: recorded, never money; waits for a person.
+    RecordClaim { account: Option<String>, reasons: Vec<String> },
+    Review { account: Option<String>, reasons: Vec<String> },
+    /// An auto-reply or a bounce: handled, nothing to answer.
+    Processed,
+    /// Not billing mail: left for people.
+    Left,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub action: Action,
+    /// Send a review acknowledgement ("received; a person will confirm").
+    pub acknowledge: bool,
+}
+
+fn one(accounts: &[String]) -> Result<String, String> {
+    let mut a = accounts.to_vec();
+    a.sort();
+    a.dedup();
+    match a.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err("none".into()),
+        many => Err(format!("several ({})", many.join(", "))),
+    }
+}
+
+pub fn plan(r: &Reading, f: &Facts) -> Plan {
+    let action = match r.kind {
+        Kind::AutoReply | Kind::Bounce => Action::Processed,
+        Kind::Other => Action::Left,
+        Kind::UserChange => user_change(r, f),
+        Kind::Payment => payment(r, f),
+    };
+    let reviewing = matches!(action, Action::Review { .. } | Action::RecordClaim { .. });
+    let known = !f.from_accounts.is_empty() || (f.from_is_services_team && !f.behalf_accounts.is_empty());
+    let acknowledge =
+        reviewing && known && !r.automated && !f.approved && f.answers_today < ANSWERS_PER_SENDER_PER_DAY;
+    Plan { action, acknowledge }
+}
+
+fn authenticated(r: &Reading, f: &Facts) -> Result<(), String> {
+    if !f.require_authentication || f.approved || r.authentication == "pass" {
+        Ok(())
+    } else if r.authentication == "fail" {
+        Err("the receiving server could not verify the sender (DMARC/DKIM failed): possibly forged".into())
+    } else {
+        Err("the message carries no DMARC or DKIM pass for the sender's domain".into())
+    }
+}
+
+fn user_change(r: &Reading, f: &Facts) -> Action {
+    let (accounts, who) = if f.from_is_services_team && r.on_behalf_of.is_some() {
+        (&f.behalf_accounts, r.on_behalf_of.clone().unwrap_or_default())
+    } else {
+        (&f.from_accounts, r.from.clone())
+    };
+    let account = one(accounts);
+    let mut reasons = Vec::new();
+    if let Err(e) = authenticated(r, f) {
+        reasons.push(e);
+    }
+    match &account {
+        Err(n) if n == "none" => reasons.push(format!("{who} is not a billing or authorized contact of any account")),
+        Err(n) => reasons.push(format!("{who} is a contact of {n} accounts; which one is meant is not clear")),
+        Ok(_) => {}
+    }
+    if r.confidence == Confidence::Low && !f.approved {
+        reasons.extend(r.reasons.iter().cloned());
+        if r.reasons.is_empty() {
+            reasons.push("not read with certainty".into());
+        }
+    }
+    match (account, reasons.is_empty()) {
+        (Ok(account), true) => Action::ApplyUserChange { account },
+        (account, _) => Action::Review { account: account.ok(), reasons },
+    }
+}
+
+fn payment(r: &Reading, f: &Facts) -> Action {
+    let Some(p) = &r.payment else { return Action::Review { account: None, reasons: vec!["no payment read".into()] } };
+    let by_invoice = one(&f.invoice_accounts);
+    let account = match (&by_invoice, one(&f.payer_accounts), one(&f.from_accounts)) {
+        (Ok(a), _, _) => Ok(a.clone()),
+        (Err(e), _, _) if e != "none" => Err(format!("the invoices named belong to {e} accounts")),
+        (_, Ok(a), _) => Ok(a),
+        (_, _, Ok(a)) if p.source == "customer_claim" => Ok(a),
+        _ => Err("no account matches the invoices or the payer".to_string()),
+    };
+    let mut reasons = Vec::new();
+    if !f.unknown_invoices.is_empty() {
+        reasons.push(format!("no such invoice: {}", f.unknown_invoices.join(", ")));
+    }
+    if let Err(e) = &account {
+        reasons.push(e.clone());
+    }
+    if r.confidence == Confidence::Low && !f.approved {
+        reasons.extend(r.reasons.iter().cloned());
+    }
+    if p.currency.as_deref().is_some_and(|c| c != f.company_currency) {
+        reasons.push(format!("paid in {}, not {}", p.currency.as_deref().unwrap_or(""), f.company_currency));
+    }
+    if p.amount.is_none() {
+        reasons.push("no amount".into());
+    }
+    let bank = p.source == "bank_notice" && f.trusted_payment_sender;
+    if !bank && !f.approved {
+        if p.source == "bank_notice" {
+            reasons.push(format!("{} is not a trusted payment sender; only [trust] payment_senders mark invoices paid", r.from));
+        } else {
+            reasons.push("a customer's word that they paid: recorded as a claim, not money; it waits for the bank's notice".into());
+        }
+        return Action::RecordClaim { account: account.ok(), reasons };
+    }
+    if let Err(e) = authenticated(r, f) {
+        reasons.push(e);
+    }
+    match (account, reasons.is_empty()) {
+        (Ok(account), true) => Action::RecordPayment { account },
+        (account, _) => Action::Review { account: account.ok(), reasons },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reading(raw: &str) -> Reading {
+        crate::reading::read(raw.as_bytes()).unwrap()
+    }
+
+    const ADD: &str = "From: Jane <jane@acme.example>\r\nSubject: Add a user\r\nMessage-ID: <a1@acme.example>\r\n\
+        Authentication-Results: mx.kr.example; dmarc=pass header.from=acme.example\r\n\r\n\
+        Please add Tom Baker as a full-time user from December 1, 2026.\r\n";
+
+    fn facts() -> Facts {
+        Facts { require_authentication: true, from_accounts: vec!["ACME".into()], company_currency: "USD".into(), ..Facts::default() }
+    }
+
+    #[test]
+    fn a_certain_request_from_a_contact_is_applied() {
+        let p = plan(&reading(ADD), &facts());
+        assert_eq!(p.action, Action::ApplyUserChange { account: "ACME".into() });
+        assert!(!p.acknowledge);
+    }
+
+    #[test]
+    fn forged_unknown_or_ambiguous_senders_go_to_review() {
+        let forged = ADD.replace("dmarc=pass", "dmarc=fail");
+        assert!(matches!(plan(&reading(&forged), &facts()).action, Action::Review { .. }));
+        let unauthenticated = ADD.replace("Authentication-Results: mx.kr.example; dmarc=pass header.from=acme.example\r\n", "");
+        assert!(matches!(plan(&reading(&unauthenticated), &facts()).action, Action::Review { .. }));
+        let stranger = Facts { from_accounts: vec![], ..facts() };
+        let p = plan(&reading(ADD), &stranger);
+        assert!(matches!(p.action, Action::Review { .. }));
+        assert!(!p.acknowledge, "strangers get no answer");
+        let both = Facts { from_accounts: vec!["ACME".into(), "ACME2".into()], ..facts() };
+        assert!(matches!(plan(&reading(ADD), &both).action, Action::Review { .. }));
+    }
+
+    #[test]
+    fn only_trusted_bank_notices_are_money() {
+        let notice = "From: Bank Alerts <alerts@bank.example>\r\nSubject: ACH Credit Received\r\nMessage-ID: <n1@bank.example>\r\n\
+            Authentication-Results: mx; dkim=pass header.d=bank.example\r\n\r\n\
+            An ACH credit has been posted to your account.\r\nAmount: $100.00\r\nAddenda: INV-2026-0001\r\n";
+        let trusted = Facts { trusted_payment_sender: true, invoice_accounts: vec!["ACME".into()], from_accounts: vec![], ..facts() };
+        assert_eq!(plan(&reading(notice), &trusted).action, Action::RecordPayment { account: "ACME".into() });
+        let untrusted = Facts { trusted_payment_sender: false, ..trusted.clone() };
+        assert!(matches!(plan(&reading(notice), &untrusted).action, Action::RecordClaim { .. }));
+    }
+
+    #[test]
+    fn answers_are_limited_and_never_go_to_machines() {
+        let vague = ADD.replace("Tom Baker as a full-time user", "a couple of users");
+        let f = facts();
+        assert!(plan(&reading(&vague), &f).acknowledge);
+        assert!(!plan(&reading(&vague), &Facts { answers_today: ANSWERS_PER_SENDER_PER_DAY, ..f.clone() }).acknowledge);
+        let auto = vague.replace("Subject:", "Auto-Submitted: auto-generated\r\nSubject:");
+        assert!(!plan(&reading(&auto), &f).acknowledge);
+    }
+}
