@@ -51,6 +51,7 @@ const KEPT_HEADERS: &[&str] = &[
     "Authentication-Results",
     "Reply-To",
     "References",
+    "X-Billmail-Kind",
 ];
 
 /// Bodies are read up to this size; a request is never further down.
