@@ -135,7 +135,9 @@ async fn intake(stack: &Stack) {
     let imap = cfg.imap.clone().unwrap();
     let t = Instant::now();
     let mut mb = Mailbox::connect(&imap).await.unwrap();
-    let report = mb.intake(&imap, &store, at("2026-11-17T09:00:00-05:00")).await.unwrap();
+    let renderer = Renderer::new();
+    let actor = billmail::intake::Actor { config: &cfg, renderer: &renderer };
+    let report = mb.intake(&imap, &actor, &store, at("2026-11-17T09:00:00-05:00")).await.unwrap();
     mb.logout().await;
     let full = t.elapsed();
     assert_eq!(report.taken.len(), n);

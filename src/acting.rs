@@ -32,11 +32,21 @@ pub struct Facts {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
-    ApplyUserChange { account: String },
-    RecordPayment { account: String },
+    ApplyUserChange {
+        account: String,
+    },
+    RecordPayment {
+        account: String,
+    },
     /// A customer says they paid: recorded, never money; waits for a person.
-    RecordClaim { account: Option<String>, reasons: Vec<String> },
-    Review { account: Option<String>, reasons: Vec<String> },
+    RecordClaim {
+        account: Option<String>,
+        reasons: Vec<String>,
+    },
+    Review {
+        account: Option<String>,
+        reasons: Vec<String>,
+    },
     /// An auto-reply or a bounce: handled, nothing to answer.
     Processed,
     /// Not billing mail: left for people.
@@ -70,8 +80,7 @@ pub fn plan(r: &Reading, f: &Facts) -> Plan {
     };
     let reviewing = matches!(action, Action::Review { .. } | Action::RecordClaim { .. });
     let known = !f.from_accounts.is_empty() || (f.from_is_services_team && !f.behalf_accounts.is_empty());
-    let acknowledge =
-        reviewing && known && !r.automated && !f.approved && f.answers_today < ANSWERS_PER_SENDER_PER_DAY;
+    let acknowledge = reviewing && known && !r.automated && !f.approved && f.answers_today < ANSWERS_PER_SENDER_PER_DAY;
     Plan { action, acknowledge }
 }
 
@@ -142,9 +151,15 @@ fn payment(r: &Reading, f: &Facts) -> Action {
     let bank = p.source == "bank_notice" && f.trusted_payment_sender;
     if !bank && !f.approved {
         if p.source == "bank_notice" {
-            reasons.push(format!("{} is not a trusted payment sender; only [trust] payment_senders mark invoices paid", r.from));
+            reasons.push(format!(
+                "{} is not a trusted payment sender; only [trust] payment_senders mark invoices paid",
+                r.from
+            ));
         } else {
-            reasons.push("a customer's word that they paid: recorded as a claim, not money; it waits for the bank's notice".into());
+            reasons.push(
+                "a customer's word that they paid: recorded as a claim, not money; it waits for the bank's notice"
+                    .into(),
+            );
         }
         return Action::RecordClaim { account: account.ok(), reasons };
     }
@@ -170,7 +185,12 @@ mod tests {
         Please add Tom Baker as a full-time user from December 1, 2026.\r\n";
 
     fn facts() -> Facts {
-        Facts { require_authentication: true, from_accounts: vec!["ACME".into()], company_currency: "USD".into(), ..Facts::default() }
+        Facts {
+            require_authentication: true,
+            from_accounts: vec!["ACME".into()],
+            company_currency: "USD".into(),
+            ..Facts::default()
+        }
     }
 
     #[test]
@@ -184,7 +204,8 @@ mod tests {
     fn forged_unknown_or_ambiguous_senders_go_to_review() {
         let forged = ADD.replace("dmarc=pass", "dmarc=fail");
         assert!(matches!(plan(&reading(&forged), &facts()).action, Action::Review { .. }));
-        let unauthenticated = ADD.replace("Authentication-Results: mx.kr.example; dmarc=pass header.from=acme.example\r\n", "");
+        let unauthenticated =
+            ADD.replace("Authentication-Results: mx.kr.example; dmarc=pass header.from=acme.example\r\n", "");
         assert!(matches!(plan(&reading(&unauthenticated), &facts()).action, Action::Review { .. }));
         let stranger = Facts { from_accounts: vec![], ..facts() };
         let p = plan(&reading(ADD), &stranger);
@@ -199,7 +220,12 @@ mod tests {
         let notice = "From: Bank Alerts <alerts@bank.example>\r\nSubject: ACH Credit Received\r\nMessage-ID: <n1@bank.example>\r\n\
             Authentication-Results: mx; dkim=pass header.d=bank.example\r\n\r\n\
             An ACH credit has been posted to your account.\r\nAmount: $100.00\r\nAddenda: INV-2026-0001\r\n";
-        let trusted = Facts { trusted_payment_sender: true, invoice_accounts: vec!["ACME".into()], from_accounts: vec![], ..facts() };
+        let trusted = Facts {
+            trusted_payment_sender: true,
+            invoice_accounts: vec!["ACME".into()],
+            from_accounts: vec![],
+            ..facts()
+        };
         assert_eq!(plan(&reading(notice), &trusted).action, Action::RecordPayment { account: "ACME".into() });
         let untrusted = Facts { trusted_payment_sender: false, ..trusted.clone() };
         assert!(matches!(plan(&reading(notice), &untrusted).action, Action::RecordClaim { .. }));

@@ -104,7 +104,8 @@ pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<
                 }
             }
             if let Some(m) = mailbox.as_mut() {
-                match m.intake_until(imap, &store, now, &stop).await {
+                let actor = crate::intake::Actor { config: &config, renderer: &renderer };
+                match m.intake_until(imap, &actor, &store, now, &stop).await {
                     Ok(r) => {
                         if !r.taken.is_empty() {
                             tracing::info!(processed = r.processed, review = r.review, left = r.left, "intake");

@@ -5,11 +5,18 @@
 //! it in the mailbox happens only after that commit.
 
 use anyhow::Result;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use minijinja::context;
 use sha2::{Digest, Sha256};
 
-use crate::reading::{Confidence, Kind, ReadError, Reading};
-use crate::store::{NewMessage, Store, Tx};
+use crate::acting::{self, Action, Facts, Plan};
+use crate::config::Config;
+use crate::domain::calendar::local_time;
+use crate::domain::{CountDelta, Money, Month};
+use crate::engine::message_id;
+use crate::reading::{Confidence, ReadError, Reading};
+use crate::render::Renderer;
+use crate::store::{NewMail, NewMessage, Store, Tx};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Disposition {
@@ -62,25 +69,6 @@ pub struct Taken {
     pub reasons: Vec<String>,
 }
 
-/// Where a reading sends a message, and why (pure). Until billmail applies
-/// readings by itself, every billing reading waits for a person.
-pub fn decide(reading: &Result<Reading, ReadError>) -> (Disposition, Vec<String>) {
-    match reading {
-        Err(e) => (Disposition::Review, vec![format!("could not be read as a message: {e}")]),
-        Ok(r) => match r.kind {
-            Kind::AutoReply | Kind::Bounce => (Disposition::Processed, r.reasons.clone()),
-            Kind::Other => (Disposition::Left, vec![]),
-            Kind::UserChange | Kind::Payment => {
-                let mut reasons = r.reasons.clone();
-                if r.confidence == Confidence::High {
-                    reasons.push("read with certainty; this version does not yet apply changes by itself".into());
-                }
-                (Disposition::Review, reasons)
-            }
-        },
-    }
-}
-
 /// The key that makes a message the same message when seen again.
 pub fn dedupe_key(raw: &[u8], reading: &Result<Reading, ReadError>) -> String {
     match reading.as_ref().ok().and_then(|r| r.message_id.clone()) {
@@ -89,20 +77,37 @@ pub fn dedupe_key(raw: &[u8], reading: &Result<Reading, ReadError>) -> String {
     }
 }
 
+/// What intake needs to act: the settings and the templates.
+pub struct Actor<'a> {
+    pub config: &'a Config,
+    pub renderer: &'a Renderer,
+}
+
 /// Takes one message in, in its own transaction.
-pub async fn take_in(store: &Store, raw: &[u8], origin: Origin<'_>, now: DateTime<Utc>) -> Result<Taken> {
+pub async fn take_in(
+    store: &Store,
+    actor: &Actor<'_>,
+    raw: &[u8],
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+) -> Result<Taken> {
     let mut tx = store.begin().await?;
-    let taken = take_in_tx(&mut tx, raw, origin, now).await?;
+    let taken = take_in_tx(&mut tx, actor, raw, origin, now).await?;
     tx.commit().await?;
     tracing::info!(message = taken.id, kind = %taken.kind, disposition = taken.disposition.as_str(), "taken in");
     Ok(taken)
 }
 
 /// Takes one message in within `tx` (a batch of messages shares one).
-pub async fn take_in_tx(tx: &mut Tx, raw: &[u8], origin: Origin<'_>, now: DateTime<Utc>) -> Result<Taken> {
+pub async fn take_in_tx(
+    tx: &mut Tx,
+    actor: &Actor<'_>,
+    raw: &[u8],
+    origin: Origin<'_>,
+    now: DateTime<Utc>,
+) -> Result<Taken> {
     let reading = crate::reading::read(raw);
     let key = dedupe_key(raw, &reading);
-    let (disposition, reasons) = decide(&reading);
     let (kind, from, subject, confidence, json) = match &reading {
         Ok(r) => (
             serde_json::to_value(r.kind)?.as_str().unwrap_or("other").to_string(),
@@ -133,6 +138,16 @@ pub async fn take_in_tx(tx: &mut Tx, raw: &[u8], origin: Origin<'_>, now: DateTi
             reasons: vec![],
         });
     }
+    let plan = match &reading {
+        Ok(r) => {
+            let facts = facts(tx, actor.config, r, now, false).await?;
+            acting::plan(r, &facts)
+        }
+        Err(e) => Plan {
+            action: Action::Review { account: None, reasons: vec![format!("could not be read as a message: {e}")] },
+            acknowledge: false,
+        },
+    };
     let id = tx
         .insert_message(
             &NewMessage {
@@ -148,7 +163,7 @@ pub async fn take_in_tx(tx: &mut Tx, raw: &[u8], origin: Origin<'_>, now: DateTi
                 kind: &kind,
                 confidence,
                 reading: &json,
-                disposition: disposition.as_str(),
+                disposition: "left",
             },
             now,
         )
@@ -165,8 +180,320 @@ pub async fn take_in_tx(tx: &mut Tx, raw: &[u8], origin: Origin<'_>, now: DateTi
             tx.flag_bounced(addr, &why, now).await?;
         }
     }
-    if disposition == Disposition::Review {
-        tx.insert_review(id, &kind, &from, &subject, &reasons, now).await?;
-    }
+    let (disposition, reasons) = match &reading {
+        Ok(r) => apply(tx, actor, r, id, &plan, now).await?,
+        Err(_) => {
+            let reasons = match &plan.action {
+                Action::Review { reasons, .. } => reasons.clone(),
+                _ => vec![],
+            };
+            tx.insert_review(id, &kind, &from, &subject, &reasons, now).await?;
+            (Disposition::Review, reasons)
+        }
+    };
+    tx.set_disposition(id, disposition.as_str()).await?;
     Ok(Taken { id, duplicate: false, moved: false, disposition, kind, subject, reasons })
+}
+
+/// The facts the acting rules need, looked up in the books.
+async fn facts(tx: &mut Tx, config: &Config, r: &Reading, now: DateTime<Utc>, approved: bool) -> Result<Facts> {
+    let mut f = Facts {
+        require_authentication: config.trust.require_authentication,
+        company_currency: config.company.currency.clone(),
+        approved,
+        ..Facts::default()
+    };
+    f.from_accounts = tx.accounts_of_contact(&r.from).await?;
+    f.from_is_services_team = config.company.services_team_address.as_ref().is_some_and(|s| s.as_str() == r.from);
+    if let Some(o) = &r.on_behalf_of {
+        f.behalf_accounts = tx.accounts_of_contact(o).await?;
+    }
+    f.trusted_payment_sender = config.trust.payment_senders.iter().any(|s| s.as_str() == r.from);
+    if let Some(p) = &r.payment {
+        let (owners, unknown) = tx.invoice_owners(&p.invoice_numbers).await?;
+        f.invoice_accounts = owners;
+        f.unknown_invoices = unknown;
+        if let Some(payer) = &p.payer {
+            f.payer_accounts = tx.accounts_by_payer(payer).await?;
+        }
+    }
+    let local = local_time(&now, config.company.timezone);
+    let day_start = config
+        .company
+        .timezone
+        .from_local_datetime(&local.date().and_hms_opt(0, 0, 0).expect("midnight"))
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or(now);
+    f.answers_today = tx.answers_since(&r.from, day_start).await?;
+    Ok(f)
+}
+
+/// Carries out a plan; returns where the message goes and why.
+async fn apply(
+    tx: &mut Tx,
+    actor: &Actor<'_>,
+    r: &Reading,
+    message: i64,
+    plan: &Plan,
+    now: DateTime<Utc>,
+) -> Result<(Disposition, Vec<String>)> {
+    let config = actor.config;
+    let outcome = match &plan.action {
+        Action::Processed => (Disposition::Processed, vec![]),
+        Action::Left => (Disposition::Left, vec![]),
+        Action::ApplyUserChange { account } => match apply_user_change(tx, actor, r, account, now).await? {
+            Ok(()) => (Disposition::Processed, vec![]),
+            Err(why) => {
+                tx.insert_review(message, "user_change", &r.from, &r.subject, std::slice::from_ref(&why), now).await?;
+                (Disposition::Review, vec![why])
+            }
+        },
+        Action::RecordPayment { account } => {
+            record_payment(tx, actor, r, account, message, now).await?;
+            (Disposition::Processed, vec![])
+        }
+        Action::RecordClaim { account, reasons } => {
+            let p = r.payment.as_ref();
+            let cents = p.and_then(|p| p.amount.as_deref()).and_then(|a| Money::parse(a).ok()).map(Money::cents);
+            let claimed_on = local_time(&now, config.company.timezone).date();
+            tx.insert_claim(
+                account.as_deref(),
+                message,
+                cents,
+                p.and_then(|p| p.currency.as_deref()),
+                p.map(|p| p.method).unwrap_or("unknown"),
+                p.and_then(|p| p.reference.as_deref()),
+                p.map(|p| p.invoice_numbers.as_slice()).unwrap_or(&[]),
+                claimed_on,
+                now,
+            )
+            .await?;
+            tx.insert_review(message, "payment", &r.from, &r.subject, reasons, now).await?;
+            (Disposition::Review, reasons.clone())
+        }
+        Action::Review { reasons, .. } => {
+            let kind = serde_json::to_value(r.kind)?.as_str().unwrap_or("other").to_string();
+            tx.insert_review(message, &kind, &r.from, &r.subject, reasons, now).await?;
+            (Disposition::Review, reasons.clone())
+        }
+    };
+    if plan.acknowledge && outcome.0 == Disposition::Review {
+        let rendered = actor.renderer.notice(
+            "review_acknowledgement",
+            &config.company,
+            reply_subject(&r.subject),
+            context! { subject => r.subject },
+        )?;
+        queue(tx, config, r, "review_acknowledgement", None, vec![r.from.clone()], vec![], rendered, now).await?;
+    }
+    Ok(outcome)
+}
+
+fn reply_subject(subject: &str) -> String {
+    if subject.to_ascii_lowercase().starts_with("re:") { subject.to_string() } else { format!("Re: {subject}") }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn queue(
+    tx: &mut Tx,
+    config: &Config,
+    r: &Reading,
+    kind: &str,
+    account: Option<&str>,
+    to: Vec<String>,
+    cc: Vec<String>,
+    rendered: crate::render::Rendered,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let local =
+        format!("{kind}.{}", r.message_id.as_deref().unwrap_or("x").trim_matches(['<', '>']).replace(['@', '/'], "."));
+    let mail = NewMail {
+        kind: kind.into(),
+        account: account.map(String::from),
+        invoice_id: None,
+        to,
+        cc,
+        subject: rendered.subject,
+        text: rendered.text,
+        html: rendered.html,
+        message_id: message_id(config, &local, now),
+        in_reply_to: r.message_id.clone(),
+        references: r.message_id.clone(),
+    };
+    tx.queue_mail(&mail, now).await?;
+    Ok(())
+}
+
+/// Applies a user change; `Ok(Err(reason))` when it cannot be applied as read.
+async fn apply_user_change(
+    tx: &mut Tx,
+    actor: &Actor<'_>,
+    r: &Reading,
+    account: &str,
+    now: DateTime<Utc>,
+) -> Result<std::result::Result<(), String>> {
+    let config = actor.config;
+    let Some(u) = &r.user_change else { return Ok(Err("no user change read".into())) };
+    let today = local_time(&now, config.company.timezone).date();
+    let effective = u
+        .effective_date
+        .as_deref()
+        .or(r.date.as_deref())
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .unwrap_or(today);
+    let current = tx.counts_at(account, effective).await?;
+    let (ft, pt) = r.deltas();
+    let mut delta = CountDelta { full_time: ft, part_time: pt };
+    if let Some(t) = &u.totals {
+        if let Some(n) = t.full_time {
+            delta.full_time = n - current.full_time;
+        }
+        if let Some(n) = t.part_time {
+            delta.part_time = n - current.part_time;
+        }
+    }
+    if delta.is_zero() {
+        return Ok(Err("the change leaves the counts as they are".into()));
+    }
+    let who = r.on_behalf_of.as_deref().unwrap_or(&r.from);
+    let reason = format!("email from {who}: {}", r.subject);
+    let (before, after) = match tx.change_counts(account, effective, delta, "email", &reason, now).await {
+        Ok(x) => x,
+        Err(e) => return Ok(Err(format!("{e:#}"))),
+    };
+    let (name, _) = tx.account_contact(account).await?;
+    let (last, first) = tx.agreement_months(account).await?;
+    let invoiced_through = last.as_deref().and_then(Month::parse);
+    let note = match invoiced_through {
+        Some(m) if effective <= m.last_day() => format!(
+            "{} is already invoiced, so your next agreement invoice ({}) bills the new counts and adds a prorated adjustment for the days from {effective}.",
+            Month::of(effective.max(Month::parse(&first).map(Month::first_day).unwrap_or(effective))).label(),
+            m.next().label()
+        ),
+        _ => format!(
+            "your agreement invoice for {} bills the new counts.",
+            Month::of(effective).max(invoiced_through.map(Month::next).unwrap_or(Month::of(effective))).label()
+        ),
+    };
+    let ctx = context! {
+        account => context! { id => account, name => name },
+        before => context! { full_time => before.full_time, part_time => before.part_time },
+        after => context! { full_time => after.full_time, part_time => after.part_time },
+        effective => effective.format("%B %-d, %Y").to_string(),
+        names_added => u.names_added,
+        names_removed => u.names_removed,
+        invoice_note => note,
+    };
+    let rendered = actor.renderer.notice("change_confirmation", &config.company, reply_subject(&r.subject), ctx)?;
+    let cc = config.company.services_team_address.iter().map(|a| a.to_string()).filter(|a| *a != r.from).collect();
+    let mut to = vec![r.from.clone()];
+    if let Some(o) = &r.on_behalf_of
+        && !to.contains(o)
+    {
+        to.push(o.clone());
+    }
+    queue(tx, config, r, "change_confirmation", Some(account), to, cc, rendered, now).await?;
+    Ok(Ok(()))
+}
+
+/// Records a trusted bank's payment and sends the receipt; the same notice
+/// (or the same reference and amount) seen twice is applied once.
+async fn record_payment(
+    tx: &mut Tx,
+    actor: &Actor<'_>,
+    r: &Reading,
+    account: &str,
+    message: i64,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    let config = actor.config;
+    let Some(p) = &r.payment else { return Ok(()) };
+    let Some(amount) = p.amount.as_deref().and_then(|a| Money::parse(a).ok()) else { return Ok(()) };
+    if let Some(reference) = &p.reference
+        && tx.payment_seen(account, reference, amount.cents()).await?
+    {
+        tx.history(account, now, "payment", &format!("a second notice of payment {reference} ({amount}) was ignored"))
+            .await?;
+        return Ok(());
+    }
+    let received = r
+        .date
+        .as_deref()
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .unwrap_or_else(|| local_time(&now, config.company.timezone).date());
+    let out = tx
+        .record_payment(
+            account,
+            amount,
+            &config.company.currency,
+            p.method,
+            p.reference.as_deref(),
+            "bank_notice",
+            received,
+            &p.invoice_numbers,
+            now,
+        )
+        .await?;
+    tx.link_payment(out.payment_id, message).await?;
+    let (name, billing) = tx.account_contact(account).await?;
+    if billing.is_empty() {
+        return Ok(());
+    }
+    let cur = &config.company.currency;
+    let open: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(SUM(i.total_cents - COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE invoice_id = i.id), 0)), 0)
+         FROM invoices i WHERE i.account_id = ? AND i.status = 'open'",
+    )
+    .bind(account)
+    .fetch_one(tx.conn())
+    .await?;
+    let applied: Vec<_> =
+        out.applied.iter().map(|(n, a)| context! { number => n, amount => a.display_in(cur) }).collect();
+    let ctx = context! {
+        account => context! { id => account, name => name },
+        amount => amount.display_in(cur),
+        method => match p.method { "ach" => "ACH", "wire" => "wire transfer", "check" => "check", "card" => "card", _ => "payment" },
+        reference => p.reference,
+        applied => applied,
+        credit => out.credit.is_positive().then(|| out.credit.display_in(cur)),
+        balance => Money::from_cents(open).display_in(cur),
+    };
+    let rendered = actor.renderer.notice(
+        "payment_receipt",
+        &config.company,
+        format!("Payment received: {}", amount.display_in(cur)),
+        ctx,
+    )?;
+    // a receipt answers the customer, not the bank's notice
+    let mut receipt_reading = r.clone();
+    receipt_reading.message_id = None;
+    queue(tx, config, &receipt_reading, "payment_receipt", Some(account), billing, vec![], rendered, now).await?;
+    Ok(())
+}
+
+/// Applies a reviewed message as if it had been read with certainty.
+pub async fn approve(store: &Store, actor: &Actor<'_>, review: i64, now: DateTime<Utc>) -> Result<String> {
+    let mut tx = store.begin().await?;
+    let message = tx.approve_review(review, now).await?;
+    let raw = tx.message_raw(message).await?;
+    let r = crate::reading::read(&raw).map_err(|e| anyhow::anyhow!("the message cannot be read: {e}"))?;
+    let f = facts(&mut tx, actor.config, &r, now, true).await?;
+    let plan = acting::plan(&r, &f);
+    let done = match &plan.action {
+        Action::ApplyUserChange { account } => match apply_user_change(&mut tx, actor, &r, account, now).await? {
+            Ok(()) => format!("user change applied to {account}"),
+            Err(why) => anyhow::bail!("cannot apply: {why}"),
+        },
+        Action::RecordPayment { account } => {
+            record_payment(&mut tx, actor, &r, account, message, now).await?;
+            format!("payment recorded for {account}")
+        }
+        Action::Review { reasons, .. } | Action::RecordClaim { reasons, .. } => {
+            anyhow::bail!("cannot apply: {}", reasons.join("; "))
+        }
+        Action::Processed | Action::Left => "nothing to apply".to_string(),
+    };
+    tx.commit().await?;
+    Ok(done)
 }

@@ -21,6 +21,12 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("invoice_recurring.html.j2", include_str!("../templates/invoice_recurring.html.j2")),
     ("invoice_service.txt.j2", include_str!("../templates/invoice_service.txt.j2")),
     ("invoice_service.html.j2", include_str!("../templates/invoice_service.html.j2")),
+    ("change_confirmation.txt.j2", include_str!("../templates/change_confirmation.txt.j2")),
+    ("change_confirmation.html.j2", include_str!("../templates/change_confirmation.html.j2")),
+    ("payment_receipt.txt.j2", include_str!("../templates/payment_receipt.txt.j2")),
+    ("payment_receipt.html.j2", include_str!("../templates/payment_receipt.html.j2")),
+    ("review_acknowledgement.txt.j2", include_str!("../templates/review_acknowledgement.txt.j2")),
+    ("review_acknowledgement.html.j2", include_str!("../templates/review_acknowledgement.html.j2")),
 ];
 
 /// An invoice as the customer sees it: the data every template gets.
@@ -159,6 +165,22 @@ impl Renderer {
         let text = self.render(&format!("{base}.txt.j2"), &ctx)?;
         let html = self.render(&format!("{base}.html.j2"), &ctx)?;
         Ok(Rendered { subject: doc.subject(company), text, html })
+    }
+
+    /// A notice (`change_confirmation`, `payment_receipt`,
+    /// `review_acknowledgement`) from its two templates; `ctx` gets `company`.
+    pub fn notice(&self, kind: &str, company: &Company, subject: String, ctx: minijinja::Value) -> Result<Rendered> {
+        let ctx = context! {
+            company => context! {
+                name => company.name,
+                accounting_address => company.accounting_address.as_str(),
+                payment_instructions => company.payment_instructions,
+            },
+            ..ctx
+        };
+        let text = self.render(&format!("{kind}.txt.j2"), &ctx)?;
+        let html = self.render(&format!("{kind}.html.j2"), &ctx)?;
+        Ok(Rendered { subject, text, html })
     }
 
     fn render(&self, name: &str, ctx: &minijinja::Value) -> Result<String> {

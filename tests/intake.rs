@@ -60,7 +60,10 @@ fn each_message_is_stored_once_and_lands_in_the_right_folder() {
     assert_eq!(items.len(), 1);
     assert_eq!(items[0]["kind"], "user_change");
     assert_eq!(items[0]["from"], "gliu@northgate-cpa.example");
-    assert!(items[0]["reasons"].as_array().unwrap().iter().any(|r| r.as_str().unwrap().contains("does not yet apply")));
+    // a stranger, and no DMARC/DKIM pass: a person decides
+    let reasons: Vec<&str> = items[0]["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert!(reasons.iter().any(|r| r.contains("not a billing or authorized contact")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("no DMARC or DKIM pass")), "{reasons:?}");
 
     // a second cycle takes in nothing again
     let again = bm.at("2026-11-17T09:05:00-05:00", &["tick"]).ok();

@@ -181,6 +181,8 @@ pub enum ReviewCmd {
     },
     /// One item: why it is here, the reading, and the message.
     Show { id: i64 },
+    /// Apply the item's reading as if it had been read with certainty.
+    Approve { id: i64 },
     /// Close an item without acting on it, saying why.
     Reject {
         id: i64,
@@ -363,7 +365,9 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
             if raw.iter().all(u8::is_ascii_whitespace) {
                 bail!("{}: the message is empty", file.display());
             }
-            let taken = crate::intake::take_in(store, &raw, crate::intake::Origin::INGEST, now).await?;
+            let renderer = Renderer::new();
+            let actor = crate::intake::Actor { config, renderer: &renderer };
+            let taken = crate::intake::take_in(store, &actor, &raw, crate::intake::Origin::INGEST, now).await?;
             if taken.duplicate {
                 println!("message #{} was already taken in ({}); nothing done", taken.id, taken.disposition.as_str());
             } else {
@@ -409,6 +413,12 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
             }
             println!("\nreading:\n{}", serde_json::to_string_pretty(&serde_json::from_str::<Value>(&reading)?)?);
             println!("\nmessage:\n{}", String::from_utf8_lossy(&raw));
+        }
+        Command::Review(ReviewCmd::Approve { id }) => {
+            let renderer = Renderer::new();
+            let actor = crate::intake::Actor { config, renderer: &renderer };
+            let done = crate::intake::approve(store, &actor, id, now).await?;
+            println!("review #{id} approved: {done}");
         }
         Command::Review(ReviewCmd::Reject { id, reason }) => {
             if reason.trim().is_empty() {
@@ -683,7 +693,9 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
     println!("tick at {} ({})", local.format("%Y-%m-%d %H:%M"), config.company.timezone);
     if let Some(imap) = &config.imap {
         let mut mailbox = crate::mail::imap::Mailbox::connect(imap).await.context("the mailbox")?;
-        let report = mailbox.intake(imap, store, now).await.context("reading the mailbox")?;
+        let renderer = Renderer::new();
+        let actor = crate::intake::Actor { config, renderer: &renderer };
+        let report = mailbox.intake(imap, &actor, store, now).await.context("reading the mailbox")?;
         mailbox.logout().await;
         for t in report.taken.iter().filter(|t| !t.duplicate) {
             println!("read #{}: {} \"{}\" -> {}", t.id, t.kind, t.subject, t.disposition.as_str());

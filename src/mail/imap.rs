@@ -13,7 +13,7 @@ use futures::TryStreamExt;
 use tokio::net::TcpStream;
 
 use crate::config::{Imap, Security};
-use crate::intake::{Disposition, Origin, take_in_tx};
+use crate::intake::{Actor, Disposition, Origin, take_in_tx};
 use crate::store::Store;
 
 /// Every network step is bounded by this.
@@ -163,8 +163,14 @@ impl Mailbox {
     }
 
     /// Takes in every new message of the configured mailbox.
-    pub async fn intake(&mut self, cfg: &Imap, store: &Store, now: DateTime<Utc>) -> Result<IntakeReport> {
-        self.intake_until(cfg, store, now, &std::sync::atomic::AtomicBool::new(false)).await
+    pub async fn intake(
+        &mut self,
+        cfg: &Imap,
+        actor: &Actor<'_>,
+        store: &Store,
+        now: DateTime<Utc>,
+    ) -> Result<IntakeReport> {
+        self.intake_until(cfg, actor, store, now, &std::sync::atomic::AtomicBool::new(false)).await
     }
 
     /// Like [`Mailbox::intake`], but stops after the message in hand once
@@ -172,6 +178,7 @@ impl Mailbox {
     pub async fn intake_until(
         &mut self,
         cfg: &Imap,
+        actor: &Actor<'_>,
         store: &Store,
         now: DateTime<Utc>,
         stop: &std::sync::atomic::AtomicBool,
@@ -218,7 +225,7 @@ impl Mailbox {
                     break;
                 }
                 let origin = Origin { folder: Some(&cfg.mailbox), uidvalidity: Some(validity), uid: Some(uid) };
-                let taken = take_in_tx(&mut tx, &raw, origin, now).await?;
+                let taken = take_in_tx(&mut tx, actor, &raw, origin, now).await?;
                 last = uid;
                 batch.push((uid, taken));
             }

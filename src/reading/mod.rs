@@ -122,7 +122,8 @@ pub fn authentication(results: Option<&str>, from_domain: &str) -> &'static str 
     let lower = ar.to_ascii_lowercase();
     let aligned = |d: &str| {
         let d = d.trim_matches(|c: char| c == ';' || c == ')' || c == '(' || c.is_whitespace());
-        !d.is_empty() && (from_domain == d || from_domain.ends_with(&format!(".{d}")) || d.ends_with(&format!(".{from_domain}")))
+        !d.is_empty()
+            && (from_domain == d || from_domain.ends_with(&format!(".{d}")) || d.ends_with(&format!(".{from_domain}")))
     };
     let mut dmarc_pass = false;
     let mut dkim_aligned = false;
@@ -138,7 +139,10 @@ pub fn authentication(results: Option<&str>, from_domain: &str) -> &'static str 
                 dmarc_pass |= from_ok;
             }
             ("dkim", "pass") => {
-                dkim_aligned |= props.iter().any(|(k, v)| (*k == "header.d" || *k == "header.i") && aligned(v.trim_start_matches('@').rsplit('@').next().unwrap_or(v)));
+                dkim_aligned |= props.iter().any(|(k, v)| {
+                    (*k == "header.d" || *k == "header.i")
+                        && aligned(v.trim_start_matches('@').rsplit('@').next().unwrap_or(v))
+                });
             }
             ("dmarc" | "dkim", r) if r != "none" && r != "neutral" => failed = true,
             _ => {}
@@ -161,9 +165,13 @@ mod auth_tests {
     fn top_most_results_for_the_from_domain() {
         let ok = "mx1.krgroup.example; dkim=pass header.d=acme-dental.example; spf=pass; dmarc=pass header.from=acme-dental.example";
         assert_eq!(authentication(Some(ok), "acme-dental.example"), "pass");
-        let other_domain = "mx1.krgroup.example; dkim=pass header.d=mailer.example; dmarc=fail header.from=acme-dental.example";
+        let other_domain =
+            "mx1.krgroup.example; dkim=pass header.d=mailer.example; dmarc=fail header.from=acme-dental.example";
         assert_eq!(authentication(Some(other_domain), "acme-dental.example"), "fail");
-        assert_eq!(authentication(Some("mx1; dkim=pass header.d=mail.acme-dental.example"), "acme-dental.example"), "pass");
+        assert_eq!(
+            authentication(Some("mx1; dkim=pass header.d=mail.acme-dental.example"), "acme-dental.example"),
+            "pass"
+        );
         assert_eq!(authentication(Some("mx1; spf=pass smtp.mailfrom=x.example"), "acme-dental.example"), "none");
         assert_eq!(authentication(None, "acme-dental.example"), "none");
     }

@@ -763,3 +763,11 @@ where
     .await?;
     Ok(rows.into_iter().map(|(a, c)| (a, Money::from_cents(c))).collect())
 }
+
+impl Tx {
+    /// Counts in force on `date`, from everything recorded so far.
+    pub async fn counts_at(&mut self, account: &str, date: NaiveDate) -> Result<UserCounts> {
+        let changes = changes_of(self, account).await?;
+        Ok(counts_on(&changes, date))
+    }
+}

@@ -245,3 +245,170 @@ impl Store {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM messages").fetch_one(self.pool()).await?)
     }
 }
+
+/// Lookups and writes for acting on a reading, inside the intake transaction.
+impl Tx {
+    /// Accounts whose billing or authorized contacts include `email`.
+    pub async fn accounts_of_contact(&mut self, email: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT account_id FROM contacts WHERE email = ? ORDER BY account_id")
+            .bind(email.to_ascii_lowercase())
+            .fetch_all(self.conn())
+            .await?)
+    }
+
+    /// The accounts owning these invoice numbers, and the numbers not found.
+    pub async fn invoice_owners(&mut self, numbers: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+        let mut owners = Vec::new();
+        let mut unknown = Vec::new();
+        for n in numbers {
+            let owner: Option<String> = sqlx::query_scalar("SELECT account_id FROM invoices WHERE number = ?")
+                .bind(n)
+                .fetch_optional(self.conn())
+                .await?;
+            match owner {
+                Some(a) => owners.push(a),
+                None => unknown.push(n.clone()),
+            }
+        }
+        owners.sort();
+        owners.dedup();
+        Ok((owners, unknown))
+    }
+
+    pub async fn accounts_by_payer(&mut self, payer: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar("SELECT DISTINCT account_id FROM payer_names WHERE lower(name) = lower(?)")
+            .bind(payer.trim())
+            .fetch_all(self.conn())
+            .await?)
+    }
+
+    /// Automatic answers sent (or queued) to `email` since `since`.
+    pub async fn answers_since(&mut self, email: &str, since: DateTime<Utc>) -> Result<i64> {
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM outbox WHERE kind IN ('change_confirmation', 'payment_receipt', 'review_acknowledgement')
+             AND (',' || replace(to_addrs, ' ', '') || ',') LIKE ('%,' || ? || ',%') AND created_at >= ?",
+        )
+        .bind(email)
+        .bind(instant(since))
+        .fetch_one(self.conn())
+        .await?)
+    }
+
+    pub async fn payment_seen(&mut self, account: &str, reference: &str, amount_cents: i64) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM payments WHERE account_id = ? AND reference = ? AND amount_cents = ?",
+        )
+        .bind(account)
+        .bind(reference)
+        .bind(amount_cents)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn link_payment(&mut self, payment: i64, message: i64) -> Result<()> {
+        sqlx::query("UPDATE payments SET message_id = ? WHERE id = ?")
+            .bind(message)
+            .bind(payment)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_claim(
+        &mut self,
+        account: Option<&str>,
+        message: i64,
+        amount_cents: Option<i64>,
+        currency: Option<&str>,
+        method: &str,
+        reference: Option<&str>,
+        invoices: &[String],
+        claimed_on: chrono::NaiveDate,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let id = sqlx::query(
+            "INSERT INTO claims (account_id, message_id, amount_cents, currency, method, reference, invoice_numbers, claimed_on, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(account)
+        .bind(message)
+        .bind(amount_cents)
+        .bind(currency)
+        .bind(method)
+        .bind(reference)
+        .bind(serde_json::to_string(invoices)?)
+        .bind(claimed_on.to_string())
+        .bind(instant(now))
+        .execute(self.conn())
+        .await?
+        .last_insert_rowid();
+        if let Some(a) = account {
+            let amount = amount_cents
+                .map(|c| crate::domain::Money::from_cents(c).to_string())
+                .unwrap_or_else(|| "an amount not given".into());
+            self.history(a, now, "claim", &format!("customer says {amount} was paid by {method}; waits for the money"))
+                .await?;
+        }
+        Ok(id)
+    }
+
+    pub async fn set_disposition(&mut self, message: i64, disposition: &str) -> Result<()> {
+        sqlx::query("UPDATE messages SET disposition = ? WHERE id = ?")
+            .bind(disposition)
+            .bind(message)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Name and billing addresses of an account.
+    pub async fn account_contact(&mut self, account: &str) -> Result<(String, Vec<String>)> {
+        let name: String =
+            sqlx::query_scalar("SELECT name FROM accounts WHERE id = ?").bind(account).fetch_one(self.conn()).await?;
+        let billing: Vec<String> = sqlx::query_scalar(
+            "SELECT email FROM contacts WHERE account_id = ? AND role = 'billing' AND bounced_at IS NULL ORDER BY position",
+        )
+        .bind(account)
+        .fetch_all(self.conn())
+        .await?;
+        Ok((name, billing))
+    }
+
+    /// The latest month an agreement invoice was issued for, and the first month billed.
+    pub async fn agreement_months(&mut self, account: &str) -> Result<(Option<String>, String)> {
+        let last: Option<String> =
+            sqlx::query_scalar("SELECT MAX(period) FROM invoices WHERE account_id = ? AND kind = 'agreement'")
+                .bind(account)
+                .fetch_one(self.conn())
+                .await?;
+        let first: String = sqlx::query_scalar("SELECT first_period FROM accounts WHERE id = ?")
+            .bind(account)
+            .fetch_one(self.conn())
+            .await?;
+        Ok((last, first))
+    }
+
+    pub async fn open_review_of_message(&mut self, message: i64) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar("SELECT id FROM review_items WHERE message_id = ? AND state = 'open'")
+            .bind(message)
+            .fetch_optional(self.conn())
+            .await?)
+    }
+
+    pub async fn approve_review(&mut self, id: i64, now: DateTime<Utc>) -> Result<i64> {
+        let message: Option<i64> = sqlx::query_scalar(
+            "UPDATE review_items SET state = 'approved', decided_at = ?, decision_reason = 'approved' WHERE id = ? AND state = 'open' RETURNING message_id",
+        )
+        .bind(instant(now))
+        .bind(id)
+        .fetch_optional(self.conn())
+        .await?;
+        message.ok_or_else(|| anyhow::anyhow!("no open review item #{id}"))
+    }
+
+    pub async fn message_raw(&mut self, message: i64) -> Result<Vec<u8>> {
+        Ok(sqlx::query_scalar("SELECT raw FROM messages WHERE id = ?").bind(message).fetch_one(self.conn()).await?)
+    }
+}
