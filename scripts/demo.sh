@@ -72,34 +72,33 @@ step "November 3rd: an engineer records work for Acme outside the agreement"
   --description "Restored the file share after a failed update" --now 2026-11-03T17:00:00-05:00
 
 step "customers write to accounting@ (delivered through OpenSMTPD into Dovecot)"
-for f in tests/corpus/102-two-new-employees-typed.eml tests/corpus/108-claim-ap-processed-wire.eml \
-         tests/corpus/112-ooo-french.eml tests/corpus/115-question-with-numbers.eml; do
-  echo "  $(grep -m1 '^Subject:' "$f")"
+for f in examples/mail/1-*.eml examples/mail/2-*.eml examples/mail/3-*.eml examples/mail/4-*.eml; do
+  echo "  $(grep -m1 '^From:' "$f")   $(grep -m1 '^Subject:' "$f")"
   send "$f"
 done
 sleep 1
 
-step "November 4th, 08:05: the daily cycle reads the mailbox, issues the service invoice, sends it"
+step "November 4th, 08:05: the daily cycle reads the mailbox, acts, issues the service invoice, sends everything"
 "$bm" tick --now 2026-11-04T08:05:00-05:00
 
 step "November 15th: agreement invoices for December go out (a second tick sends nothing)"
 "$bm" tick --now 2026-11-15T08:00:00-05:00
 "$bm" tick --now 2026-11-15T08:00:00-05:00
 
-step "November 28th: Acme's payment, entered by hand"
-dec=$("$bm" invoices list --account ACME --json | python3 -c 'import json,sys; print([i["number"] for i in json.load(sys.stdin) if i["kind"]=="agreement"][0])')
-"$bm" payments record --account ACME --amount 2000.00 --method ach --reference 0210000212345 --invoice "$dec" \
-  --now 2026-11-28T10:00:00-05:00
+step "November 23rd: the bank reports Acme's ACH payment; billmail applies it and sends a receipt"
+send examples/mail/5-bank-ach-acme.eml
+sleep 1
+"$bm" tick --now 2026-11-23T08:05:00-05:00
 
-step "December 5th: recurring charges; December 10th: Acme now has 24 full-time users"
+step "December 5th: recurring charges; December 10th: staff record a 25th full-time user for Acme (CSV import)"
 "$bm" tick --now 2026-12-05T08:00:00-05:00
-sed 's/hybrid,22,3/hybrid,24,3/' "$out/accounts.csv" > "$out/accounts-dec10.csv"
+sed "s/hybrid,22,3/hybrid,25,3/" "$out/accounts.csv" > "$out/accounts-dec10.csv"
 "$bm" accounts import "$out/accounts-dec10.csv" --now 2026-12-10T11:00:00-05:00
 
 step "December 15th: January's invoices, with Acme's change prorated"
 "$bm" tick --now 2026-12-15T08:00:00-05:00
 
-step "what waits for a person (billmail does not yet apply readings by itself)"
+step "what waits for a person: Harborview's word that a check is in the mail (a claim, never money)"
 "$bm" review list
 
 step "where everything went"
@@ -110,12 +109,16 @@ step "Acme's January invoice, as the customer reads it"
 jan=$("$bm" invoices list --account ACME --json | python3 -c 'import json,sys; print([i["number"] for i in json.load(sys.stdin) if i["kind"]=="agreement" and i["period"]=="2027-01"][0])')
 "$bm" invoices show "$jan"
 
+step "the confirmation Jane received (threaded to her request)"
+id=$("$bm" outbox list --json | python3 -c 'import json,sys; print([m["id"] for m in json.load(sys.stdin) if m["kind"]=="change_confirmation"][0])')
+"$bm" outbox show "$id"
+
 step "the outbox"
 "$bm" outbox list
 cat <<MSG
 
 Done. Everything is in $out (the mail servers are stopped now).
   BILLMAIL_CONFIG=$out/billmail.toml $bm invoices list | invoices show NUMBER [--format html|json]
-  BILLMAIL_CONFIG=$out/billmail.toml $bm review list | review show ID
+  BILLMAIL_CONFIG=$out/billmail.toml $bm review list | review show ID | review approve ID
   BILLMAIL_CONFIG=$out/billmail.toml $bm accounts show ACME | accounts history ACME
 MSG
