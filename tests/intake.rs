@@ -134,3 +134,40 @@ fn ingest_takes_a_message_in_once() {
     assert!(bm.run(&["review", "reject", "1", "--reason", "again"]).fails().stderr.contains("no open review item"));
     assert!(bm.run(&["review", "list"]).ok().stdout.contains("nothing waits"));
 }
+
+#[test]
+fn a_request_through_the_mailbox_is_applied_and_the_confirmation_arrives_threaded() {
+    let stack = MailStack::start();
+    let bm = Bm::new();
+    let pw = bm.write("imap-password", &stack.password);
+    bm.write("billmail.toml", &format!("{}\n{}\n{}", common::CONFIG, stack.imap_config(&pw), stack.smtp_config()));
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+    let request = b"Authentication-Results: mx1.krgroup.example; dkim=pass header.d=acme-dental.example; dmarc=pass header.from=acme-dental.example\r\n\
+From: Jane Doe <jane.doe@acme-dental.example>\r\nTo: accounting@krgroup.example\r\nSubject: One more hygienist\r\n\
+Message-ID: <e2e-1@acme-dental.example>\r\nDate: Tue, 17 Nov 2026 09:00:00 -0500\r\n\r\n\
+Please add Maria Lopez as a full-time user starting December 1, 2026.\r\n\r\nThanks,\r\nJane\r\n";
+    stack.append(ACCOUNTING, "INBOX", request);
+    let out = bm.at("2026-11-17T09:30:00-05:00", &["tick"]).ok();
+    assert!(out.stdout.contains("user_change \"One more hygienist\" -> processed"), "{}", out.stdout);
+    assert_eq!(stack.folder(ACCOUNTING, "Billing/Processed").len(), 1);
+    assert!(stack.folder(ACCOUNTING, "INBOX").is_empty());
+    let acme = bm.at("2026-12-01T09:00:00-05:00", &["accounts", "show", "ACME", "--json"]).ok().json();
+    assert_eq!(acme["full_time_users"], 23);
+    // the confirmation went out over SMTP and arrived, threaded to the request
+    // (Jane is also a billing contact: December's invoice, due since the 15th, came in the same cycle)
+    let got = stack.wait_for("jane.doe@acme-dental.example", 2);
+    let parsed: Vec<_> = got.iter().map(|raw| mail_parser::MessageParser::default().parse(raw).unwrap()).collect();
+    let kinds: Vec<_> =
+        parsed.iter().map(|m| m.header_raw("X-Billmail-Kind").unwrap_or("").trim().to_string()).collect();
+    assert_eq!(kinds.iter().filter(|k| *k == "change_confirmation").count(), 1, "{kinds:?}");
+    let m = parsed
+        .iter()
+        .find(|m| m.header_raw("X-Billmail-Kind").is_some_and(|k| k.trim() == "change_confirmation"))
+        .unwrap();
+    assert_eq!(m.subject(), Some("Re: One more hygienist"));
+    assert_eq!(m.in_reply_to().as_text(), Some("e2e-1@acme-dental.example"));
+    assert_eq!(m.header_raw("X-Billmail-Kind").map(str::trim), Some("change_confirmation"));
+    assert!(m.body_text(0).unwrap().contains("22      23"), "{}", m.body_text(0).unwrap());
+    // the services team got its copy
+    assert_eq!(stack.wait_for("managed-services@krgroup.example", 1).len(), 1);
+}
