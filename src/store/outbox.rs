@@ -90,29 +90,13 @@ impl Tx {
         Ok(())
     }
 
+    /// Queues one message; returns its id.
     pub async fn queue_mail(&mut self, mail: &NewMail, now: DateTime<Utc>) -> Result<i64> {
-        let id = sqlx::query(
-            "INSERT INTO outbox (kind, account_id, invoice_id, to_addrs, cc_addrs, subject, body_text, body_html,
-               message_id, in_reply_to, references_hdr, next_attempt_at, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&mail.kind)
-        .bind(&mail.account)
-        .bind(mail.invoice_id)
-        .bind(mail.to.join(", "))
-        .bind(mail.cc.join(", "))
-        .bind(&mail.subject)
-        .bind(&mail.text)
-        .bind(&mail.html)
-        .bind(&mail.message_id)
-        .bind(&mail.in_reply_to)
-        .bind(&mail.references)
-        .bind(instant(now))
-        .bind(instant(now))
-        .execute(self.conn())
-        .await?
-        .last_insert_rowid();
-        Ok(id)
+        self.queue_mails(std::slice::from_ref(mail), now).await?;
+        Ok(sqlx::query_scalar("SELECT id FROM outbox WHERE message_id = ?")
+            .bind(&mail.message_id)
+            .fetch_one(self.conn())
+            .await?)
     }
 }
 

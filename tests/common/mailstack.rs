@@ -89,10 +89,7 @@ impl MailStack {
     pub fn append(&self, user: &str, folder: &str, raw: &[u8]) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port)).await.unwrap();
-            let mut client = async_imap::Client::new(tcp);
-            client.read_response().await.unwrap();
-            let mut session = client.login(user, &self.password).await.map_err(|e| e.0).unwrap();
+            let mut session = login(self.imap_port, user, &self.password).await;
             session.append(folder, None, None, raw).await.unwrap();
             let _ = session.logout().await;
         });
@@ -102,10 +99,7 @@ impl MailStack {
     pub fn folder(&self, user: &str, folder: &str) -> Vec<(u32, bool)> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
-            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", self.imap_port)).await.unwrap();
-            let mut client = async_imap::Client::new(tcp);
-            client.read_response().await.unwrap();
-            let mut session = client.login(user, &self.password).await.map_err(|e| e.0).unwrap();
+            let mut session = login(self.imap_port, user, &self.password).await;
             let Ok(mb) = session.examine(folder).await else { return vec![] };
             let mut out = Vec::new();
             if mb.exists > 0 {
@@ -157,11 +151,16 @@ impl Drop for MailStack {
     }
 }
 
-pub async fn fetch_all(port: u16, user: &str, password: &str) -> Vec<Vec<u8>> {
+/// A logged-in IMAP session on the local Dovecot.
+pub async fn login(port: u16, user: &str, password: &str) -> async_imap::Session<tokio::net::TcpStream> {
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.expect("IMAP reachable");
     let mut client = async_imap::Client::new(tcp);
     client.read_response().await.expect("greeting");
-    let mut session = client.login(user, password).await.map_err(|e| e.0).expect("login");
+    client.login(user, password).await.map_err(|e| e.0).expect("login")
+}
+
+pub async fn fetch_all(port: u16, user: &str, password: &str) -> Vec<Vec<u8>> {
+    let mut session = login(port, user, password).await;
     let mailbox = session.select("INBOX").await.expect("select");
     let mut out = Vec::new();
     if mailbox.exists > 0 {
