@@ -202,12 +202,6 @@ static OUR_BILL: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-/// The four signals in one pass over the subject and text.
-static SIGNALS: LazyLock<regex::RegexSet> = LazyLock::new(|| {
-    regex::RegexSet::new([NOTICE.as_str(), CLAIM.as_str(), PROMISE.as_str(), OUR_BILL.as_str()])
-        .expect("patterns compile")
-});
-
 /// Words without which a message cannot be about money received or sent.
 static MONEY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)pai|pay|deposit|credit|wire|ach|check|cheque|remit|receiv|transfer|\$|usd|eur|cad|gbp|€|£|lockbox|funds|mailed")
@@ -273,10 +267,12 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
     let automated = AUTOMATED_SENDER.is_match(from)
         || from_name.is_some_and(|n| BANKISH_NAME.is_match(n))
         || from.split('@').nth(1).is_some_and(|d| d.contains("bank"));
-    let hits = SIGNALS.matches(&all);
-    let (notice, claim, promise, our_bill) = (hits.matched(0), hits.matched(1), hits.matched(2), hits.matched(3));
+    // each pattern stops at its first match and uses its own literal prefilter
+    let claim = CLAIM.is_match(&all);
+    let notice = NOTICE.is_match(&all);
     // a bill or receipt addressed to us is not money received
-    let notice = notice && (claim || !our_bill);
+    let notice = notice && (claim || !OUR_BILL.is_match(&all));
+    let promise = !claim && !notice && PROMISE.is_match(&all);
     f.strength = if (notice && automated) || claim || (notice && !mentions(&all).is_empty()) {
         Some(Strength::Strong)
     } else if promise && (!mentions(text).is_empty() || !invoice_numbers(text).is_empty()) {
