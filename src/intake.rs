@@ -177,7 +177,33 @@ pub async fn take_in_tx(
             b.original_message_id.as_deref().unwrap_or("unknown")
         );
         for addr in &b.failed_recipients {
-            tx.flag_bounced(addr, &why, now).await?;
+            let accounts = tx.flag_bounced(addr, &why, now).await?;
+            // accounting is told, in its own mailbox
+            let rendered = actor.renderer.notice(
+                "bounce_notice",
+                &actor.config.company,
+                format!("Billing address bounced: {addr}"),
+                context! {
+                    address => addr,
+                    status => b.status,
+                    accounts => accounts,
+                    original => b.original_message_id.as_deref().unwrap_or("not shown"),
+                },
+            )?;
+            let tag = format!(
+                "{}.{}",
+                addr.replace('@', "."),
+                r.message_id.as_deref().unwrap_or("").trim_matches(['<', '>'])
+            );
+            let out = Outgoing {
+                kind: "bounce_notice",
+                account: accounts.first().map(String::as_str),
+                to: vec![actor.config.company.accounting_address.to_string()],
+                cc: vec![],
+                answers: None,
+                tag: &tag,
+            };
+            queue(tx, actor.config, out, rendered, now).await?;
         }
     }
     let (disposition, reasons) = match &reading {
@@ -285,7 +311,15 @@ async fn apply(
             reply_subject(&r.subject),
             context! { subject => r.subject },
         )?;
-        queue(tx, config, r, "review_acknowledgement", None, vec![r.from.clone()], vec![], rendered, now).await?;
+        let out = Outgoing {
+            kind: "review_acknowledgement",
+            account: None,
+            to: vec![r.from.clone()],
+            cc: vec![],
+            answers: r.message_id.as_deref(),
+            tag: "",
+        };
+        queue(tx, config, out, rendered, now).await?;
     }
     Ok(outcome)
 }
@@ -294,20 +328,28 @@ fn reply_subject(subject: &str) -> String {
     if subject.to_ascii_lowercase().starts_with("re:") { subject.to_string() } else { format!("Re: {subject}") }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// An automatic message and what it answers (if anything).
+struct Outgoing<'a> {
+    kind: &'a str,
+    account: Option<&'a str>,
+    to: Vec<String>,
+    cc: Vec<String>,
+    /// The message it answers: threading headers, and part of its own Message-ID.
+    answers: Option<&'a str>,
+    /// Makes the Message-ID unique when one message causes several.
+    tag: &'a str,
+}
+
 async fn queue(
     tx: &mut Tx,
     config: &Config,
-    r: &Reading,
-    kind: &str,
-    account: Option<&str>,
-    to: Vec<String>,
-    cc: Vec<String>,
+    out: Outgoing<'_>,
     rendered: crate::render::Rendered,
     now: DateTime<Utc>,
 ) -> Result<()> {
-    let local =
-        format!("{kind}.{}", r.message_id.as_deref().unwrap_or("x").trim_matches(['<', '>']).replace(['@', '/'], "."));
+    let Outgoing { kind, account, to, cc, answers, tag } = out;
+    let basis = answers.unwrap_or("x").trim_matches(['<', '>']).replace(['@', '/'], ".");
+    let local = if tag.is_empty() { format!("{kind}.{basis}") } else { format!("{kind}.{tag}.{basis}") };
     let mail = NewMail {
         kind: kind.into(),
         account: account.map(String::from),
@@ -318,8 +360,8 @@ async fn queue(
         text: rendered.text,
         html: rendered.html,
         message_id: message_id(config, &local, now),
-        in_reply_to: r.message_id.clone(),
-        references: r.message_id.clone(),
+        in_reply_to: answers.map(String::from),
+        references: answers.map(String::from),
     };
     tx.queue_mail(&mail, now).await?;
     Ok(())
@@ -393,7 +435,15 @@ async fn apply_user_change(
     {
         to.push(o.clone());
     }
-    queue(tx, config, r, "change_confirmation", Some(account), to, cc, rendered, now).await?;
+    let out = Outgoing {
+        kind: "change_confirmation",
+        account: Some(account),
+        to,
+        cc,
+        answers: r.message_id.as_deref(),
+        tag: "",
+    };
+    queue(tx, config, out, rendered, now).await?;
     Ok(Ok(()))
 }
 
@@ -465,10 +515,11 @@ async fn record_payment(
         format!("Payment received: {}", amount.display_in(cur)),
         ctx,
     )?;
-    // a receipt answers the customer, not the bank's notice
-    let mut receipt_reading = r.clone();
-    receipt_reading.message_id = None;
-    queue(tx, config, &receipt_reading, "payment_receipt", Some(account), billing, vec![], rendered, now).await?;
+    // a receipt goes to the customer: it does not answer the bank's notice
+    let tag = format!("p{}", out.payment_id);
+    let out =
+        Outgoing { kind: "payment_receipt", account: Some(account), to: billing, cc: vec![], answers: None, tag: &tag };
+    queue(tx, config, out, rendered, now).await?;
     Ok(())
 }
 

@@ -27,6 +27,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("payment_receipt.html.j2", include_str!("../templates/payment_receipt.html.j2")),
     ("review_acknowledgement.txt.j2", include_str!("../templates/review_acknowledgement.txt.j2")),
     ("review_acknowledgement.html.j2", include_str!("../templates/review_acknowledgement.html.j2")),
+    ("bounce_notice.txt.j2", include_str!("../templates/bounce_notice.txt.j2")),
+    ("bounce_notice.html.j2", include_str!("../templates/bounce_notice.html.j2")),
 ];
 
 /// An invoice as the customer sees it: the data every template gets.

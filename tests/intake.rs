@@ -83,6 +83,12 @@ fn a_bounce_flags_the_billing_contact() {
     assert!(bm.run(&["accounts", "show", "BAYSIDE"]).ok().stdout.contains("BOUNCED"));
     let hist = bm.run(&["accounts", "history", "BAYSIDE", "--json"]).ok().json();
     assert!(hist.as_array().unwrap().iter().any(|h| h["kind"] == "bounce"));
+    // accounting is told
+    let notices: Vec<_> = bm.outbox().into_iter().filter(|m| m["kind"] == "bounce_notice").collect();
+    assert_eq!(notices.len(), 1);
+    assert_eq!(notices[0]["to"], serde_json::json!(["accounting@krgroup.example"]));
+    let text = bm.run(&["outbox", "show", &notices[0]["id"].to_string()]).ok().stdout;
+    assert!(text.contains("billing@baysidecourier.example") && text.contains("BAYSIDE"), "{text}");
 }
 
 #[test]
