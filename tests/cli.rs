@@ -426,3 +426,37 @@ fn invoices_show_in_every_format() {
     let queued = bm.run(&["outbox", "show", &id]).ok().stdout;
     assert_eq!(queued, text);
 }
+
+#[test]
+fn the_aging_report_matches_the_ledger() {
+    let bm = Bm::new();
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+    bm.at(NOV15, &["tick"]).ok(); // December invoices, due November 30
+    bm.at("2026-12-15T08:00:00-05:00", &["tick"]).ok(); // January invoices, due December 30
+    // Harborview pays part of December's
+    bm.at(
+        "2026-12-20T10:00:00-05:00",
+        &["payments", "record", "--account", "HARBOR", "--amount", "200", "--method", "check"],
+    )
+    .ok();
+    let jan10 = "2027-01-10T09:00:00-05:00";
+    let report = bm.at(jan10, &["report", "aging", "--json"]).ok().json();
+    assert_eq!(report["as_of"], "2027-01-10");
+    let acme = report["accounts"].as_array().unwrap().iter().find(|a| a["account"] == "ACME").unwrap().clone();
+    assert_eq!(acme["31-60"], "1997.50"); // due Nov 30: 41 days past due
+    assert_eq!(acme["1-30"], "1997.50"); // due Dec 30: 11 days
+    assert_eq!(acme["current"], "0.00");
+    assert_eq!(acme["total"], "3995.00");
+    let harbor = report["accounts"].as_array().unwrap().iter().find(|a| a["account"] == "HARBOR").unwrap().clone();
+    assert_eq!(harbor["31-60"], "350.00"); // 550 - 200 paid on the oldest
+    assert_eq!(harbor["1-30"], "550.00");
+    // the totals are the ledger's balances
+    let mut ledger = 0i64;
+    for id in ["ACME", "HARBOR"] {
+        let b =
+            bm.at(jan10, &["accounts", "show", id, "--json"]).ok().json()["balance"].as_str().unwrap().replace('.', "");
+        ledger += b.parse::<i64>().unwrap();
+    }
+    assert_eq!(report["totals"]["total"].as_str().unwrap().replace('.', "").parse::<i64>().unwrap(), ledger);
+    assert!(bm.at(jan10, &["report", "aging"]).ok().stdout.contains("TOTAL"));
+}

@@ -80,6 +80,9 @@ pub enum Command {
     /// Outgoing mail.
     #[command(subcommand)]
     Outbox(OutboxCmd),
+    /// Reports for accounting staff.
+    #[command(subcommand)]
+    Report(ReportCmd),
 }
 
 #[derive(Subcommand, Debug)]
@@ -167,6 +170,15 @@ pub enum PaymentsCmd {
         /// An invoice this payment is for (repeatable); paid first.
         #[arg(long = "invoice")]
         invoices: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCmd {
+    /// Open balances per account: current, 1-30, 31-60, 61-90, 90+ days past due.
+    Aging {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -639,6 +651,77 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
             }
             if out.credit.is_positive() {
                 println!("  {} kept as credit for the next invoice", out.credit.display_in(cur));
+            }
+        }
+        Command::Report(ReportCmd::Aging { json }) => {
+            use crate::domain::aging::{BUCKETS, aging};
+            let mut open: Vec<(String, String, NaiveDate, Money)> = store
+                .invoices(None, true)
+                .await?
+                .into_iter()
+                .map(|i| (i.account, i.account_name, i.due, i.balance))
+                .collect();
+            open.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
+            let (rows, totals, total) = aging(&open, today);
+            let cur = &config.company.currency;
+            if json {
+                let bucket_obj = |b: &[Money; 5]| {
+                    let mut m = serde_json::Map::new();
+                    for (name, v) in BUCKETS.iter().zip(b) {
+                        m.insert((*name).to_string(), json!(v.to_string()));
+                    }
+                    m
+                };
+                let accounts: Vec<Value> = rows
+                    .iter()
+                    .map(|r| {
+                        let mut o = bucket_obj(&r.buckets);
+                        o.insert("account".into(), json!(r.account));
+                        o.insert("name".into(), json!(r.name));
+                        o.insert("total".into(), json!(r.total.to_string()));
+                        Value::Object(o)
+                    })
+                    .collect();
+                let mut t = bucket_obj(&totals);
+                t.insert("total".into(), json!(total.to_string()));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"as_of": today.to_string(), "currency": cur, "accounts": accounts, "totals": t})
+                    )?
+                );
+            } else {
+                println!("Aging of open invoices at {today} ({cur}), by days past due");
+                println!(
+                    "{:<10} {:<26} {:>11} {:>11} {:>11} {:>11} {:>11} {:>12}",
+                    "account", "name", "current", "1-30", "31-60", "61-90", "90+", "total"
+                );
+                for r in &rows {
+                    let b: Vec<String> = r.buckets.iter().map(|m| m.grouped()).collect();
+                    println!(
+                        "{:<10} {:<26} {:>11} {:>11} {:>11} {:>11} {:>11} {:>12}",
+                        r.account,
+                        r.name,
+                        b[0],
+                        b[1],
+                        b[2],
+                        b[3],
+                        b[4],
+                        r.total.grouped()
+                    );
+                }
+                let b: Vec<String> = totals.iter().map(|m| m.grouped()).collect();
+                println!(
+                    "{:<10} {:<26} {:>11} {:>11} {:>11} {:>11} {:>11} {:>12}",
+                    "TOTAL",
+                    "",
+                    b[0],
+                    b[1],
+                    b[2],
+                    b[3],
+                    b[4],
+                    total.grouped()
+                );
             }
         }
         Command::Outbox(OutboxCmd::List { json }) => {

@@ -1,6 +1,7 @@
 //! The pure domain: money, ids, accounts, the calendar and invoice builders.
 //! Nothing here knows of SQL, mail, files, tokio or the clock.
 
+pub mod aging;
 pub mod book;
 pub mod calendar;
 pub mod ids;
