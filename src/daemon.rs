@@ -131,6 +131,14 @@ pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<
             }
             Err(e) => tracing::error!(error = %format!("{e:#}"), "billing failed"),
         }
+        match engine::run_collections(&config, &store, &renderer, now).await {
+            Ok(r) => {
+                for line in &r.lines {
+                    tracing::info!(%line, "collections");
+                }
+            }
+            Err(e) => tracing::error!(error = %format!("{e:#}"), "collections failed"),
+        }
         if let Some(s) = &sender {
             match engine::deliver(&store, s, now).await {
                 Ok(d) => {

@@ -240,3 +240,151 @@ mod tests {
         assert_eq!(m, [1, 2, 4, 8, 16, 32, 60, 60, 60]);
     }
 }
+
+/// What one collections round did, for printing.
+#[derive(Debug, Default)]
+pub struct CollectionsReport {
+    pub lines: Vec<String>,
+}
+
+/// Collections at `now`: each account's standing from its ledger on the day
+/// of the latest send moment; at most one step per account, each step with
+/// its notices in one transaction. Running it again changes nothing.
+pub async fn run_collections(
+    config: &Config,
+    store: &Store,
+    renderer: &Renderer,
+    now: DateTime<Utc>,
+) -> Result<CollectionsReport> {
+    use crate::domain::collections::{Policy, Standing, Step, evaluate};
+    use minijinja::context;
+
+    let c = &config.collections;
+    let policy = Policy {
+        reminder_days: c.reminder_days.clone(),
+        credit_hold_after_days: c.credit_hold_after_days,
+        service_hold_after_days: c.service_hold_after_days,
+        claim_grace_days: c.claim_grace_days,
+    };
+    let local = local_time(&now, config.company.timezone);
+    let today = config.schedule.last_send_day(local);
+    let cur = config.company.currency.clone();
+    let team = config.company.services_team_address.as_ref().map(|a| a.to_string());
+    let mut report = CollectionsReport::default();
+    for acct in store.collectables().await? {
+        let Some(step) = evaluate(today, &acct.ledger, &policy) else { continue };
+        let open = store.invoices(Some(&acct.account), true).await?;
+        let owed: Money = open.iter().map(|i| i.balance).sum();
+        let invoices: Vec<_> = open
+            .iter()
+            .rev()
+            .filter(|i| i.balance.is_positive())
+            .map(|i| {
+                let late = (today - i.due).num_days();
+                context! {
+                    number => i.number, period => i.period, due => i.due.format("%B %-d, %Y").to_string(),
+                    balance => i.balance.display_in(&cur), late => (late > 0).then_some(late),
+                }
+            })
+            .collect();
+        let earliest_due = acct.ledger.unpaid.iter().map(|(_, d)| *d).filter(|d| *d < today).min();
+        let days = earliest_due.map(|d| (today - d).num_days()).unwrap_or(0);
+        let credit_from = earliest_due.map(|d| d + chrono::Duration::days(i64::from(policy.credit_hold_after_days)));
+        let fmt = |d: chrono::NaiveDate| d.format("%B %-d, %Y").to_string();
+        let mut tx = store.begin().await?;
+        let billing = tx.account_contact(&acct.account).await?.1;
+        let (kind, subject, ctx, invoice, line) = match step {
+            Step::Remind { invoice, stage, days_past_due } => {
+                tx.record_reminder(invoice, stage, now).await?;
+                tx.history(
+                    &acct.account,
+                    now,
+                    "notice",
+                    &format!("reminder {} sent: {days_past_due} days past due", stage + 1),
+                )
+                .await?;
+                let ctx = context! {
+                    days => days_past_due,
+                    credit_hold_on => credit_from.map(|d| format!("by {}", fmt(d))).unwrap_or_default(),
+                };
+                (
+                    "reminder",
+                    format!("Payment reminder: {} is {days_past_due} days past due", acct.name),
+                    ctx,
+                    Some(invoice),
+                    format!("reminder to {} ({days_past_due} days past due)", acct.account),
+                )
+            }
+            Step::Change { to, since } => {
+                let was = acct.ledger.standing;
+                let why = match to {
+                    Standing::CreditHold => format!("credit hold from {since}: a payment {days} days past due"),
+                    Standing::ServiceHold => {
+                        format!("service hold from {since}: {} days on credit hold", policy.service_hold_after_days)
+                    }
+                    Standing::Active => {
+                        format!("{} released on {since}: nothing is past due", was.as_str().replace('_', " "))
+                    }
+                };
+                tx.set_standing(&acct.account, to, since, &why, now).await?;
+                let service_hold_on = since + chrono::Duration::days(i64::from(policy.service_hold_after_days));
+                let ctx = context! {
+                    since => fmt(since),
+                    days => days,
+                    service_hold_on => fmt(service_hold_on),
+                    hold_days => policy.service_hold_after_days,
+                    was_service_hold => was == Standing::ServiceHold,
+                };
+                let (kind, subject) = match to {
+                    Standing::CreditHold => ("credit_hold", format!("Credit hold on {}'s account", acct.name)),
+                    Standing::ServiceHold => ("service_hold", format!("Service hold on {}'s account", acct.name)),
+                    Standing::Active => ("hold_released", format!("{}'s account is back in good standing", acct.name)),
+                };
+                (kind, subject, ctx, None, format!("{} {}", acct.account, why))
+            }
+        };
+        let common = context! {
+            account => context! { id => acct.account, name => acct.name },
+            invoices => invoices,
+            total => owed.display_in(&cur),
+            kind => kind,
+            ..ctx
+        };
+        let thread =
+            tx.thread_for(&acct.account, invoice.or(acct.ledger.unpaid.first().map(|u| u.0)), team.as_deref()).await?;
+        let mut mails = Vec::new();
+        if !billing.is_empty() {
+            let r = renderer.notice(kind, &config.company, subject.clone(), common.clone())?;
+            mails.push((billing.clone(), r, thread.clone()));
+        }
+        if kind != "reminder"
+            && let Some(t) = &team
+        {
+            let r = renderer.notice("team_notice", &config.company, format!("[billmail] {subject}"), common.clone())?;
+            mails.push((vec![t.clone()], r, None));
+        }
+        for (n, (to, r, thread)) in mails.into_iter().enumerate() {
+            let mail = NewMail {
+                kind: kind.into(),
+                account: Some(acct.account.clone()),
+                invoice_id: None,
+                to,
+                cc: vec![],
+                subject: r.subject,
+                text: r.text,
+                html: r.html,
+                message_id: message_id(
+                    config,
+                    &format!("{kind}.{}.{today}.{n}", acct.account.to_ascii_lowercase()),
+                    now,
+                ),
+                in_reply_to: thread.clone(),
+                references: thread,
+            };
+            tx.queue_mail(&mail, now).await?;
+        }
+        tx.commit().await?;
+        report.lines.push(line);
+    }
+    Ok(report)
+}

@@ -732,7 +732,7 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
                     .map(|m| {
                         json!({
                             "id": m.id, "kind": m.kind, "account": m.account, "to": m.to, "cc": m.cc,
-                            "subject": m.subject, "message_id": m.message_id, "state": m.state,
+                            "subject": m.subject, "message_id": m.message_id, "in_reply_to": m.in_reply_to, "state": m.state,
                             "attempts": m.attempts, "next_attempt_at": m.next_attempt_at,
                             "last_error": m.last_error, "created_at": m.created_at, "sent_at": m.sent_at,
                         })
@@ -809,6 +809,10 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
     }
     if issued.is_empty() {
         println!("nothing due");
+    }
+    let collections = engine::run_collections(config, store, &renderer, now).await.context("collections")?;
+    for line in &collections.lines {
+        println!("collections: {line}");
     }
     if let Some(smtp) = &config.smtp {
         let sender = crate::mail::smtp::Sender::new(smtp)?;

@@ -4,6 +4,7 @@
 pub mod aging;
 pub mod book;
 pub mod calendar;
+pub mod collections;
 pub mod ids;
 pub mod invoice;
 pub mod money;

@@ -4,6 +4,7 @@
 //! types again, not trusted.
 
 mod accounts;
+mod collections;
 mod intake;
 mod invoices;
 mod outbox;
@@ -18,6 +19,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use accounts::{AccountImport, AccountSummary, HistoryEntry, SubscriptionImport};
+pub use collections::Collectable;
 pub use intake::{NewMessage, ReviewRecord, StoredMessage};
 pub use invoices::{InvoiceRecord, IssueItem, PaymentOutcome};
 pub use outbox::{NewMail, OutboxRecord, QueuedMail};

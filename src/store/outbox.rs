@@ -30,6 +30,7 @@ pub struct OutboxRecord {
     pub cc: Vec<String>,
     pub subject: String,
     pub message_id: String,
+    pub in_reply_to: Option<String>,
     pub state: String,
     pub attempts: i64,
     pub next_attempt_at: String,
@@ -177,8 +178,8 @@ impl Store {
 
     pub async fn outbox(&self) -> Result<Vec<OutboxRecord>> {
         let rows = sqlx::query(
-            "SELECT id, kind, account_id, to_addrs, cc_addrs, subject, message_id, state, attempts, next_attempt_at,
-                    last_error, created_at, sent_at FROM outbox ORDER BY id",
+            "SELECT id, kind, account_id, to_addrs, cc_addrs, subject, message_id, in_reply_to, state, attempts,
+                    next_attempt_at, last_error, created_at, sent_at FROM outbox ORDER BY id",
         )
         .fetch_all(self.pool())
         .await?;
@@ -192,6 +193,7 @@ impl Store {
                 cc: split(r.get("cc_addrs")),
                 subject: r.get("subject"),
                 message_id: r.get("message_id"),
+                in_reply_to: r.get("in_reply_to"),
                 state: r.get("state"),
                 attempts: r.get("attempts"),
                 next_attempt_at: r.get("next_attempt_at"),

@@ -1,0 +1,173 @@
+//! Collections: where an account stands, computed from its ledger at a date
+//! (the Kill Bill way): days past due of the earliest unpaid invoice decide
+//! reminders, credit hold and service hold; nothing is advanced by timers,
+//! so a late payment or a run after downtime lands in the right state.
+
+use chrono::{Days, NaiveDate};
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Days past due at which a reminder is sent (increasing).
+    pub reminder_days: Vec<u32>,
+    pub credit_hold_after_days: u32,
+    /// Days on credit hold before a service hold.
+    pub service_hold_after_days: u32,
+    /// A customer's claim pauses reminders and escalation this long, once per claim.
+    pub claim_grace_days: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Standing {
+    Active,
+    CreditHold,
+    ServiceHold,
+}
+
+impl Standing {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Standing::Active => "active",
+            Standing::CreditHold => "credit_hold",
+            Standing::ServiceHold => "service_hold",
+        }
+    }
+    pub fn parse(s: &str) -> Standing {
+        match s {
+            "credit_hold" => Standing::CreditHold,
+            "service_hold" => Standing::ServiceHold,
+            _ => Standing::Active,
+        }
+    }
+}
+
+/// What the ledger says of one account on `today`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ledger {
+    /// (invoice id, due date) of every invoice with money still owed.
+    pub unpaid: Vec<(i64, NaiveDate)>,
+    /// Local dates customers said they paid.
+    pub claims: Vec<NaiveDate>,
+    /// The standing recorded now.
+    pub standing: Standing,
+    /// Reminder stages (index into `reminder_days`) already sent, per invoice.
+    pub reminded: Vec<(i64, usize)>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Send reminder stage `stage` for the earliest unpaid invoice.
+    Remind { invoice: i64, stage: usize, days_past_due: i64 },
+    /// Move to a new standing, which began on `since`.
+    Change { to: Standing, since: NaiveDate },
+}
+
+/// What must happen on `today`: at most one change of standing, or else at
+/// most one reminder (the latest stage reached; missed ones are not sent).
+pub fn evaluate(today: NaiveDate, ledger: &Ledger, policy: &Policy) -> Option<Step> {
+    let earliest = ledger.unpaid.iter().filter(|(_, due)| *due < today).min_by_key(|(id, due)| (*due, *id));
+    let Some(&(invoice, due)) = earliest else {
+        return (ledger.standing != Standing::Active).then_some(Step::Change { to: Standing::Active, since: today });
+    };
+    let days = (today - due).num_days();
+    let credit_from = due.checked_add_days(Days::new(u64::from(policy.credit_hold_after_days))).expect("date");
+    let service_from =
+        credit_from.checked_add_days(Days::new(u64::from(policy.service_hold_after_days))).expect("date");
+    let target = if today >= service_from {
+        (Standing::ServiceHold, service_from)
+    } else if today >= credit_from {
+        (Standing::CreditHold, credit_from)
+    } else {
+        (Standing::Active, today)
+    };
+    // a claim pauses escalation and reminders for a while (releases still happen)
+    let paused =
+        ledger.claims.iter().any(|c| *c <= today && (today - *c).num_days() < i64::from(policy.claim_grace_days));
+    if target.0 > ledger.standing {
+        if paused {
+            return None;
+        }
+        return Some(Step::Change { to: target.0, since: target.1 });
+    }
+    if target.0 < ledger.standing {
+        // only full payment of what is past due releases a hold
+        return None;
+    }
+    if ledger.standing != Standing::Active || paused {
+        return None;
+    }
+    let stage = policy.reminder_days.iter().rposition(|d| i64::from(*d) <= days)?;
+    let sent = ledger.reminded.iter().filter(|(i, _)| *i == invoice).map(|(_, s)| *s).max();
+    (sent.is_none_or(|s| s < stage)).then_some(Step::Remind { invoice, stage, days_past_due: days })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    fn policy() -> Policy {
+        Policy {
+            reminder_days: vec![1, 7, 14],
+            credit_hold_after_days: 15,
+            service_hold_after_days: 30,
+            claim_grace_days: 5,
+        }
+    }
+
+    fn ledger(standing: Standing) -> Ledger {
+        Ledger { unpaid: vec![(1, d("2026-11-30"))], claims: vec![], standing, reminded: vec![] }
+    }
+
+    #[test]
+    fn reminders_then_holds_from_the_ledger() {
+        let p = policy();
+        assert_eq!(evaluate(d("2026-11-30"), &ledger(Standing::Active), &p), None, "due today is not late");
+        assert_eq!(
+            evaluate(d("2026-12-01"), &ledger(Standing::Active), &p),
+            Some(Step::Remind { invoice: 1, stage: 0, days_past_due: 1 })
+        );
+        let mut l = ledger(Standing::Active);
+        l.reminded = vec![(1, 0)];
+        assert_eq!(evaluate(d("2026-12-03"), &l, &p), None);
+        assert_eq!(evaluate(d("2026-12-07"), &l, &p), Some(Step::Remind { invoice: 1, stage: 1, days_past_due: 7 }));
+        assert_eq!(
+            evaluate(d("2026-12-15"), &l, &p),
+            Some(Step::Change { to: Standing::CreditHold, since: d("2026-12-15") })
+        );
+        assert_eq!(
+            evaluate(d("2027-01-14"), &ledger(Standing::CreditHold), &p),
+            Some(Step::Change { to: Standing::ServiceHold, since: d("2027-01-14") })
+        );
+        assert_eq!(evaluate(d("2027-01-13"), &ledger(Standing::CreditHold), &p), None);
+    }
+
+    #[test]
+    fn downtime_lands_in_the_right_state_without_a_burst() {
+        // nothing ran from December 1st to the 20th: one credit-hold change, dated when it began
+        let step = evaluate(d("2026-12-20"), &ledger(Standing::Active), &policy());
+        assert_eq!(step, Some(Step::Change { to: Standing::CreditHold, since: d("2026-12-15") }));
+    }
+
+    #[test]
+    fn payment_releases_and_claims_pause() {
+        let p = policy();
+        let mut paid = ledger(Standing::ServiceHold);
+        paid.unpaid.clear();
+        assert_eq!(
+            evaluate(d("2027-02-01"), &paid, &p),
+            Some(Step::Change { to: Standing::Active, since: d("2027-02-01") })
+        );
+        // partly paid: still past due, the hold stays
+        assert_eq!(evaluate(d("2027-02-01"), &ledger(Standing::ServiceHold), &p), None);
+        let mut claimed = ledger(Standing::Active);
+        claimed.claims = vec![d("2026-12-13")];
+        assert_eq!(evaluate(d("2026-12-15"), &claimed, &p), None, "no credit hold while the claim is fresh");
+        assert_eq!(
+            evaluate(d("2026-12-18"), &claimed, &p),
+            Some(Step::Change { to: Standing::CreditHold, since: d("2026-12-15") })
+        );
+    }
+}

@@ -1,0 +1,123 @@
+//! What collections needs from the books, and the changes it makes.
+
+use std::collections::BTreeMap;
+
+use anyhow::Result;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::{Store, Tx, instant, parse_date};
+use crate::domain::collections::{Ledger, Standing};
+
+/// An account as collections sees it.
+#[derive(Clone, Debug)]
+pub struct Collectable {
+    pub account: String,
+    pub name: String,
+    pub ledger: Ledger,
+}
+
+impl Store {
+    pub async fn collectables(&self) -> Result<Vec<Collectable>> {
+        let pool = self.pool();
+        let mut out: BTreeMap<String, Collectable> = BTreeMap::new();
+        let accounts: Vec<(String, String, String)> =
+            sqlx::query_as("SELECT id, name, status FROM accounts ORDER BY id").fetch_all(pool).await?;
+        for (id, name, status) in accounts {
+            let ledger =
+                Ledger { unpaid: vec![], claims: vec![], standing: Standing::parse(&status), reminded: vec![] };
+            out.insert(id.clone(), Collectable { account: id, name, ledger });
+        }
+        let unpaid: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT i.account_id, i.id, i.due_on FROM invoices i WHERE i.status = 'open'
+               AND i.total_cents > COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE invoice_id = i.id), 0)",
+        )
+        .fetch_all(pool)
+        .await?;
+        for (a, id, due) in unpaid {
+            if let Some(c) = out.get_mut(&a) {
+                c.ledger.unpaid.push((id, parse_date(&due)?));
+            }
+        }
+        let claims: Vec<(String, String)> =
+            sqlx::query_as("SELECT account_id, claimed_on FROM claims WHERE account_id IS NOT NULL")
+                .fetch_all(pool)
+                .await?;
+        for (a, d) in claims {
+            if let Some(c) = out.get_mut(&a) {
+                c.ledger.claims.push(parse_date(&d)?);
+            }
+        }
+        let reminded: Vec<(String, i64, i64)> = sqlx::query_as(
+            "SELECT i.account_id, r.invoice_id, r.stage FROM reminders r JOIN invoices i ON i.id = r.invoice_id",
+        )
+        .fetch_all(pool)
+        .await?;
+        for (a, id, stage) in reminded {
+            if let Some(c) = out.get_mut(&a) {
+                c.ledger.reminded.push((id, stage as usize));
+            }
+        }
+        Ok(out.into_values().collect())
+    }
+}
+
+impl Tx {
+    pub async fn record_reminder(&mut self, invoice: i64, stage: usize, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("INSERT INTO reminders (invoice_id, stage, sent_at) VALUES (?, ?, ?)")
+            .bind(invoice)
+            .bind(stage as i64)
+            .bind(instant(now))
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_standing(
+        &mut self,
+        account: &str,
+        to: Standing,
+        since: NaiveDate,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let since_text = (to != Standing::Active).then(|| since.to_string());
+        sqlx::query("UPDATE accounts SET status = ?, status_since = ?, updated_at = ? WHERE id = ?")
+            .bind(to.as_str())
+            .bind(since_text)
+            .bind(instant(now))
+            .bind(account)
+            .execute(self.conn())
+            .await?;
+        self.history(account, now, "status", why).await
+    }
+
+    /// The Message-ID of the latest message sent to an account about
+    /// collections, or of the invoice's own mail: what a notice follows.
+    pub async fn thread_for(
+        &mut self,
+        account: &str,
+        invoice: Option<i64>,
+        team: Option<&str>,
+    ) -> Result<Option<String>> {
+        let last: Option<String> = sqlx::query_scalar(
+            "SELECT message_id FROM outbox WHERE account_id = ?1 AND kind IN ('reminder', 'credit_hold', 'service_hold', 'hold_released')
+             AND (?2 IS NULL OR to_addrs != ?2) ORDER BY id DESC LIMIT 1",
+        )
+        .bind(account)
+        .bind(team)
+        .fetch_optional(self.conn())
+        .await?;
+        if last.is_some() {
+            return Ok(last);
+        }
+        Ok(match invoice {
+            Some(i) => {
+                sqlx::query_scalar("SELECT message_id FROM outbox WHERE invoice_id = ? ORDER BY id LIMIT 1")
+                    .bind(i)
+                    .fetch_optional(self.conn())
+                    .await?
+            }
+            None => None,
+        })
+    }
+}

@@ -1,0 +1,167 @@
+//! Collections over simulated months: `tick --now` day by day.
+
+mod common;
+
+use chrono::{Duration, NaiveDate};
+use common::{ACCOUNTS, Bm};
+use serde_json::Value;
+
+fn day(d: NaiveDate) -> String {
+    format!("{}T08:00:00-05:00", d.format("%Y-%m-%d"))
+}
+
+fn ticks(bm: &Bm, from: &str, to: &str) {
+    let mut d = NaiveDate::parse_from_str(from, "%Y-%m-%d").unwrap();
+    let end = NaiveDate::parse_from_str(to, "%Y-%m-%d").unwrap();
+    while d <= end {
+        bm.at(&day(d), &["tick"]).ok();
+        d += Duration::days(1);
+    }
+}
+
+fn kinds(bm: &Bm, to: &str) -> Vec<String> {
+    bm.outbox()
+        .into_iter()
+        .filter(|m| m["to"].as_array().unwrap().iter().any(|t| t == to))
+        .map(|m| m["kind"].as_str().unwrap().to_string())
+        .filter(|k| k != "invoice")
+        .collect()
+}
+
+fn setup() -> Bm {
+    let bm = Bm::new();
+    // one customer, so the ledger is easy to follow
+    bm.import_accounts(&ACCOUNTS.lines().take(2).collect::<Vec<_>>().join("\n"), "2026-11-02T09:00:00-05:00").ok();
+    bm.at("2026-11-15T08:00:00-05:00", &["tick"]).ok(); // December's invoice, due November 30
+    bm
+}
+
+fn status(bm: &Bm, at: &str) -> Value {
+    bm.at(at, &["accounts", "show", "ACME", "--json"]).ok().json()
+}
+
+#[test]
+fn paid_on_time_means_no_notice_even_at_half_past_eleven_on_the_due_date() {
+    let bm = setup();
+    bm.at(
+        "2026-11-30T23:30:00-05:00",
+        &["payments", "record", "--account", "ACME", "--amount", "1997.50", "--method", "ach"],
+    )
+    .ok();
+    ticks(&bm, "2026-12-01", "2026-12-20");
+    assert!(kinds(&bm, "ap@acme-dental.example").is_empty(), "{:?}", kinds(&bm, "ap@acme-dental.example"));
+    assert_eq!(status(&bm, "2026-12-20T09:00:00-05:00")["status"], "active");
+}
+
+#[test]
+fn never_paid_reminders_then_credit_hold_then_service_hold_then_released() {
+    let bm = setup();
+    ticks(&bm, "2026-12-01", "2027-01-14");
+    let customer = kinds(&bm, "ap@acme-dental.example");
+    assert_eq!(customer, ["reminder", "reminder", "reminder", "credit_hold", "service_hold"], "{customer:?}");
+    let team = kinds(&bm, "managed-services@krgroup.example");
+    assert_eq!(team, ["credit_hold", "service_hold"]);
+    let s = status(&bm, "2027-01-14T09:00:00-05:00");
+    assert_eq!(s["status"], "service_hold");
+    assert_eq!(s["status_since"], "2027-01-14");
+    // partly paid: the hold stays
+    bm.at(
+        "2027-01-15T10:00:00-05:00",
+        &["payments", "record", "--account", "ACME", "--amount", "500", "--method", "wire"],
+    )
+    .ok();
+    ticks(&bm, "2027-01-16", "2027-01-16");
+    assert_eq!(status(&bm, "2027-01-16T09:00:00-05:00")["status"], "service_hold");
+    // everything paid: released, and both told
+    let owed = status(&bm, "2027-01-16T09:00:00-05:00")["balance"].as_str().unwrap().to_string();
+    bm.at(
+        "2027-01-16T10:00:00-05:00",
+        &["payments", "record", "--account", "ACME", "--amount", &owed, "--method", "wire"],
+    )
+    .ok();
+    ticks(&bm, "2027-01-17", "2027-01-18");
+    assert_eq!(status(&bm, "2027-01-18T09:00:00-05:00")["status"], "active");
+    assert_eq!(kinds(&bm, "ap@acme-dental.example").last().unwrap(), "hold_released");
+    assert_eq!(kinds(&bm, "managed-services@krgroup.example").last().unwrap(), "hold_released");
+    let team_release = bm
+        .outbox()
+        .into_iter()
+        .rfind(|m| m["kind"] == "hold_released" && m["to"][0] == "managed-services@krgroup.example")
+        .unwrap();
+    let text = bm.run(&["outbox", "show", &team_release["id"].to_string()]).ok().stdout;
+    assert!(text.contains("Restore now: help-desk support, antivirus, anti-spam and DNS filtering"), "{text}");
+    let hist = bm.run(&["accounts", "history", "ACME", "--json"]).ok().json();
+    let statuses: Vec<&str> = hist
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] == "status")
+        .map(|h| h["detail"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.len(), 3, "{statuses:?}");
+}
+
+#[test]
+fn paid_after_the_second_reminder_no_hold() {
+    let bm = setup();
+    ticks(&bm, "2026-12-01", "2026-12-08");
+    bm.at(
+        "2026-12-08T12:00:00-05:00",
+        &["payments", "record", "--account", "ACME", "--amount", "1997.50", "--method", "check"],
+    )
+    .ok();
+    // (January's invoice falls due on the 30th: stop before it is late)
+    ticks(&bm, "2026-12-09", "2026-12-30");
+    assert_eq!(kinds(&bm, "ap@acme-dental.example"), ["reminder", "reminder"]);
+    assert_eq!(status(&bm, "2026-12-30T09:00:00-05:00")["status"], "active");
+}
+
+#[test]
+fn a_week_of_downtime_sends_one_credit_hold_notice_and_no_burst() {
+    let bm = setup();
+    ticks(&bm, "2026-12-01", "2026-12-02");
+    ticks(&bm, "2026-12-20", "2026-12-21"); // down from the 3rd to the 19th
+    assert_eq!(kinds(&bm, "ap@acme-dental.example"), ["reminder", "credit_hold"]);
+    assert_eq!(status(&bm, "2026-12-21T09:00:00-05:00")["status_since"], "2026-12-15", "dated when it began");
+}
+
+#[test]
+fn reminders_thread_under_the_invoice() {
+    let bm = setup();
+    ticks(&bm, "2026-12-01", "2026-12-07");
+    let invoice = bm.outbox().into_iter().find(|m| m["kind"] == "invoice").unwrap();
+    let reminders: Vec<Value> = bm.outbox().into_iter().filter(|m| m["kind"] == "reminder").collect();
+    assert_eq!(reminders.len(), 2);
+    // the first follows the invoice; the second follows the first
+    assert_eq!(reminders[0]["in_reply_to"], invoice["message_id"]);
+    assert_eq!(reminders[1]["in_reply_to"], reminders[0]["message_id"]);
+    let text = bm.run(&["outbox", "show", &reminders[1]["id"].to_string()]).ok().stdout;
+    for needle in ["7 days late", "INV-2026-0001", "$1,997.50", "credit hold", "First Ohio Bank"] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+}
+
+#[test]
+fn a_claim_pauses_escalation_for_the_grace_period_once() {
+    let bm = setup();
+    ticks(&bm, "2026-12-01", "2026-12-12");
+    let claim = "Authentication-Results: mx1.krgroup.example; dmarc=pass header.from=acme-dental.example\r\n\
+From: Jane Doe <jane.doe@acme-dental.example>\r\nTo: accounting@krgroup.example\r\nSubject: Paid INV-2026-0001\r\n\
+Message-ID: <claim-1@acme-dental.example>\r\nDate: Sun, 13 Dec 2026 09:00:00 -0500\r\n\r\n\
+We sent payment for INV-2026-0001 today via ACH in the amount of $1,997.50.\r\n";
+    let p = bm.write("claim.eml", claim);
+    assert!(
+        bm.at("2026-12-13T09:00:00-05:00", &["ingest", p.to_str().unwrap()]).ok().stdout.contains("payment -> review")
+    );
+    ticks(&bm, "2026-12-13", "2026-12-17");
+    assert_eq!(status(&bm, "2026-12-17T09:00:00-05:00")["status"], "active", "paused while the claim is fresh");
+    ticks(&bm, "2026-12-18", "2026-12-18");
+    let s = status(&bm, "2026-12-18T09:00:00-05:00");
+    assert_eq!(s["status"], "credit_hold", "the money never came");
+    assert_eq!(s["status_since"], "2026-12-15");
+    assert_eq!(
+        kinds(&bm, "ap@acme-dental.example").iter().filter(|k| *k == "reminder").count(),
+        2,
+        "no reminder while paused"
+    );
+}
