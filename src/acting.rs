@@ -28,6 +28,8 @@ pub struct Facts {
     pub answers_today: i64,
     /// A person approved the reading: apply it as if it were certain.
     pub approved: bool,
+    /// Accounts on credit or service hold: additions of users wait for a person.
+    pub on_hold: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -115,6 +117,14 @@ fn user_change(r: &Reading, f: &Facts) -> Action {
         if r.reasons.is_empty() {
             reasons.push("not read with certainty".into());
         }
+    }
+    let adds = r.user_change.as_ref().is_some_and(|u| u.adjustments.iter().any(|a| a.delta > 0) || u.totals.is_some());
+    if let Ok(a) = &account
+        && adds
+        && f.on_hold.contains(a)
+        && !f.approved
+    {
+        reasons.push(format!("{a} is on hold: adding users is a new purchase, which a person must allow"));
     }
     match (account, reasons.is_empty()) {
         (Ok(account), true) => Action::ApplyUserChange { account },

@@ -235,6 +235,11 @@ async fn facts(tx: &mut Tx, config: &Config, r: &Reading, now: DateTime<Utc>, ap
         f.behalf_accounts = tx.accounts_of_contact(o).await?;
     }
     f.trusted_payment_sender = config.trust.payment_senders.iter().any(|s| s.as_str() == r.from);
+    for a in f.from_accounts.iter().chain(&f.behalf_accounts).cloned().collect::<Vec<_>>() {
+        if tx.standing(&a).await?.0 != crate::domain::collections::Standing::Active {
+            f.on_hold.push(a);
+        }
+    }
     if let Some(p) = &r.payment {
         let (owners, unknown) = tx.invoice_owners(&p.invoice_numbers).await?;
         f.invoice_accounts = owners;

@@ -165,3 +165,53 @@ We sent payment for INV-2026-0001 today via ACH in the amount of $1,997.50.\r\n"
         "no reminder while paused"
     );
 }
+
+#[test]
+fn a_hold_blocks_new_purchases_unless_overridden_but_not_removals() {
+    let bm = setup();
+    ticks(&bm, "2026-12-15", "2026-12-15"); // on credit hold from the 15th
+    let at = "2026-12-16T10:00:00-05:00";
+    let work = [
+        "service",
+        "add",
+        "--account",
+        "ACME",
+        "--date",
+        "2026-12-16",
+        "--engineer",
+        "Sam",
+        "--hours",
+        "1",
+        "--rate",
+        "145",
+        "--description",
+        "Printer",
+    ];
+    let refused = bm.at(at, &work).fails();
+    assert!(refused.stderr.contains("ACME is on credit hold since 2026-12-15"), "{}", refused.stderr);
+    let mut with_override = work.to_vec();
+    with_override.push("--override-hold");
+    bm.at(at, &with_override).ok();
+    let subs = bm.write("subs.csv", "account,product,quantity,unit_price\nACME,Backup,2,45.50\n");
+    assert!(bm.at(at, &["subscriptions", "import", subs.to_str().unwrap()]).fails().stderr.contains("line 2"));
+    let hist = bm.run(&["accounts", "history", "ACME", "--json"]).ok().json();
+    assert!(hist.as_array().unwrap().iter().any(|h| h["kind"] == "override"));
+    // emailed additions wait for a person; removals still apply
+    let mail = |id: &str, body: &str| {
+        format!(
+            "Authentication-Results: mx1.krgroup.example; dmarc=pass header.from=acme-dental.example\r\n\
+From: Jane Doe <jane.doe@acme-dental.example>\r\nTo: accounting@krgroup.example\r\nSubject: Users\r\n\
+Message-ID: <{id}@acme-dental.example>\r\nDate: Wed, 16 Dec 2026 09:00:00 -0500\r\n\r\n{body}\r\n"
+        )
+    };
+    let add = bm.write("add.eml", &mail("h1", "Please add Tom Baker as a full-time user starting January 1, 2027."));
+    let out = bm.at(at, &["ingest", add.to_str().unwrap()]).ok().stdout;
+    assert!(out.contains("-> review") && out.contains("on hold"), "{out}");
+    let remove =
+        bm.write("rm.eml", &mail("h2", "Please remove Kevin Marsh (full-time) as of January 1, 2027; he left."));
+    assert!(bm.at(at, &["ingest", remove.to_str().unwrap()]).ok().stdout.contains("-> processed"));
+    assert_eq!(
+        bm.at("2027-01-02T09:00:00-05:00", &["accounts", "show", "ACME", "--json"]).ok().json()["full_time_users"],
+        21
+    );
+}

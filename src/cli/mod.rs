@@ -111,7 +111,12 @@ pub enum AccountsCmd {
 #[derive(Subcommand, Debug)]
 pub enum SubscriptionsCmd {
     /// Create or update recurring charges (keyed by account and product; quantity 0 ends one).
-    Import { file: PathBuf },
+    Import {
+        file: PathBuf,
+        /// Allow new or increased charges for accounts on hold (recorded in their history).
+        #[arg(long)]
+        override_hold: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -136,6 +141,9 @@ pub struct ServiceAdd {
     rate: String,
     #[arg(long)]
     description: String,
+    /// Record the work even though the account is on hold (recorded in its history).
+    #[arg(long)]
+    override_hold: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -496,9 +504,12 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
                 }
             }
         }
-        Command::Subscriptions(SubscriptionsCmd::Import { file }) => {
+        Command::Subscriptions(SubscriptionsCmd::Import { file, override_hold }) => {
             let rows = csvin::subscriptions(&file)?;
             let mut tx = store.begin().await?;
+            tx.check_hold_for_subscriptions(&rows, override_hold, now)
+                .await
+                .map_err(|e| anyhow!("{}: {e:#}", file.display()))?;
             let report = tx
                 .import_subscriptions(&rows, &config.company.currency, now, local_time(&now, tz))
                 .await
@@ -525,6 +536,7 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
                 bail!("--engineer and --description must not be empty");
             }
             let mut tx = store.begin().await?;
+            tx.check_hold(id.as_str(), "new work", a.override_hold, now).await?;
             let entry = tx
                 .add_service(
                     id.as_str(),
