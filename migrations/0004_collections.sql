@@ -5,3 +5,7 @@ CREATE TABLE reminders (
     sent_at    TEXT NOT NULL,
     PRIMARY KEY (invoice_id, stage)
 ) STRICT;
+
+-- Threading lookups: the latest notice to an account, an invoice's own mail.
+CREATE INDEX outbox_by_account ON outbox(account_id, id);
+CREATE INDEX outbox_by_invoice ON outbox(invoice_id);

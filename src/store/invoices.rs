@@ -411,11 +411,21 @@ impl Tx {
 impl Store {
     /// Invoices newest first, of one account or all; `open_only` for what is owed.
     pub async fn invoices(&self, account: Option<&str>, open_only: bool) -> Result<Vec<InvoiceRecord>> {
-        let sql = format!(
-            "{INVOICE_SELECT} WHERE (?1 IS NULL OR i.account_id = ?1) AND (?2 = 0 OR i.status = 'open')
-             ORDER BY i.issued_on DESC, i.id DESC"
-        );
-        let rows = sqlx::query(&sql).bind(account).bind(open_only as i64).fetch_all(self.pool()).await?;
+        // one statement per shape, so SQLite can use the index on account_id
+        let mut conditions = Vec::new();
+        if account.is_some() {
+            conditions.push("i.account_id = ?");
+        }
+        if open_only {
+            conditions.push("i.status = 'open'");
+        }
+        let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+        let sql = format!("{INVOICE_SELECT} {filter} ORDER BY i.issued_on DESC, i.id DESC");
+        let mut query = sqlx::query(&sql);
+        if let Some(a) = account {
+            query = query.bind(a);
+        }
+        let rows = query.fetch_all(self.pool()).await?;
         rows.iter().map(invoice_from_row).collect()
     }
 
