@@ -241,6 +241,10 @@ mod tests {
     }
 }
 
+fn days_late(n: i64) -> String {
+    if n == 1 { "1 day past due".into() } else { format!("{n} days past due") }
+}
+
 /// What one collections round did, for printing.
 #[derive(Debug, Default)]
 pub struct CollectionsReport {
@@ -300,7 +304,7 @@ pub async fn run_collections(
                     &acct.account,
                     now,
                     "notice",
-                    &format!("reminder {} sent: {days_past_due} days past due", stage + 1),
+                    &format!("reminder {} sent: {}", stage + 1, days_late(days_past_due)),
                 )
                 .await?;
                 let ctx = context! {
@@ -309,10 +313,10 @@ pub async fn run_collections(
                 };
                 (
                     "reminder",
-                    format!("Payment reminder: {} is {days_past_due} days past due", acct.name),
+                    format!("Payment reminder: {} is {}", acct.name, days_late(days_past_due)),
                     ctx,
                     Some(invoice),
-                    format!("reminder to {} ({days_past_due} days past due)", acct.account),
+                    format!("reminder to {} ({})", acct.account, days_late(days_past_due)),
                 )
             }
             Step::Change { to, since } => {

@@ -99,3 +99,33 @@ fn a_refused_recipient_is_marked_failed_and_shown() {
     bm.at("2026-11-15T12:00:00-05:00", &["tick"]).ok();
     assert_eq!(bm.outbox()[0]["attempts"], 1);
 }
+
+#[test]
+fn a_credit_hold_reaches_the_customer_threaded_and_the_services_team() {
+    let stack = MailStack::start();
+    let bm = billmail_with(&stack);
+    bm.at(NOV15, &["tick"]).ok();
+    // nobody pays; the next cycle runs on December 20th
+    let out = bm.at("2026-12-20T08:30:00-05:00", &["tick"]).ok();
+    assert!(out.stdout.contains("collections: ACME credit hold from 2026-12-15"), "{}", out.stdout);
+    let kind_of = |raw: &Vec<u8>| {
+        let m = MessageParser::default().parse(raw).unwrap();
+        (
+            m.header_raw("X-Billmail-Kind").unwrap_or("").trim().to_string(),
+            m.message_id().unwrap_or("").to_string(),
+            m.in_reply_to().as_text().unwrap_or("").to_string(),
+            m.body_text(0).unwrap_or_default().to_string(),
+        )
+    };
+    let customer: Vec<_> = stack.wait_for("ap@acme-dental.example", 2).iter().map(kind_of).collect();
+    let invoice = customer.iter().find(|m| m.0 == "invoice").expect("the invoice");
+    let hold = customer.iter().find(|m| m.0 == "credit_hold").expect("the credit-hold notice");
+    assert_eq!(hold.2, invoice.1, "threaded under the invoice");
+    assert!(
+        hold.3.contains("services keep running") || hold.3.contains("Everything you have keeps running"),
+        "{}",
+        hold.3
+    );
+    let team: Vec<_> = stack.wait_for("managed-services@krgroup.example", 1).iter().map(kind_of).collect();
+    assert!(team.iter().any(|m| m.0 == "credit_hold" && m.3.contains("Do not take new purchases")), "{team:?}");
+}
