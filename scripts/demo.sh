@@ -95,7 +95,7 @@ step "December 5th: recurring charges; December 10th: staff record a 25th full-t
 sed "s/hybrid,22,3/hybrid,25,3/" "$out/accounts.csv" > "$out/accounts-dec10.csv"
 "$bm" accounts import "$out/accounts-dec10.csv" --now 2026-12-10T11:00:00-05:00
 
-step "December 15th: January's invoices, with Acme's change prorated"
+step "December 15th: January's invoices (Acme's change prorated), and credit holds for what is 15 days late"
 "$bm" tick --now 2026-12-15T08:00:00-05:00
 
 step "what waits for a person: Harborview's word that a check is in the mail (a claim, never money)"
