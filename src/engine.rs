@@ -367,6 +367,16 @@ pub async fn run_collections(
             let r = renderer.notice("team_notice", &config.company, format!("[billmail] {subject}"), common.clone())?;
             mails.push((vec![t.clone()], r, None));
         }
+        if kind != "reminder" {
+            let told: Vec<String> = mails.iter().map(|(to, _, _)| to.join(", ")).collect();
+            tx.history(
+                &acct.account,
+                now,
+                "notice",
+                &format!("{} notice sent to {}", kind.replace('_', " "), told.join("; ")),
+            )
+            .await?;
+        }
         for (n, (to, r, thread)) in mails.into_iter().enumerate() {
             let mail = NewMail {
                 kind: kind.into(),

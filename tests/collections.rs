@@ -99,6 +99,8 @@ fn never_paid_reminders_then_credit_hold_then_service_hold_then_released() {
         .map(|h| h["detail"].as_str().unwrap())
         .collect();
     assert_eq!(statuses.len(), 3, "{statuses:?}");
+    let notices = hist.as_array().unwrap().iter().filter(|h| h["kind"] == "notice").count();
+    assert_eq!(notices, 3 + 3, "three reminders and three hold notices");
 }
 
 #[test]
