@@ -27,20 +27,14 @@ async fn seeded(dir: &Path, config: &Config) -> Store {
     let now = at("2026-11-02T09:00:00-05:00");
     let tiers = ["hybrid", "remote", "inclusive"];
     let rows: Vec<AccountImport> = (0..ACCOUNTS)
-        .map(|i| AccountImport {
-            line: i + 2,
-            id: AccountId::parse(&format!("A{i:05}")).unwrap(),
-            name: format!("Customer {i}"),
-            tier: tiers[i % 3].into(),
-            counts: UserCounts { full_time: (i % 40) as i64 + 1, part_time: (i % 7) as i64 },
-            billing_emails: vec![EmailAddress::parse(&format!("ap@customer{i}.example")).unwrap()],
-            authorized_emails: vec![],
-            payer_names: vec![],
-            start_date: None,
-            full_time_rate: None,
-            part_time_rate: None,
-            full_time_names: None,
-            part_time_names: None,
+        .map(|i| {
+            AccountImport::basic(
+                i + 2,
+                AccountId::parse(&format!("A{i:05}")).unwrap(),
+                tiers[i % 3],
+                UserCounts { full_time: (i % 40) as i64 + 1, part_time: (i % 7) as i64 },
+                EmailAddress::parse(&format!("ap@customer{i}.example")).unwrap(),
+            )
         })
         .collect();
     let mut tx = store.begin().await.unwrap();

@@ -161,20 +161,14 @@ async fn delivery(stack: &Stack) {
     let cfg = config(stack, dir.path(), false, true);
     let (store, _) = Store::init(&dir.path().join("b.db")).await.unwrap();
     let rows: Vec<AccountImport> = (0..n)
-        .map(|i| AccountImport {
-            line: i + 2,
-            id: AccountId::parse(&format!("D{i:04}")).unwrap(),
-            name: format!("Customer {i}"),
-            tier: "hybrid".into(),
-            counts: UserCounts { full_time: 5, part_time: 1 },
-            billing_emails: vec![EmailAddress::parse(&format!("ap@d{}.example", i % 10)).unwrap()],
-            authorized_emails: vec![],
-            payer_names: vec![],
-            start_date: None,
-            full_time_rate: None,
-            part_time_rate: None,
-            full_time_names: None,
-            part_time_names: None,
+        .map(|i| {
+            AccountImport::basic(
+                i + 2,
+                AccountId::parse(&format!("D{i:04}")).unwrap(),
+                "hybrid",
+                UserCounts { full_time: 5, part_time: 1 },
+                EmailAddress::parse(&format!("ap@d{}.example", i % 10)).unwrap(),
+            )
         })
         .collect();
     let imported = at("2026-11-02T09:00:00-05:00");

@@ -18,21 +18,13 @@ async fn a_duplicate_invoice_cannot_exist_and_takes_no_number() {
     let dir = tempfile::tempdir().unwrap();
     let (store, _) = Store::init(&dir.path().join("b.db")).await.unwrap();
     let now = at("2026-11-02T09:00:00-05:00");
-    let row = AccountImport {
-        line: 2,
-        id: AccountId::parse("ACME").unwrap(),
-        name: "Acme".into(),
-        tier: "hybrid".into(),
-        counts: UserCounts { full_time: 2, part_time: 1 },
-        billing_emails: vec![EmailAddress::parse("ap@acme.example").unwrap()],
-        authorized_emails: vec![],
-        payer_names: vec![],
-        start_date: None,
-        full_time_rate: None,
-        part_time_rate: None,
-        full_time_names: None,
-        part_time_names: None,
-    };
+    let row = AccountImport::basic(
+        2,
+        AccountId::parse("ACME").unwrap(),
+        "hybrid",
+        UserCounts { full_time: 2, part_time: 1 },
+        EmailAddress::parse("ap@acme.example").unwrap(),
+    );
     let mut tx = store.begin().await.unwrap();
     tx.import_accounts(&[row], now, now.date_naive()).await.unwrap();
     tx.commit().await.unwrap();

@@ -33,6 +33,28 @@ pub struct AccountImport {
     pub part_time_names: Option<Vec<String>>,
 }
 
+impl AccountImport {
+    /// An account with counts and one billing address and nothing else
+    /// (benchmarks and tests build many such).
+    pub fn basic(line: usize, id: AccountId, tier: &str, counts: UserCounts, billing: EmailAddress) -> AccountImport {
+        AccountImport {
+            line,
+            name: format!("Customer {id}"),
+            id,
+            tier: tier.into(),
+            counts,
+            billing_emails: vec![billing],
+            authorized_emails: vec![],
+            payer_names: vec![],
+            start_date: None,
+            full_time_rate: None,
+            part_time_rate: None,
+            full_time_names: None,
+            part_time_names: None,
+        }
+    }
+}
+
 /// One validated row of `subscriptions.csv`.
 #[derive(Clone, Debug)]
 pub struct SubscriptionImport {
