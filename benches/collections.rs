@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use billmail::config::Config;
 use billmail::domain::calendar::local_time;
-use billmail::domain::collections::{Policy, evaluate};
+use billmail::domain::collections::evaluate;
 use billmail::domain::{AccountId, EmailAddress, UserCounts};
 use billmail::engine::{run_billing, run_collections};
 use billmail::render::Renderer;
@@ -73,17 +73,11 @@ async fn main() {
     println!("setup: {ACCOUNTS} accounts, {invoices} invoices in {:.1} s", t.elapsed().as_secs_f64());
 
     let now = at("2026-10-20T08:30:00-04:00"); // October's invoice is 20 days late for one account in twenty
-    let c = &config.collections;
-    let policy = Policy {
-        reminder_days: c.reminder_days.clone(),
-        credit_hold_after_days: c.credit_hold_after_days,
-        service_hold_after_days: c.service_hold_after_days,
-        claim_grace_days: c.claim_grace_days,
-    };
+    let policy = &config.collections;
     let today = config.schedule.last_send_day(local_time(&now, config.company.timezone));
     let t = Instant::now();
     let ledgers = store.collectables().await.unwrap();
-    let steps = ledgers.iter().filter_map(|a| evaluate(today, &a.ledger, &policy)).count();
+    let steps = ledgers.iter().filter_map(|a| evaluate(today, &a.ledger, policy)).count();
     let eval = t.elapsed();
     println!(
         "evaluate {} accounts (load the ledgers, apply the rules): {:.3} s, {steps} steps due",

@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::NaiveTime;
 use toml::{Table, Value};
 
+use crate::domain::collections::Policy;
 use crate::domain::{EmailAddress, Money, Rates, Schedule};
 
 #[derive(Clone, Debug)]
@@ -18,7 +19,7 @@ pub struct Config {
     pub imap: Option<Imap>,
     pub smtp: Option<Smtp>,
     pub schedule: Schedule,
-    pub collections: Collections,
+    pub collections: Policy,
     pub tiers: BTreeMap<String, Tier>,
     pub trust: Trust,
 }
@@ -81,14 +82,6 @@ pub struct Smtp {
     pub username: Option<String>,
     pub password: Option<Secret>,
     pub from: String,
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Collections {
-    pub reminder_days: Vec<u32>,
-    pub credit_hold_after_days: u32,
-    pub service_hold_after_days: u32,
-    pub claim_grace_days: u32,
 }
 
 #[derive(Clone, Debug)]
@@ -548,9 +541,9 @@ impl Validator {
         }
     }
 
-    fn collections(&mut self, root: &Table) -> Collections {
+    fn collections(&mut self, root: &Table) -> Policy {
         const S: &str = "collections";
-        let mut c = Collections {
+        let mut c = Policy {
             reminder_days: vec![1, 7, 14],
             credit_hold_after_days: 15,
             service_hold_after_days: 30,

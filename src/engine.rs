@@ -260,23 +260,17 @@ pub async fn run_collections(
     renderer: &Renderer,
     now: DateTime<Utc>,
 ) -> Result<CollectionsReport> {
-    use crate::domain::collections::{Policy, Standing, Step, evaluate};
+    use crate::domain::collections::{Standing, Step, evaluate};
     use minijinja::context;
 
-    let c = &config.collections;
-    let policy = Policy {
-        reminder_days: c.reminder_days.clone(),
-        credit_hold_after_days: c.credit_hold_after_days,
-        service_hold_after_days: c.service_hold_after_days,
-        claim_grace_days: c.claim_grace_days,
-    };
+    let policy = &config.collections;
     let local = local_time(&now, config.company.timezone);
     let today = config.schedule.last_send_day(local);
     let cur = config.company.currency.clone();
     let team = config.company.services_team_address.as_ref().map(|a| a.to_string());
     let mut report = CollectionsReport::default();
     for acct in store.collectables().await? {
-        let Some(step) = evaluate(today, &acct.ledger, &policy) else { continue };
+        let Some(step) = evaluate(today, &acct.ledger, policy) else { continue };
         let open = store.invoices(Some(&acct.account), true).await?;
         let owed: Money = open.iter().map(|i| i.balance).sum();
         let invoices: Vec<_> = open
