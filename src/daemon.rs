@@ -16,7 +16,7 @@ use crate::engine;
 use crate::mail::imap::{Mailbox, Woken};
 use crate::mail::smtp::Sender;
 use crate::render::Renderer;
-use crate::store::Store;
+use crate::store::{Event, Store};
 
 /// IDLE is ended and issued again before this (servers drop it at 30 minutes).
 pub const IDLE_LIMIT: Duration = Duration::from_secs(24 * 60);
@@ -99,6 +99,7 @@ pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<
                         failures += 1;
                         let wait = backoff(failures);
                         tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "cannot reach the mailbox");
+                        store.record_event(Event::Error, now, &format!("cannot reach the mailbox: {e:#}")).await;
                         notify(&format!("STATUS=mailbox unreachable, retrying in {}s", wait.as_secs()));
                     }
                 }
@@ -110,9 +111,11 @@ pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<
                         if !r.taken.is_empty() {
                             tracing::info!(processed = r.processed, review = r.review, left = r.left, "intake");
                         }
+                        store.record_event(Event::Intake, now, &r.summary()).await;
                     }
                     Err(e) => {
                         tracing::warn!(error = %format!("{e:#}"), "mailbox error; reconnecting");
+                        store.record_event(Event::Error, now, &format!("mailbox error: {e:#}")).await;
                         mailbox = None;
                         failures += 1;
                     }
@@ -123,32 +126,52 @@ pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<
             break;
         }
         // 2. what is due, 3. the outbox
+        let mut issued_count = 0;
         match engine::run_billing(&config, &store, &renderer, now).await {
             Ok(issued) => {
                 for i in &issued {
                     tracing::info!(number = %i.number, account = %i.account, kind = i.kind, "issued");
                 }
+                issued_count = issued.len();
             }
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "billing failed"),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "billing failed");
+                store.record_event(Event::Error, now, &format!("billing failed: {e:#}")).await;
+            }
         }
+        let mut collections = engine::CollectionsReport::default();
         match engine::run_collections(&config, &store, &renderer, now).await {
             Ok(r) => {
                 for line in &r.lines {
                     tracing::info!(%line, "collections");
                 }
+                collections = r;
             }
-            Err(e) => tracing::error!(error = %format!("{e:#}"), "collections failed"),
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "collections failed");
+                store.record_event(Event::Error, now, &format!("collections failed: {e:#}")).await;
+            }
         }
+        let mut delivery = None;
         if let Some(s) = &sender {
             match engine::deliver(&store, s, now).await {
                 Ok(d) => {
-                    if let Some(e) = d.unreachable {
+                    if let Some(e) = &d.unreachable {
                         tracing::warn!(error = %e, "SMTP server unreachable");
                     }
+                    if let Some(problem) = d.problem() {
+                        store.record_event(Event::Error, now, &problem).await;
+                    }
+                    delivery = Some(d);
                 }
-                Err(e) => tracing::error!(error = %format!("{e:#}"), "sending failed"),
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "sending failed");
+                    store.record_event(Event::Error, now, &format!("sending failed: {e:#}")).await;
+                }
             }
         }
+        let summary = engine::cycle_summary(issued_count, &collections, delivery.as_ref());
+        store.record_event(Event::Cycle, now, &summary).await;
         if watchdog.is_some() {
             notify("WATCHDOG=1");
         }

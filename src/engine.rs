@@ -183,6 +183,29 @@ pub struct Delivery {
     pub unreachable: Option<String>,
 }
 
+impl Delivery {
+    /// The round's trouble in one line, if it had any (for `billmail status`).
+    pub fn problem(&self) -> Option<String> {
+        let mut parts = Vec::new();
+        if let Some(e) = &self.unreachable {
+            parts.push(format!("the SMTP server could not be reached: {e}"));
+        }
+        for (id, e) in &self.failed {
+            parts.push(format!("outgoing message #{id} failed: {e}"));
+        }
+        (!parts.is_empty()).then(|| parts.join("; "))
+    }
+}
+
+/// One line for `billmail status` about a finished cycle.
+pub fn cycle_summary(issued: usize, collections: &CollectionsReport, delivery: Option<&Delivery>) -> String {
+    let sent = match delivery {
+        Some(d) => format!("{} sent, {} to retry, {} failed", d.sent.len(), d.retrying.len(), d.failed.len()),
+        None => "no [smtp]: nothing sent".into(),
+    };
+    format!("{issued} invoice(s) issued, {} collections step(s), {sent}", collections.lines.len())
+}
+
 /// Sends every queued message that is due. Each attempt is counted before
 /// it is made and each result recorded right after, so a crash can cause at
 /// most one duplicate: a message the server accepted just before the crash.

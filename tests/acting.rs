@@ -107,6 +107,9 @@ fn forged_or_unauthenticated_or_unknown_senders_change_nothing() {
     let acks = outbox_of(&bm, "review_acknowledgement");
     assert_eq!(acks.len(), 2, "{acks:?}");
     assert!(acks.iter().all(|m| m["to"] == serde_json::json!(["jane.doe@acme-dental.example"])));
+    let overview = bm.run(&["status", "--json"]).ok().json();
+    assert_eq!(overview["review_open"], 3);
+    assert!(overview["last_intake"]["detail"].as_str().unwrap().starts_with("ingested message #3"), "{overview}");
     // a person approves the unauthenticated one after a phone call
     let items = bm.run(&["review", "list", "--json"]).ok().json();
     let id = items.as_array().unwrap().iter().find(|i| i["message"] == 2).unwrap()["id"].to_string();

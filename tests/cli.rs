@@ -460,3 +460,30 @@ fn the_aging_report_matches_the_ledger() {
     assert_eq!(report["totals"]["total"].as_str().unwrap().replace('.', "").parse::<i64>().unwrap(), ledger);
     assert!(bm.at(jan10, &["report", "aging"]).ok().stdout.contains("TOTAL"));
 }
+
+#[test]
+fn status_tells_what_was_done_and_what_waits() {
+    let bm = Bm::new();
+    let fresh = bm.at(NOV15, &["status", "--json"]).ok().json();
+    assert_eq!(fresh["last_cycle"], Value::Null);
+    assert_eq!(fresh["last_intake"], Value::Null);
+    assert_eq!(fresh["last_error"], Value::Null);
+    assert_eq!(fresh["accounts"], 0);
+    let text = bm.at(NOV15, &["status"]).ok().stdout;
+    assert!(text.contains("last cycle:   never run"), "{text}");
+    assert!(text.contains("last intake:  no [imap] configured"), "{text}");
+
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+    bm.at(NOV15, &["tick"]).ok();
+    let s = bm.at("2026-11-15T09:00:00-05:00", &["status", "--json"]).ok().json();
+    assert_eq!(s["accounts"], 2);
+    assert_eq!(s["last_cycle"]["at"], "2026-11-15T13:00:00Z");
+    assert_eq!(s["last_cycle"]["detail"], "2 invoice(s) issued, 0 collections step(s), no [smtp]: nothing sent");
+    assert_eq!(s["outbox"]["queued"], 2);
+    assert_eq!(s["outbox"]["failed"], 0);
+    assert_eq!(s["review_open"], 0);
+    assert_eq!(s["on_hold"], serde_json::json!([]));
+    let text = bm.at("2026-11-15T09:00:00-05:00", &["status"]).ok().stdout;
+    assert!(text.contains("last cycle:   2026-11-15 08:00  2 invoice(s) issued"), "{text}");
+    assert!(text.contains("outbox:       2 queued, next attempt 2026-11-15 08:00, 0 failed"), "{text}");
+}

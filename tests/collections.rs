@@ -64,6 +64,14 @@ fn never_paid_reminders_then_credit_hold_then_service_hold_then_released() {
     let s = status(&bm, "2027-01-14T09:00:00-05:00");
     assert_eq!(s["status"], "service_hold");
     assert_eq!(s["status_since"], "2027-01-14");
+    let overview = bm.at("2027-01-14T09:00:00-05:00", &["status", "--json"]).ok().json();
+    assert_eq!(
+        overview["on_hold"],
+        serde_json::json!([{"account": "ACME", "status": "service_hold", "since": "2027-01-14"}])
+    );
+    assert!(overview["last_cycle"]["at"].as_str().unwrap().starts_with("2027-01-14T13:00:00"), "{overview}");
+    let text = bm.at("2027-01-14T09:00:00-05:00", &["status"]).ok().stdout;
+    assert!(text.contains("on hold:      ACME (service_hold since 2027-01-14)"), "{text}");
     // partly paid: the hold stays
     bm.at(
         "2027-01-15T10:00:00-05:00",

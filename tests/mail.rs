@@ -129,3 +129,58 @@ fn a_credit_hold_reaches_the_customer_threaded_and_the_services_team() {
     let team: Vec<_> = stack.wait_for("managed-services@krgroup.example", 1).iter().map(kind_of).collect();
     assert!(team.iter().any(|m| m.0 == "credit_hold" && m.3.contains("Do not take new purchases")), "{team:?}");
 }
+
+#[test]
+fn a_message_that_gave_up_goes_out_once_after_outbox_retry() {
+    let stack = MailStack::start();
+    let bm = Bm::with_config(&format!("{}\n{}", common::CONFIG, stack.smtp_config()));
+    bm.import_accounts(
+        "id,name,tier,full_time_users,part_time_users,billing_emails\nONE,One Co,remote,3,0,ap@one.example\n",
+        NOV2,
+    )
+    .ok();
+    stack.stop_smtp();
+    // ten cycles an hour apart, each finding the server down: then it gives up
+    let start = chrono::DateTime::parse_from_rfc3339(NOV15).unwrap();
+    let mut last = String::new();
+    for k in 0..10 {
+        let at = (start + chrono::Duration::minutes(61 * k)).to_rfc3339();
+        last = bm.at(&at, &["tick"]).ok().stdout;
+    }
+    assert!(last.contains("FAILED #1"), "{last}");
+    assert_eq!(bm.outbox()[0]["state"], "failed");
+    assert_eq!(bm.outbox()[0]["attempts"], 10);
+
+    let status = bm.at("2026-11-15T20:00:00-05:00", &["status", "--json"]).ok().json();
+    assert_eq!(status["outbox"]["failed"], 1);
+    assert_eq!(status["outbox"]["queued"], 0);
+    let error = status["last_error"]["detail"].as_str().unwrap();
+    assert!(error.contains("#1 failed") && error.contains("gave up after 10 attempts"), "{error}");
+    let text = bm.at("2026-11-15T20:00:00-05:00", &["status"]).ok().stdout;
+    assert!(text.contains("1 failed (see `billmail outbox list`; `billmail outbox retry ID`)"), "{text}");
+
+    // nothing but a failed message can be retried
+    let missing = bm.run(&["outbox", "retry", "99"]).fails();
+    assert!(missing.stderr.contains("no outgoing message #99"), "{}", missing.stderr);
+
+    stack.start_smtp();
+    let retry = bm.at("2026-11-15T20:00:00-05:00", &["outbox", "retry", "1"]).ok();
+    assert!(retry.stdout.contains("queued again (it had failed after 10 attempt(s))"), "{}", retry.stdout);
+    let m = &bm.outbox()[0];
+    assert_eq!((m["state"].as_str(), m["attempts"].as_i64()), (Some("queued"), Some(0)));
+    assert!(m["last_error"].as_str().unwrap().contains("queued again by hand"), "{m}");
+    let twice = bm.at("2026-11-15T20:00:00-05:00", &["outbox", "retry", "1"]).fails();
+    assert!(twice.stderr.contains("already queued"), "{}", twice.stderr);
+
+    let out = bm.at("2026-11-15T20:01:00-05:00", &["tick"]).ok();
+    assert!(out.stdout.contains("sent #1"), "{}", out.stdout);
+    assert_eq!(stack.wait_for("ap@one.example", 1).len(), 1);
+    let sent = bm.at("2026-11-15T20:02:00-05:00", &["outbox", "retry", "1"]).fails();
+    assert!(sent.stderr.contains("was sent at") && sent.stderr.contains("not sent twice"), "{}", sent.stderr);
+    bm.at("2026-11-15T21:00:00-05:00", &["tick"]).ok();
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    assert_eq!(stack.inbox("ap@one.example").len(), 1, "delivered once");
+    let status = bm.at("2026-11-15T21:00:00-05:00", &["status", "--json"]).ok().json();
+    assert_eq!((status["outbox"]["failed"].as_i64(), status["outbox"]["queued"].as_i64()), (Some(0), Some(0)));
+    assert!(status["last_cycle"]["detail"].as_str().unwrap().contains("0 failed"), "{status}");
+}

@@ -15,7 +15,7 @@ use crate::domain::calendar::{local_date, local_time};
 use crate::domain::{AccountId, InvoiceKind, Money, money::parse_quantity};
 use crate::engine;
 use crate::render::{InvoiceDoc, Renderer};
-use crate::store::{AccountSummary, InvoiceRecord, Store};
+use crate::store::{AccountSummary, Event, InvoiceRecord, Recorded, Retry, Store};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,6 +50,12 @@ pub enum Command {
     Run,
     /// One full cycle at --now: run every scheduled job due, then exit.
     Tick,
+    /// What billmail last did and what waits: last intake, last cycle, queued and failed mail,
+    /// the review queue, accounts on hold, the last error.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// Take one raw message (FILE, or - for standard input) through the intake pipeline.
     Ingest { file: PathBuf },
     /// The queue of messages a person must decide.
@@ -224,6 +230,8 @@ pub enum OutboxCmd {
         #[arg(long)]
         html: bool,
     },
+    /// Queue a failed message again; it goes out on the next cycle.
+    Retry { id: i64 },
 }
 
 /// What the command printed, and the exit status it asks for.
@@ -373,7 +381,13 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
             });
             crate::daemon::run(config.clone(), store.clone(), stop, wake).await?;
         }
-        Command::Tick => tick(config, store, now).await?,
+        Command::Tick => {
+            if let Err(e) = tick(config, store, now).await {
+                store.record_event(Event::Error, now, &format!("tick: {e:#}")).await;
+                return Err(e);
+            }
+        }
+        Command::Status { json } => status(config, store, now, json).await?,
         Command::Ingest { file } => {
             let raw = if file == Path::new("-") {
                 let mut buf = Vec::new();
@@ -388,6 +402,11 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
             let renderer = Renderer::new();
             let actor = crate::intake::Actor { config, renderer: &renderer };
             let taken = crate::intake::take_in(store, &actor, &raw, crate::intake::Origin::INGEST, now).await?;
+            if !taken.duplicate {
+                let detail =
+                    format!("ingested message #{}: {} -> {}", taken.id, taken.kind, taken.disposition.as_str());
+                store.record_event(Event::Intake, now, &detail).await;
+            }
             if taken.duplicate {
                 println!("message #{} was already taken in ({}); nothing done", taken.id, taken.disposition.as_str());
             } else {
@@ -769,6 +788,12 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
                 }
             }
         }
+        Command::Outbox(OutboxCmd::Retry { id }) => {
+            let Retry::Requeued { attempts } = store.retry_mail(id, now).await?;
+            println!(
+                "message #{id} is queued again (it had failed after {attempts} attempt(s)); it goes out on the next cycle"
+            );
+        }
         Command::Outbox(OutboxCmd::Show { id, html }) => {
             let (subject, text, body_html) =
                 store.outbox_bodies(id).await?.ok_or_else(|| anyhow!("no outgoing message #{id}"))?;
@@ -795,14 +820,8 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
         for t in report.taken.iter().filter(|t| !t.duplicate) {
             println!("read #{}: {} \"{}\" -> {}", t.id, t.kind, t.subject, t.disposition.as_str());
         }
-        println!(
-            "intake: {} processed, {} to review, {} left for people{}{}",
-            report.processed,
-            report.review,
-            report.left,
-            if report.duplicates > 0 { format!(", {} seen before", report.duplicates) } else { String::new() },
-            if report.resynced { " (the mailbox's UIDVALIDITY changed; read again)" } else { "" }
-        );
+        println!("intake: {}", report.summary());
+        store.record_event(Event::Intake, now, &report.summary()).await;
     }
     let renderer = Renderer::new();
     let issued = engine::run_billing(config, store, &renderer, now).await.context("billing")?;
@@ -826,9 +845,13 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
     for line in &collections.lines {
         println!("collections: {line}");
     }
+    let mut delivery = None;
     if let Some(smtp) = &config.smtp {
         let sender = crate::mail::smtp::Sender::new(smtp)?;
         let d = engine::deliver(store, &sender, now).await.context("sending the outbox")?;
+        if let Some(problem) = d.problem() {
+            store.record_event(Event::Error, now, &problem).await;
+        }
         for (id, subject) in &d.sent {
             println!("sent #{id}: {subject}");
         }
@@ -844,12 +867,70 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
         if d.unreachable.is_some() {
             println!("the SMTP server could not be reached; the rest of the outbox waits for the next cycle");
         }
+        delivery = Some(d);
     }
+    store.record_event(Event::Cycle, now, &engine::cycle_summary(issued.len(), &collections, delivery.as_ref())).await;
     let outbox = store.outbox().await?;
     let queued = outbox.iter().filter(|m| m.state == "queued").count();
     let failed = outbox.iter().filter(|m| m.state == "failed").count();
     let note = if config.smtp.is_none() { " (no [smtp] configured: mail stays queued)" } else { "" };
     println!("outbox: {queued} queued, {failed} failed{note}");
+    Ok(())
+}
+
+async fn status(config: &Config, store: &Store, now: DateTime<Utc>, json: bool) -> Result<()> {
+    let tz = config.company.timezone;
+    let s = store.status().await?;
+    let event = |r: &Option<Recorded>| match r {
+        Some(r) => json!({"at": r.at, "detail": r.detail}),
+        None => Value::Null,
+    };
+    if json {
+        let v = json!({
+            "now": crate::store::instant(now),
+            "database": config.database.path.display().to_string(),
+            "accounts": s.accounts,
+            "last_intake": event(&s.last_intake),
+            "last_cycle": event(&s.last_cycle),
+            "last_error": event(&s.last_error),
+            "outbox": {"queued": s.queued, "failed": s.failed, "next_attempt_at": s.next_attempt_at},
+            "review_open": s.review_open,
+            "on_hold": s.holds.iter().map(|h| json!({"account": h.account, "status": h.status, "since": h.since})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let when = |at: &str| match DateTime::parse_from_rfc3339(at) {
+        Ok(t) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+        Err(_) => at.to_string(),
+    };
+    let line = |r: &Option<Recorded>, never: &str| match r {
+        Some(r) => format!("{}  {}", when(&r.at), r.detail),
+        None => never.to_string(),
+    };
+    println!("billmail status at {} ({tz})", local_time(&now, tz).format("%Y-%m-%d %H:%M"));
+    println!("  database:     {} ({} accounts)", config.database.path.display(), s.accounts);
+    let mailbox = if config.imap.is_some() { "never read" } else { "no [imap] configured" };
+    println!("  last intake:  {}", line(&s.last_intake, mailbox));
+    println!("  last cycle:   {}", line(&s.last_cycle, "never run"));
+    let next = s.next_attempt_at.as_deref().map(|t| format!(", next attempt {}", when(t))).unwrap_or_default();
+    let failed = if s.failed > 0 { " (see `billmail outbox list`; `billmail outbox retry ID`)" } else { "" };
+    println!("  outbox:       {} queued{next}, {} failed{failed}", s.queued, s.failed);
+    println!("  review queue: {} open", s.review_open);
+    if s.holds.is_empty() {
+        println!("  on hold:      none");
+    } else {
+        let holds: Vec<String> = s
+            .holds
+            .iter()
+            .map(|h| match &h.since {
+                Some(d) => format!("{} ({} since {d})", h.account, h.status),
+                None => format!("{} ({})", h.account, h.status),
+            })
+            .collect();
+        println!("  on hold:      {}", holds.join(", "));
+    }
+    println!("  last error:   {}", line(&s.last_error, "none"));
     Ok(())
 }
 

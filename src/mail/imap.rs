@@ -287,3 +287,17 @@ pub struct IntakeReport {
     pub resynced: bool,
     pub taken: Vec<crate::intake::Taken>,
 }
+
+impl IntakeReport {
+    /// One line: what this pass over the mailbox did.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} processed, {} to review, {} left for people{}{}",
+            self.processed,
+            self.review,
+            self.left,
+            if self.duplicates > 0 { format!(", {} seen before", self.duplicates) } else { String::new() },
+            if self.resynced { " (the mailbox's UIDVALIDITY changed; read again)" } else { "" }
+        )
+    }
+}

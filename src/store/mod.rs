@@ -8,6 +8,7 @@ mod collections;
 mod intake;
 mod invoices;
 mod outbox;
+mod status;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -23,6 +24,7 @@ pub use collections::Collectable;
 pub use intake::{NewMessage, ReviewRecord, StoredMessage};
 pub use invoices::{InvoiceRecord, IssueItem, PaymentOutcome};
 pub use outbox::{NewMail, OutboxRecord, QueuedMail};
+pub use status::{Event, Hold, Recorded, Retry, StatusReport};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

@@ -1,0 +1,150 @@
+//! What `billmail status` reports: the last events the program recorded,
+//! and counts read from the books.
+
+use anyhow::{Result, bail};
+use chrono::{DateTime, Utc};
+use sqlx::Row;
+
+use super::{Store, instant};
+
+/// The kinds of event kept in `run_events` (the latest of each).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// The mailbox was read (or a message was ingested).
+    Intake,
+    /// A full cycle finished: billing, collections, the outbox.
+    Cycle,
+    /// Something failed.
+    Error,
+}
+
+impl Event {
+    fn as_str(self) -> &'static str {
+        match self {
+            Event::Intake => "intake",
+            Event::Cycle => "cycle",
+            Event::Error => "error",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    pub at: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Hold {
+    pub account: String,
+    pub status: String,
+    pub since: Option<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct StatusReport {
+    pub last_intake: Option<Recorded>,
+    pub last_cycle: Option<Recorded>,
+    pub last_error: Option<Recorded>,
+    pub queued: i64,
+    pub failed: i64,
+    pub next_attempt_at: Option<String>,
+    pub review_open: i64,
+    pub holds: Vec<Hold>,
+    pub accounts: i64,
+}
+
+/// What `outbox retry` found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Retry {
+    /// Queued again, due now; it had failed after this many attempts.
+    Requeued { attempts: i64 },
+}
+
+impl Store {
+    /// Replaces the latest event of its kind. Never fails the caller's work:
+    /// a status line is not worth losing a cycle over, so errors are logged.
+    pub async fn record_event(&self, event: Event, now: DateTime<Utc>, detail: &str) {
+        let res = sqlx::query(
+            "INSERT INTO run_events (event, at, detail) VALUES (?, ?, ?)
+             ON CONFLICT (event) DO UPDATE SET at = excluded.at, detail = excluded.detail",
+        )
+        .bind(event.as_str())
+        .bind(instant(now))
+        .bind(detail)
+        .execute(self.pool())
+        .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e, event = event.as_str(), "cannot record the event for `billmail status`");
+        }
+    }
+
+    pub async fn status(&self) -> Result<StatusReport> {
+        let mut events = std::collections::HashMap::new();
+        for r in sqlx::query("SELECT event, at, detail FROM run_events").fetch_all(self.pool()).await? {
+            events.insert(r.get::<String, _>("event"), Recorded { at: r.get("at"), detail: r.get("detail") });
+        }
+        let (queued, failed, next): (i64, i64, Option<String>) = sqlx::query_as(
+            "SELECT COALESCE(SUM(state = 'queued'), 0), COALESCE(SUM(state = 'failed'), 0),
+                    MIN(CASE WHEN state = 'queued' THEN next_attempt_at END) FROM outbox",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        let review_open: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM review_items WHERE state = 'open'").fetch_one(self.pool()).await?;
+        let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(self.pool()).await?;
+        let holds = sqlx::query("SELECT id, status, status_since FROM accounts WHERE status <> 'active' ORDER BY id")
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(|r| Hold { account: r.get("id"), status: r.get("status"), since: r.get("status_since") })
+            .collect();
+        Ok(StatusReport {
+            last_intake: events.remove("intake"),
+            last_cycle: events.remove("cycle"),
+            last_error: events.remove("error"),
+            queued,
+            failed,
+            next_attempt_at: next,
+            review_open,
+            holds,
+            accounts,
+        })
+    }
+
+    /// Queues a failed message again, due at `now`, with a fresh count of
+    /// attempts. Only a failed message can be retried: a queued one is
+    /// already on its way and a sent one must never go twice.
+    pub async fn retry_mail(&self, id: i64, now: DateTime<Utc>) -> Result<Retry> {
+        let mut tx = self.begin().await?;
+        let row: Option<(String, i64, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT state, attempts, last_error, sent_at FROM outbox WHERE id = ?")
+                .bind(id)
+                .fetch_optional(tx.conn())
+                .await?;
+        let Some((state, attempts, last_error, sent_at)) = row else { bail!("no outgoing message #{id}") };
+        match state.as_str() {
+            "failed" => {}
+            "sent" => bail!(
+                "message #{id} was sent at {}; it is not sent twice",
+                sent_at.unwrap_or_else(|| "an unknown time".into())
+            ),
+            _ => bail!("message #{id} is already queued (attempts so far: {attempts}); nothing to retry"),
+        }
+        let note = format!(
+            "queued again by hand at {} after {attempts} attempt(s); last error: {}",
+            instant(now),
+            last_error.unwrap_or_default()
+        );
+        sqlx::query(
+            "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'failed'",
+        )
+        .bind(instant(now))
+        .bind(note)
+        .bind(id)
+        .execute(tx.conn())
+        .await?;
+        tx.commit().await?;
+        Ok(Retry::Requeued { attempts })
+    }
+}
