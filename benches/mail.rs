@@ -134,7 +134,7 @@ async fn intake(stack: &Stack) {
     let (store, _) = Store::init(&dir.path().join("b.db")).await.unwrap();
     let imap = cfg.imap.clone().unwrap();
     let t = Instant::now();
-    let mut mb = Mailbox::connect(&imap).await.unwrap();
+    let mut mb = Mailbox::connect(&imap, None, chrono::Utc::now()).await.unwrap();
     let renderer = Renderer::new();
     let actor = billmail::intake::Actor { config: &cfg, renderer: &renderer };
     let report = mb.intake(&imap, &actor, &store, at("2026-11-17T09:00:00-05:00")).await.unwrap();
@@ -198,7 +198,7 @@ async fn delivery(stack: &Stack) {
             .execute(store.pool())
             .await
             .unwrap();
-        let sender = Sender::new(&smtp).unwrap();
+        let sender = Sender::new(&smtp, None).unwrap();
         let t = Instant::now();
         let d = deliver(&store, &sender, now).await.unwrap();
         best_full = best_full.min(t.elapsed());

@@ -4,13 +4,19 @@
 # Debian's packages, in a folder of their own, on free ports.
 #
 #   scripts/mailstack.sh install        install the packages if missing
-#   scripts/mailstack.sh start DIR      start; writes DIR/mailstack.env (IMAP_PORT, SMTP_PORT, LMTP_PORT, MAIL_PASSWORD)
+#   scripts/mailstack.sh start DIR      start; writes DIR/mailstack.env (IMAP_PORT, SMTP_PORT, SUBMISSION_PORT,
+#                                       LMTP_PORT, MAIL_PASSWORD)
 #   scripts/mailstack.sh stop DIR       stop both, by pid
 #   scripts/mailstack.sh stop-smtp DIR / start-smtp DIR
 #                                       stop or restart only OpenSMTPD, on the same port
 #   scripts/mailstack.sh restart-imap DIR
 #                                       stop Dovecot and start it again, on the same ports
 #
+# SMTP_PORT takes mail without a login (a local relay); SUBMISSION_PORT is
+# Dovecot's submission service, which wants a login (PLAIN, LOGIN, or XOAUTH2
+# and OAUTHBEARER when started with OAUTH_INTROSPECTION_URL set: Dovecot then
+# checks each token by POSTing it to that URL, RFC 7662 style, and accepts
+# {"active": true, "email": USER}) and relays through OpenSMTPD.
 # Mail to any address at reject.example is refused with a 550, so tests can
 # see a permanent failure.
 # Every address gets its own mailbox (user = full address); any address
@@ -23,6 +29,7 @@ install() {
   local missing=()
   command -v dovecot >/dev/null || missing+=(dovecot-imapd dovecot-lmtpd)
   [ -e /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
+  [ -e /usr/lib/dovecot/submission ] || missing+=(dovecot-submissiond)
   command -v smtpd >/dev/null || missing+=(opensmtpd)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}" >&2
@@ -55,20 +62,40 @@ start() {
   mkdir -p "$dir/dovecot/run" "$dir/dovecot/state" "$dir/mail" "$dir/smtpd"
   chown mail:mail "$dir/mail"
   chmod 0755 "$dir" "$dir/dovecot"
-  local imap smtp lmtp
-  imap=$(free_port); smtp=$(free_port); lmtp=$(free_port)
+  local imap smtp lmtp submission
+  imap=$(free_port); smtp=$(free_port); lmtp=$(free_port); submission=$(free_port)
   local password=secret
+  local mechanisms="plain login" oauth_passdb=""
+  if [ -n "${OAUTH_INTROSPECTION_URL:-}" ]; then
+    mechanisms="plain login xoauth2 oauthbearer"
+    cat > "$dir/dovecot/oauth2.conf.ext" <<CONF
+introspection_mode = post
+introspection_url = $OAUTH_INTROSPECTION_URL
+force_introspection = yes
+username_attribute = email
+active_attribute = active
+active_value = true
+CONF
+    oauth_passdb="passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = $dir/dovecot/oauth2.conf.ext
+}"
+  fi
 
   cat > "$dir/dovecot/dovecot.conf" <<CONF
 base_dir = $dir/dovecot/run
 state_dir = $dir/dovecot/state
 log_path = $dir/dovecot/dovecot.log
-protocols = imap lmtp
+protocols = imap lmtp submission
 listen = 127.0.0.1
 ssl = no
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = $mechanisms
 auth_username_format = %Lu
+hostname = mail.test.example
+submission_relay_host = 127.0.0.1
+submission_relay_port = $smtp
 mail_location = maildir:$dir/mail/%u
 mail_uid = mail
 mail_gid = mail
@@ -78,11 +105,13 @@ default_internal_user = dovecot
 default_login_user = dovenull
 passdb {
   driver = static
+  mechanisms = plain login
   args = password=$password
 }
+$oauth_passdb
 userdb {
   driver = static
-  args = uid=mail gid=mail home=$dir/mail/%u
+  args = uid=mail gid=mail home=$dir/mail/%u allow_all_users=yes
 }
 namespace inbox {
   inbox = yes
@@ -95,6 +124,12 @@ service imap-login {
   }
   inet_listener imaps {
     port = 0
+  }
+}
+service submission-login {
+  inet_listener submission {
+    address = 127.0.0.1
+    port = $submission
   }
 }
 service lmtp {
@@ -123,6 +158,7 @@ CONF
   echo $! > "$dir/dovecot.pid"
   wait_port "$imap" "$dir/dovecot/dovecot.log"
   wait_port "$lmtp" "$dir/dovecot/dovecot.log"
+  wait_port "$submission" "$dir/dovecot/dovecot.log"
 
   # a message left in the fixed queue by an earlier run must not arrive here
   if [ -d /var/spool/smtpd ]; then
@@ -133,10 +169,11 @@ CONF
   cat > "$dir/mailstack.env" <<ENV
 IMAP_PORT=$imap
 SMTP_PORT=$smtp
+SUBMISSION_PORT=$submission
 LMTP_PORT=$lmtp
 MAIL_PASSWORD=$password
 ENV
-  echo "mail stack up in $dir: IMAP 127.0.0.1:$imap, SMTP 127.0.0.1:$smtp (password $password)"
+  echo "mail stack up in $dir: IMAP 127.0.0.1:$imap, SMTP 127.0.0.1:$smtp, submission 127.0.0.1:$submission (password $password)"
 }
 
 start_smtpd() {

@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # The test command: formatting, lints, then every test (unit, property,
 # golden, CLI, reader corpus, and end-to-end mail tests against a real
-# Dovecot and OpenSMTPD on loopback, installed here when missing; needs root).
+# Dovecot and OpenSMTPD on loopback, installed here when missing; needs root),
+# and `systemd-analyze verify` / `security` on the unit (from the systemd
+# package, installed when missing; no running systemd is needed).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/mailstack.sh install
+if ! command -v systemd-analyze >/dev/null; then
+  echo "installing systemd (for systemd-analyze)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings
 cargo test --locked

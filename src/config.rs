@@ -22,6 +22,9 @@ pub struct Config {
     pub collections: Policy,
     pub tiers: BTreeMap<String, Tier>,
     pub trust: Trust,
+    pub oauth2: Option<OAuth2>,
+    /// A folder of templates that replace the built-in ones of the same name.
+    pub templates: Option<PathBuf>,
 }
 
 #[derive(Clone, Debug)]
@@ -55,10 +58,39 @@ pub enum Security {
     Plain,
 }
 
-#[derive(Clone, Debug)]
+/// Where a secret is read from, when it is needed (never logged, never kept in the config).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Secret {
     File(PathBuf),
     Env(String),
+    /// A systemd credential (`LoadCredential=`): `$CREDENTIALS_DIRECTORY/NAME`.
+    Credential(String),
+}
+
+/// How billmail proves who it is to a mail server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Auth {
+    Password(Secret),
+    /// SASL XOAUTH2 with a token from `[oauth2]`.
+    OAuth2,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Provider {
+    Microsoft,
+    Google,
+}
+
+/// `[oauth2]`: where access tokens for XOAUTH2 come from.
+#[derive(Clone, Debug)]
+pub struct OAuth2 {
+    pub provider: Provider,
+    pub client_id: String,
+    pub client_secret: Secret,
+    /// Google: the stored refresh token. Microsoft uses client credentials.
+    pub refresh_token: Option<Secret>,
+    pub token_url: String,
+    pub scope: String,
 }
 
 #[derive(Clone, Debug)]
@@ -67,7 +99,7 @@ pub struct Imap {
     pub port: u16,
     pub security: Security,
     pub username: String,
-    pub password: Secret,
+    pub auth: Auth,
     pub mailbox: String,
     pub processed_folder: String,
     pub review_folder: String,
@@ -80,7 +112,8 @@ pub struct Smtp {
     pub port: u16,
     pub security: Security,
     pub username: Option<String>,
-    pub password: Option<Secret>,
+    /// None: the server takes mail without logging in (a local relay).
+    pub auth: Option<Auth>,
     pub from: String,
 }
 
@@ -182,25 +215,58 @@ impl ConfigError {
 }
 
 impl Config {
+    /// Reads the file. Under systemd (`$STATE_DIRECTORY` set) the database
+    /// lives in the state directory unless the config names an absolute path.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        Config::parse(&text, &base).map_err(|problems| ConfigError::Invalid { path: path.to_path_buf(), problems })
+        let state = std::env::var_os("STATE_DIRECTORY")
+            .and_then(|v| std::env::split_paths(&v).next())
+            .filter(|p| !p.as_os_str().is_empty());
+        Config::parse_in(&text, &base, state.as_deref())
+            .map_err(|problems| ConfigError::Invalid { path: path.to_path_buf(), problems })
     }
 
     /// Parses and validates; relative paths are resolved against `base`.
     pub fn parse(text: &str, base: &Path) -> Result<Config, Vec<String>> {
+        Config::parse_in(text, base, None)
+    }
+
+    /// As [`Config::parse`], with the database resolved against `state_dir` when given.
+    pub fn parse_in(text: &str, base: &Path, state_dir: Option<&Path>) -> Result<Config, Vec<String>> {
         let root: Table = match text.parse::<Table>() {
             Ok(t) => t,
             Err(e) => return Err(vec![format!("not valid TOML: {}", e.message().trim())]),
         };
         let mut v = Validator { errors: Vec::new() };
-        v.unknown(&root, "", &["company", "database", "imap", "smtp", "schedule", "collections", "tiers", "trust"]);
+        v.unknown(
+            &root,
+            "",
+            &[
+                "company",
+                "database",
+                "imap",
+                "smtp",
+                "oauth2",
+                "schedule",
+                "collections",
+                "tiers",
+                "trust",
+                "templates",
+            ],
+        );
         let company = v.company(&root);
-        let database = v.database(&root, base);
+        let database = v.database(&root, state_dir.unwrap_or(base));
         let imap = v.imap(&root, base);
         let smtp = v.smtp(&root, base);
+        let oauth2 = v.oauth2(&root, base);
+        let templates = v.templates(&root, base);
+        let wants_oauth = imap.as_ref().is_some_and(|i| i.auth == Auth::OAuth2)
+            || smtp.as_ref().is_some_and(|s| s.auth == Some(Auth::OAuth2));
+        if wants_oauth && oauth2.is_none() && !root.contains_key("oauth2") {
+            v.errors.push("[oauth2]: missing, but auth = \"oauth2\" is set for the mailbox or SMTP".into());
+        }
         let schedule = v.schedule(&root);
         let collections = v.collections(&root);
         let tiers = v.tiers(&root);
@@ -208,13 +274,28 @@ impl Config {
         if !v.errors.is_empty() {
             return Err(v.errors);
         }
-        Ok(Config { company: company.expect("validated"), database, imap, smtp, schedule, collections, tiers, trust })
+        Ok(Config {
+            company: company.expect("validated"),
+            database,
+            imap,
+            smtp,
+            schedule,
+            collections,
+            tiers,
+            trust,
+            oauth2,
+            templates,
+        })
     }
 
     pub fn tier(&self, key: &str) -> Option<&Tier> {
         self.tiers.get(key)
     }
 }
+
+/// The keys `[imap]` and `[smtp]` share: where the server is and how to log in.
+const CONNECTION: &[&str] =
+    &["host", "port", "security", "username", "auth", "password_file", "password_env", "password_credential"];
 
 struct Validator {
     errors: Vec<String>,
@@ -431,47 +512,170 @@ impl Validator {
         (host, port, security)
     }
 
-    fn secret(&mut self, t: &Table, section: &str, base: &Path, required: bool) -> Option<Secret> {
-        let file = self.string(t, section, "password_file", false);
-        let env = self.string(t, section, "password_env", false);
-        match (file, env) {
-            (Some(_), Some(_)) => {
-                self.err(section, "password_file", "give password_file or password_env, not both");
+    /// `NAME_file`, `NAME_env` or `NAME_credential`: exactly one when required, at most one otherwise.
+    fn secret(&mut self, t: &Table, section: &str, name: &str, base: &Path, required: bool) -> Option<Secret> {
+        let keys = [format!("{name}_file"), format!("{name}_env"), format!("{name}_credential")];
+        let given: Vec<(usize, String)> =
+            keys.iter().enumerate().filter_map(|(i, k)| self.string(t, section, k, false).map(|v| (i, v))).collect();
+        match given.as_slice() {
+            [] => {
+                if required {
+                    self.err(section, &keys[0], format!("missing (or {} or {})", keys[1], keys[2]));
+                }
                 None
             }
-            (Some(f), None) => Some(Secret::File(base.join(f))),
-            (None, Some(e)) => Some(Secret::Env(e)),
-            (None, None) => {
-                if required {
-                    self.err(section, "password_file", "missing (or password_env)");
-                }
+            [(i, v)] if v.trim().is_empty() => {
+                self.err(section, &keys[*i], "must not be empty");
+                None
+            }
+            [(0, f)] => Some(Secret::File(base.join(f))),
+            [(1, e)] => Some(Secret::Env(e.clone())),
+            [(_, c)] if c.contains('/') => {
+                self.err(
+                    section,
+                    &keys[2],
+                    format!("{c:?} must be a credential name (as in LoadCredential=NAME:…), not a path"),
+                );
+                None
+            }
+            [(_, c)] => Some(Secret::Credential(c.clone())),
+            _ => {
+                self.err(section, &keys[0], format!("give one of {}, {}, {}", keys[0], keys[1], keys[2]));
                 None
             }
         }
     }
 
-    fn imap(&mut self, root: &Table, base: &Path) -> Option<Imap> {
-        const S: &str = "imap";
+    /// `auth = "password"` (the default; needs a password) or `"oauth2"`.
+    fn auth(&mut self, t: &Table, section: &str, base: &Path, required: bool) -> Option<Auth> {
+        match self.string(t, section, "auth", false).as_deref() {
+            None | Some("password") => self.secret(t, section, "password", base, required).map(Auth::Password),
+            Some("oauth2") => {
+                for k in ["password_file", "password_env", "password_credential"] {
+                    if t.contains_key(k) {
+                        self.err(section, k, "not used with auth = \"oauth2\" (the token comes from [oauth2])");
+                    }
+                }
+                Some(Auth::OAuth2)
+            }
+            Some(other) => {
+                self.err(section, "auth", format!("{other:?} is not one of password, oauth2"));
+                None
+            }
+        }
+    }
+
+    fn oauth2(&mut self, root: &Table, base: &Path) -> Option<OAuth2> {
+        const S: &str = "oauth2";
         let t = self.table(root, S, false)?;
         self.unknown(
             t,
             S,
             &[
-                "host",
-                "port",
-                "security",
-                "username",
-                "password_file",
-                "password_env",
-                "mailbox",
-                "processed_folder",
-                "review_folder",
-                "poll_interval",
+                "provider",
+                "tenant",
+                "client_id",
+                "client_secret_file",
+                "client_secret_env",
+                "client_secret_credential",
+                "refresh_token_file",
+                "refresh_token_env",
+                "refresh_token_credential",
+                "token_url",
+                "scope",
             ],
         );
+        let provider = match self.string(t, S, "provider", true).as_deref() {
+            Some("microsoft") => Some(Provider::Microsoft),
+            Some("google") => Some(Provider::Google),
+            Some(other) => {
+                self.err(S, "provider", format!("{other:?} is not one of microsoft, google"));
+                None
+            }
+            None => None,
+        };
+        let client_id = self.nonempty(t, S, "client_id");
+        let client_secret = self.secret(t, S, "client_secret", base, true);
+        let tenant = self.string(t, S, "tenant", false);
+        let refresh_token = self.secret(t, S, "refresh_token", base, provider == Some(Provider::Google));
+        let (default_url, default_scope) = match provider? {
+            Provider::Microsoft => {
+                let tenant = match tenant {
+                    Some(x) if !x.is_empty() && x.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)) => {
+                        x
+                    }
+                    Some(x) => {
+                        self.err(S, "tenant", format!("{x:?} is not a tenant id or domain"));
+                        return None;
+                    }
+                    None => {
+                        self.err(
+                            S,
+                            "tenant",
+                            "missing: the directory (tenant) id or domain, from the app registration",
+                        );
+                        return None;
+                    }
+                };
+                if refresh_token.is_some() {
+                    self.err(S, "refresh_token_file", "not used with provider = \"microsoft\" (client credentials)");
+                }
+                (
+                    format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"),
+                    "https://outlook.office365.com/.default",
+                )
+            }
+            Provider::Google => {
+                if tenant.is_some() {
+                    self.err(S, "tenant", "not used with provider = \"google\"");
+                }
+                ("https://oauth2.googleapis.com/token".to_string(), "https://mail.google.com/")
+            }
+        };
+        let token_url = self.string(t, S, "token_url", false).unwrap_or(default_url);
+        let secure = token_url.strip_prefix("https://").is_some_and(|r| !r.is_empty());
+        let loopback = token_url.strip_prefix("http://").is_some_and(|r| {
+            let host = r.split(['/', '?']).next().unwrap_or("");
+            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+            is_loopback(host.trim_start_matches('[').trim_end_matches(']'))
+        });
+        if !secure && !loopback {
+            self.err(
+                S,
+                "token_url",
+                format!("{token_url:?} must be an https:// URL (http:// only to a loopback address)"),
+            );
+        }
+        let scope = self.string(t, S, "scope", false).unwrap_or_else(|| default_scope.into());
+        Some(OAuth2 {
+            provider: provider?,
+            client_id: client_id?,
+            client_secret: client_secret?,
+            refresh_token,
+            token_url,
+            scope,
+        })
+    }
+
+    fn templates(&mut self, root: &Table, base: &Path) -> Option<PathBuf> {
+        const S: &str = "templates";
+        let t = self.table(root, S, false)?;
+        self.unknown(t, S, &["dir"]);
+        let dir = base.join(self.nonempty(t, S, "dir")?);
+        if !dir.is_dir() {
+            self.err(S, "dir", format!("{} is not a folder", dir.display()));
+            return None;
+        }
+        Some(dir)
+    }
+
+    fn imap(&mut self, root: &Table, base: &Path) -> Option<Imap> {
+        const S: &str = "imap";
+        let t = self.table(root, S, false)?;
+        self.unknown(t, S, &[CONNECTION, &["mailbox", "processed_folder", "review_folder", "poll_interval"]].concat());
         let (host, port, security) = self.endpoint(t, S);
         let username = self.nonempty(t, S, "username").unwrap_or_default();
-        let password = self.secret(t, S, base, true);
+        let auth = self.auth(t, S, base, true);
         let mailbox = self.string(t, S, "mailbox", false).unwrap_or_else(|| "INBOX".into());
         let processed_folder =
             self.string(t, S, "processed_folder", false).unwrap_or_else(|| "Billing/Processed".into());
@@ -489,7 +693,7 @@ impl Validator {
             port,
             security,
             username,
-            password: password?,
+            auth: auth?,
             mailbox,
             processed_folder,
             review_folder,
@@ -500,12 +704,15 @@ impl Validator {
     fn smtp(&mut self, root: &Table, base: &Path) -> Option<Smtp> {
         const S: &str = "smtp";
         let t = self.table(root, S, false)?;
-        self.unknown(t, S, &["host", "port", "security", "username", "password_file", "password_env", "from"]);
+        self.unknown(t, S, &[CONNECTION, &["from"]].concat());
         let (host, port, security) = self.endpoint(t, S);
         let username = self.string(t, S, "username", false);
-        let password = self.secret(t, S, base, username.is_some());
+        let auth = self.auth(t, S, base, username.is_some());
+        if username.is_none() && auth.is_some() {
+            self.err(S, "username", "missing: logging in (a password or auth = \"oauth2\") needs the username");
+        }
         let from = self.nonempty(t, S, "from");
-        Some(Smtp { host, port, security, username, password, from: from? })
+        Some(Smtp { host, port, security, username, auth, from: from? })
     }
 
     fn schedule(&mut self, root: &Table) -> Schedule {
@@ -688,6 +895,100 @@ mod tests {
         ] {
             assert!(all.contains(needle), "missing {needle:?} in:\n{all}");
         }
+    }
+
+    fn with(extra: &str) -> Result<Config, Vec<String>> {
+        Config::parse(&format!("{EXAMPLE}\n{extra}"), Path::new("/etc/billmail"))
+    }
+
+    #[test]
+    fn microsoft_365_defaults_and_credentials() {
+        let c = with(
+            r#"
+            [imap]
+            host = "outlook.office365.com"
+            username = "accounting@krgroup.example"
+            auth = "oauth2"
+            [smtp]
+            host = "smtp.office365.com"
+            security = "starttls"
+            username = "accounting@krgroup.example"
+            auth = "oauth2"
+            from = "KR Group Accounting <accounting@krgroup.example>"
+            [oauth2]
+            provider = "microsoft"
+            tenant = "krgroup.onmicrosoft.com"
+            client_id = "11111111-2222-3333-4444-555555555555"
+            client_secret_credential = "oauth2-client-secret"
+            "#,
+        )
+        .unwrap();
+        let o = c.oauth2.unwrap();
+        assert_eq!(o.token_url, "https://login.microsoftonline.com/krgroup.onmicrosoft.com/oauth2/v2.0/token");
+        assert_eq!(o.scope, "https://outlook.office365.com/.default");
+        assert_eq!(o.client_secret, Secret::Credential("oauth2-client-secret".into()));
+        assert_eq!(c.imap.unwrap().auth, Auth::OAuth2);
+        let smtp = c.smtp.unwrap();
+        assert_eq!((smtp.port, smtp.auth), (587, Some(Auth::OAuth2)));
+    }
+
+    #[test]
+    fn the_provider_examples_are_valid() {
+        let m = with(include_str!("../examples/microsoft365.toml")).unwrap();
+        assert_eq!(m.oauth2.unwrap().provider, Provider::Microsoft);
+        let g = with(include_str!("../examples/google.toml")).unwrap();
+        let o = g.oauth2.unwrap();
+        assert_eq!((o.provider, o.token_url.as_str()), (Provider::Google, "https://oauth2.googleapis.com/token"));
+        assert_eq!(o.refresh_token, Some(Secret::Credential("oauth2-refresh-token".into())));
+    }
+
+    #[test]
+    fn oauth2_mistakes_are_all_reported() {
+        let errs = with(
+            r#"
+            [imap]
+            host = "imap.gmail.com"
+            username = "accounting@krgroup.example"
+            auth = "oauth2"
+            password_file = "x"
+            [oauth2]
+            provider = "google"
+            client_id = "id"
+            client_secret_file = "a"
+            client_secret_env = "B"
+            tenant = "t"
+            token_url = "http://tokens.example/token"
+            "#,
+        )
+        .unwrap_err()
+        .join("\n");
+        for needle in [
+            "[imap] password_file: not used with auth = \"oauth2\"",
+            "[oauth2] client_secret_file: give one of client_secret_file, client_secret_env, client_secret_credential",
+            "[oauth2] refresh_token_file: missing",
+            "[oauth2] tenant: not used with provider = \"google\"",
+            "[oauth2] token_url: \"http://tokens.example/token\" must be an https:// URL",
+        ] {
+            assert!(errs.contains(needle), "missing {needle:?} in:\n{errs}");
+        }
+        let missing = with("[imap]\nhost = \"h\"\nusername = \"u\"\nauth = \"oauth2\"\n").unwrap_err().join("\n");
+        assert!(missing.contains("[oauth2]: missing"), "{missing}");
+        let path =
+            with("[imap]\nhost = \"h\"\nusername = \"u\"\npassword_credential = \"/run/x\"\n").unwrap_err().join("\n");
+        assert!(path.contains("must be a credential name"), "{path}");
+        let local = with(
+            "[oauth2]\nprovider = \"microsoft\"\ntenant = \"t\"\nclient_id = \"c\"\nclient_secret_env = \"S\"\ntoken_url = \"http://127.0.0.1:8080/t/token\"\n",
+        );
+        assert!(local.is_ok(), "{local:?}");
+    }
+
+    #[test]
+    fn under_systemd_the_database_lives_in_the_state_directory() {
+        let c = Config::parse_in(EXAMPLE, Path::new("/etc/billmail"), Some(Path::new("/var/lib/billmail"))).unwrap();
+        assert_eq!(c.database.path, Path::new("/var/lib/billmail/billmail.db"));
+        let abs = EXAMPLE.replace("url = \"sqlite://billmail.db\"", "url = \"sqlite:///srv/books.db\"");
+        let c = Config::parse_in(&abs, Path::new("/etc/billmail"), Some(Path::new("/var/lib/billmail"))).unwrap();
+        assert_eq!(c.database.path, Path::new("/srv/books.db"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! the next scheduled moment, or a signal. The mailbox connection is made
 //! again after any error, with jittered exponential backoff.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -68,24 +69,88 @@ fn until_next_send(config: &Config) -> Duration {
     (next - local).to_std().unwrap_or(Duration::from_secs(60)) + Duration::from_secs(1)
 }
 
-/// Runs until `stop` is set (by SIGTERM/SIGINT), finishing the message in hand.
-pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<tokio::sync::Notify>) -> Result<()> {
-    let renderer = Renderer::new();
-    let sender = config.smtp.as_ref().map(Sender::new).transpose().context("the [smtp] settings")?;
+/// What the daemon builds from its config; replaced whole on a reload.
+struct Parts {
+    config: Config,
+    renderer: Renderer,
+    tokens: Option<Arc<crate::mail::oauth2::TokenSource>>,
+    sender: Option<Sender>,
+}
+
+impl Parts {
+    fn build(config: Config) -> Result<Parts> {
+        let renderer = Renderer::for_config(&config)?;
+        let tokens = crate::mail::token_source(&config)?;
+        let sender =
+            config.smtp.as_ref().map(|s| Sender::new(s, tokens.clone())).transpose().context("the [smtp] settings")?;
+        Ok(Parts { config, renderer, tokens, sender })
+    }
+
+    /// The config file read again, checked whole (templates and secrets
+    /// too); the database cannot move under a running daemon.
+    fn reload(path: &Path, running: &Config) -> Result<Parts> {
+        let config = Config::load(path).map_err(|e| anyhow::anyhow!("{}", e.problems().join("; ")))?;
+        if config.database.path != running.database.path {
+            anyhow::bail!(
+                "[database] changed from {} to {}: that takes a restart",
+                running.database.path.display(),
+                config.database.path.display()
+            );
+        }
+        Parts::build(config)
+    }
+}
+
+/// The signals the daemon answers, set by the signal handlers.
+#[derive(Clone, Default)]
+pub struct Signals {
+    /// SIGTERM/SIGINT: finish the message in hand and stop.
+    pub stop: Arc<AtomicBool>,
+    /// SIGHUP: read the config file again.
+    pub reload: Arc<AtomicBool>,
+    /// Ends any wait at once.
+    pub wake: Arc<tokio::sync::Notify>,
+}
+
+/// Runs until a stop is asked (SIGTERM/SIGINT), finishing the message in
+/// hand; on SIGHUP reads `config_path` again and, if it is valid, carries
+/// on with it (a bad one is refused and the running config kept).
+pub async fn run(config_path: &Path, config: Config, store: Store, signals: Signals) -> Result<()> {
+    let Signals { stop, reload, wake } = signals;
+    let mut parts = Parts::build(config)?;
     let watchdog = watchdog_interval();
     let mut mailbox: Option<Mailbox> = None;
     let mut failures = 0u32;
     let mut ready = false;
-    if config.imap.is_none() {
+    if parts.config.imap.is_none() {
         notify("READY=1\nSTATUS=running without a mailbox");
         ready = true;
     }
     while !stop.load(Ordering::SeqCst) {
         let now = Utc::now();
+        if reload.swap(false, Ordering::SeqCst) {
+            notify("RELOADING=1");
+            match Parts::reload(config_path, &parts.config) {
+                Ok(new) => {
+                    parts = new;
+                    if let Some(m) = mailbox.take() {
+                        m.logout().await;
+                    }
+                    tracing::info!(config = %config_path.display(), "configuration reloaded");
+                }
+                Err(e) => {
+                    tracing::error!(error = %format!("{e:#}"), "reload refused; the running configuration stays");
+                    let detail = format!("reload refused, the running configuration stays: {e:#}");
+                    store.record_event(Event::Error, now, &detail).await;
+                }
+            }
+            notify("READY=1");
+        }
+        let Parts { config, renderer, tokens, sender } = &parts;
         // 1. the mailbox
         if let Some(imap) = &config.imap {
             if mailbox.is_none() {
-                match Mailbox::connect(imap).await {
+                match Mailbox::connect(imap, tokens.as_deref(), now).await {
                     Ok(m) => {
                         tracing::info!(host = %imap.host, "mailbox reached");
                         mailbox = Some(m);
@@ -105,7 +170,7 @@ pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<
                 }
             }
             if let Some(m) = mailbox.as_mut() {
-                let actor = crate::intake::Actor { config: &config, renderer: &renderer };
+                let actor = crate::intake::Actor { config, renderer };
                 match m.intake_until(imap, &actor, &store, now, &stop).await {
                     Ok(r) => {
                         if !r.taken.is_empty() {
@@ -127,7 +192,7 @@ pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<
         }
         // 2. what is due, 3. the outbox
         let mut issued_count = 0;
-        match engine::run_billing(&config, &store, &renderer, now).await {
+        match engine::run_billing(config, &store, renderer, now).await {
             Ok(issued) => {
                 for i in &issued {
                     tracing::info!(number = %i.number, account = %i.account, kind = i.kind, "issued");
@@ -140,7 +205,7 @@ pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<
             }
         }
         let mut collections = engine::CollectionsReport::default();
-        match engine::run_collections(&config, &store, &renderer, now).await {
+        match engine::run_collections(config, &store, renderer, now).await {
             Ok(r) => {
                 for line in &r.lines {
                     tracing::info!(%line, "collections");
@@ -153,7 +218,7 @@ pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<
             }
         }
         let mut delivery = None;
-        if let Some(s) = &sender {
+        if let Some(s) = sender {
             match engine::deliver(&store, s, now).await {
                 Ok(d) => {
                     if let Some(e) = &d.unreachable {
@@ -176,7 +241,7 @@ pub async fn run(config: Config, store: Store, stop: Arc<AtomicBool>, wake: Arc<
             notify("WATCHDOG=1");
         }
         // 4. wait: for new mail, the next send moment, an outbox retry, the watchdog
-        let mut due = until_next_send(&config).min(Duration::from_secs(3600));
+        let mut due = until_next_send(config).min(Duration::from_secs(3600));
         if let Ok(Some(next_retry)) = store.next_mail_attempt().await {
             let secs = (next_retry - Utc::now()).num_seconds().max(1) as u64;
             due = due.min(Duration::from_secs(secs));

@@ -179,7 +179,7 @@ pub struct Delivery {
     pub sent: Vec<(i64, String)>,
     pub retrying: Vec<(i64, String, DateTime<Utc>)>,
     pub failed: Vec<(i64, String)>,
-    /// The server could not be reached; the rest waits for the next round.
+    /// The server could not be used (unreachable, or the login refused); the rest waits for the next round.
     pub unreachable: Option<String>,
 }
 
@@ -188,7 +188,7 @@ impl Delivery {
     pub fn problem(&self) -> Option<String> {
         let mut parts = Vec::new();
         if let Some(e) = &self.unreachable {
-            parts.push(format!("the SMTP server could not be reached: {e}"));
+            parts.push(format!("the SMTP server cannot be used now: {e}"));
         }
         for (id, e) in &self.failed {
             parts.push(format!("outgoing message #{id} failed: {e}"));
@@ -212,6 +212,14 @@ pub fn cycle_summary(issued: usize, collections: &CollectionsReport, delivery: O
 pub async fn deliver(store: &Store, sender: &crate::mail::smtp::Sender, now: DateTime<Utc>) -> Result<Delivery> {
     use crate::mail::smtp::SendError;
     let mut d = Delivery::default();
+    if store.next_mail_attempt().await?.is_none_or(|next| next > now) {
+        return Ok(d);
+    }
+    if let Err(e) = sender.prepare(now).await {
+        // no login possible (an OAuth2 token refused): nothing is attempted
+        d.unreachable = Some(format!("{e:#}"));
+        return Ok(d);
+    }
     loop {
         let due = store.due_mail(now, 200).await?;
         if due.is_empty() {
@@ -231,7 +239,7 @@ pub async fn deliver(store: &Store, sender: &crate::mail::smtp::Sender, now: Dat
                     tracing::warn!(outbox = m.id, error = %e, "refused for good");
                     d.failed.push((m.id, e));
                 }
-                Err(SendError::Temporary(e)) if attempt >= MAX_ATTEMPTS => {
+                Err(SendError::Temporary(e) | SendError::Unavailable(e)) if attempt >= MAX_ATTEMPTS => {
                     let why = format!("gave up after {attempt} attempts: {e}");
                     store.mail_failed(m.id, &why).await?;
                     d.failed.push((m.id, why));
@@ -240,12 +248,16 @@ pub async fn deliver(store: &Store, sender: &crate::mail::smtp::Sender, now: Dat
                     let next = now + retry_delay(attempt);
                     store.mail_retry(m.id, next, &e).await?;
                     tracing::warn!(outbox = m.id, error = %e, %next, "will retry");
-                    let connection = e.contains("onnection") || e.contains("no answer") || e.contains("network");
+                    d.retrying.push((m.id, e, next));
+                }
+                Err(SendError::Unavailable(e)) => {
+                    // the server (or the login) is the trouble: the rest waits for the next round
+                    let next = now + retry_delay(attempt);
+                    store.mail_retry(m.id, next, &e).await?;
+                    tracing::warn!(outbox = m.id, error = %e, %next, "SMTP server unavailable; will retry");
                     d.retrying.push((m.id, e.clone(), next));
-                    if connection {
-                        d.unreachable = Some(e);
-                        return Ok(d);
-                    }
+                    d.unreachable = Some(e);
+                    return Ok(d);
                 }
             }
         }

@@ -10,6 +10,7 @@ pub mod daemon;
 pub mod domain;
 pub mod engine;
 pub mod intake;
+pub mod logging;
 pub mod mail;
 pub mod reading;
 pub mod render;

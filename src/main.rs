@@ -2,14 +2,8 @@ use clap::Parser;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("BILLMAIL_LOG").unwrap_or_else(|_| {
-            // the daemon says what it does; one-shot commands only warn
-            let run = std::env::args().any(|a| a == "run");
-            tracing_subscriber::EnvFilter::new(if run { "info" } else { "warn" })
-        }))
-        .init();
+    // the daemon says what it does; one-shot commands only warn
+    billmail::logging::init(std::env::args().any(|a| a == "run"));
     let cli = billmail::cli::Cli::parse();
     match billmail::cli::run(cli).await {
         Ok(outcome) => std::process::exit(outcome.code),

@@ -1,7 +1,13 @@
 //! Renders customer-facing documents from the minijinja templates in
 //! `templates/` (compiled into the binary). HTML templates are autoescaped.
+//! A folder named by `[templates] dir` can replace any of them by name and
+//! add partials of its own (`_*.j2`); it is checked whole when loaded, so a
+//! broken template is refused at startup, not on the 15th.
 
-use anyhow::{Context, Result};
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::{Context, Result, anyhow, bail};
 use chrono::NaiveDate;
 use minijinja::{Environment, context};
 use serde::Serialize;
@@ -63,6 +69,56 @@ pub struct InvoiceDoc {
 }
 
 impl InvoiceDoc {
+    /// One invoice of each kind, to try templates on.
+    pub fn samples() -> Vec<InvoiceDoc> {
+        use crate::domain::Money;
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("sample date");
+        let line = |description: &str, quantity: i64, cents: i64| {
+            Line::priced(description.into(), quantity.into(), Money::from_cents(cents), None)
+        };
+        let total = |lines: &[Line]| lines.iter().fold(Money::ZERO, |t, l| t + l.amount);
+        let base = InvoiceDoc {
+            number: "INV-2026-0001".into(),
+            account_id: "ACME".into(),
+            account_name: "Acme Dental".into(),
+            kind: InvoiceKind::Agreement,
+            period: "2026-12".into(),
+            issued: d("2026-11-15"),
+            due: d("2026-11-30"),
+            currency: "USD".into(),
+            lines: vec![line("Full-time users", 2, 8500), line("Part-time users", 1, 4250)],
+            total: Money::ZERO,
+            credit_applied: Money::from_cents(1000),
+            counts: Some(UserCounts { full_time: 2, part_time: 1 }),
+            tier_label: Some("Agreement Hybrid IT".into()),
+            users: vec![("Maria Lopez".into(), UserType::FullTime)],
+        };
+        let mut docs = vec![
+            base.clone(),
+            InvoiceDoc {
+                kind: InvoiceKind::Recurring,
+                lines: vec![line("Office 365 Business Premium", 3, 2200)],
+                counts: None,
+                tier_label: None,
+                users: vec![],
+                ..base.clone()
+            },
+            InvoiceDoc {
+                kind: InvoiceKind::Service,
+                period: "2026-11-30".into(),
+                lines: vec![line("2026-11-12 J. Smith: replaced the firewall", 2, 12500)],
+                counts: None,
+                tier_label: None,
+                users: vec![],
+                ..base
+            },
+        ];
+        for doc in &mut docs {
+            doc.total = total(&doc.lines);
+        }
+        docs
+    }
+
     pub fn title(&self) -> String {
         match self.kind {
             InvoiceKind::Agreement => self.tier_label.clone().unwrap_or_else(|| "Agreement".into()),
@@ -114,17 +170,113 @@ impl Default for Renderer {
     }
 }
 
+fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env
+}
+
+/// The top-level variables a template reads (not those it sets itself).
+fn variables(env: &Environment<'_>, name: &str) -> BTreeSet<String> {
+    env.get_template(name).map(|t| t.undeclared_variables(false).into_iter().collect()).unwrap_or_default()
+}
+
+/// A built-in template and every built-in one it includes, imports or extends.
+fn with_includes(name: &str) -> BTreeSet<&'static str> {
+    static INCLUDE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+        regex::Regex::new(r#"\{%-?\s*(?:include|import|extends|from)\s+"([^"]+)""#).expect("valid regex")
+    });
+    let mut seen = BTreeSet::new();
+    let mut todo = vec![name.to_string()];
+    while let Some(n) = todo.pop() {
+        let Some((known, src)) = TEMPLATES.iter().find(|(t, _)| *t == n) else { continue };
+        if seen.insert(*known) {
+            todo.extend(INCLUDE.captures_iter(src).map(|c| c[1].to_string()));
+        }
+    }
+    seen
+}
+
 impl Renderer {
+    /// The built-in templates only.
     pub fn new() -> Renderer {
-        let mut env = Environment::new();
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        env.set_keep_trailing_newline(true);
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        let mut env = environment();
         for (name, src) in TEMPLATES {
             env.add_template(name, src).expect("built-in templates parse");
         }
         Renderer { env }
+    }
+
+    /// The templates the config asks for: built-in, with `[templates] dir` over them.
+    pub fn for_config(config: &crate::config::Config) -> Result<Renderer> {
+        match &config.templates {
+            None => Ok(Renderer::new()),
+            Some(dir) => Renderer::with_overrides(dir, &config.company),
+        }
+    }
+
+    /// The built-in templates with every `*.j2` file in `dir` put over the one
+    /// of the same name. Each file must parse, read only variables its
+    /// built-in counterpart is given, and the invoices must render with
+    /// sample data; anything else is one error naming the file.
+    pub fn with_overrides(dir: &Path, company: &Company) -> Result<Renderer> {
+        let builtin = Renderer::new();
+        let known: BTreeSet<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+        let every: BTreeSet<String> = known.iter().flat_map(|n| variables(&builtin.env, n)).collect();
+        let mut env = environment();
+        for (name, src) in TEMPLATES {
+            env.add_template(name, src).expect("built-in templates parse");
+        }
+        let mut files: Vec<_> = std::fs::read_dir(dir)
+            .with_context(|| format!("cannot read the templates folder {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "j2"))
+            .collect();
+        files.sort();
+        let mut replaced = Vec::new();
+        for path in &files {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            if !known.contains(name.as_str()) && !name.starts_with('_') {
+                bail!(
+                    "{}: billmail has no template of that name (a partial of your own must start with _; the names are those under /usr/share/billmail/templates)",
+                    path.display()
+                );
+            }
+            let src = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+            env.add_template_owned(name.clone(), src).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+            let allowed = if known.contains(name.as_str()) {
+                // what the built-in one and its partials read is what the caller gives
+                let mut v: BTreeSet<String> =
+                    with_includes(&name).iter().flat_map(|n| variables(&builtin.env, n)).collect();
+                v.insert("company".into());
+                v
+            } else {
+                every.clone()
+            };
+            let unknown: Vec<String> = variables(&env, &name).difference(&allowed).cloned().collect();
+            if !unknown.is_empty() {
+                bail!(
+                    "{}: uses {} which this template is not given (it is given: {})",
+                    path.display(),
+                    unknown.join(", "),
+                    allowed.into_iter().collect::<Vec<_>>().join(", ")
+                );
+            }
+            replaced.push(path.clone());
+        }
+        let renderer = Renderer { env };
+        for doc in InvoiceDoc::samples() {
+            renderer.invoice(company, &doc).with_context(|| format!("the templates in {}", dir.display()))?;
+        }
+        for name in known.iter().filter(|n| !n.starts_with('_')) {
+            // every include and macro import must resolve
+            renderer.env.get_template(name).with_context(|| format!("the templates in {}", dir.display()))?;
+        }
+        tracing::info!(folder = %dir.display(), replaced = replaced.len(), "templates loaded");
+        Ok(renderer)
     }
 
     pub fn invoice(&self, company: &Company, doc: &InvoiceDoc) -> Result<Rendered> {

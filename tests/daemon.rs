@@ -5,6 +5,7 @@
 mod common;
 
 use std::os::unix::net::UnixDatagram;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,7 @@ use common::mailstack::MailStack;
 use common::{ACCOUNTS, Bm};
 
 const ACCOUNTING: &str = "accounting@krgroup.example";
+const NOV2: &str = "2026-11-02T09:00:00-05:00";
 
 fn message(n: u32) -> Vec<u8> {
     format!(
@@ -103,4 +105,93 @@ fn the_daemon_takes_mail_in_as_it_arrives_survives_a_restart_and_stops_cleanly()
     std::io::Read::read_to_string(daemon.0.stderr.as_mut().unwrap(), &mut stderr).unwrap();
     assert!(stderr.contains("mailbox reached"), "{stderr}");
     assert!(!stderr.contains("secret"), "no password in the log");
+}
+
+/// `billmail` with the environment systemd gives billmail.service.
+fn as_the_unit(bm: &Bm, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_billmail"));
+    c.args(args)
+        .env("BILLMAIL_CONFIG", bm.path("etc/billmail.toml"))
+        .env("STATE_DIRECTORY", bm.path("state"))
+        .env("CREDENTIALS_DIRECTORY", bm.path("credentials"))
+        .env("JOURNAL_STREAM", "8:12345");
+    c
+}
+
+fn ok(mut c: Command) -> String {
+    let out = c.output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn under_systemd_it_keeps_its_books_in_the_state_directory_pings_the_watchdog_and_reloads_on_sighup() {
+    let stack = MailStack::start();
+    let bm = Bm::new();
+    for d in ["etc", "state", "credentials"] {
+        std::fs::create_dir(bm.path(d)).unwrap();
+    }
+    // LoadCredential=billmail:/etc/billmail/credentials gives billmail_<file>
+    bm.write("credentials/billmail_imap-password", &format!("{}\n", stack.password));
+    let imap = stack
+        .imap_config(Path::new("unused"))
+        .replace("password_file = \"unused\"", "password_credential = \"imap-password\"");
+    let config = format!("{}\n{imap}", common::CONFIG);
+    bm.write("etc/billmail.toml", &config);
+    ok(as_the_unit(&bm, &["init"]));
+    assert!(bm.path("state/billmail.db").exists(), "the database is in the state directory");
+    bm.write("accounts.csv", ACCOUNTS);
+    ok(as_the_unit(&bm, &["accounts", "import", bm.path("accounts.csv").to_str().unwrap(), "--now", NOV2]));
+    // invoices issued while no SMTP is configured wait in the outbox
+    ok(as_the_unit(&bm, &["tick", "--now", "2026-11-15T08:00:00-05:00"]));
+
+    let sock_path = bm.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let log = std::fs::File::create(bm.path("daemon.log")).unwrap();
+    let child = as_the_unit(&bm, &["run"])
+        .env("NOTIFY_SOCKET", &sock_path)
+        .env("WATCHDOG_USEC", "2000000")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut daemon = Daemon(child);
+    let mut seen = Vec::new();
+    wait_until("READY and a watchdog ping", Duration::from_secs(20), || {
+        seen.extend(notifications(&sock));
+        seen.iter().any(|n| n.contains("READY=1")) && seen.iter().any(|n| n.contains("WATCHDOG=1"))
+    });
+    let hup = |pid: u32| assert!(Command::new("kill").args(["-HUP", &pid.to_string()]).status().unwrap().success());
+    let log = || std::fs::read_to_string(bm.path("daemon.log")).unwrap();
+
+    // a broken config is refused and the daemon carries on with the one it has
+    bm.write("etc/billmail.toml", &format!("{config}\n[smtp]\nhost = \"127.0.0.1\"\n"));
+    hup(daemon.0.id());
+    wait_until("the refusal", Duration::from_secs(20), || log().contains("reload refused"));
+    assert!(log().contains("[smtp] from: missing"), "{}", log());
+    assert!(daemon.0.try_wait().unwrap().is_none(), "still running");
+
+    // a good one takes effect: with SMTP now configured, the waiting invoices go out
+    bm.write("etc/billmail.toml", &format!("{config}\n{}", stack.smtp_config()));
+    hup(daemon.0.id());
+    wait_until("the reload", Duration::from_secs(20), || log().contains("configuration reloaded"));
+    assert_eq!(stack.wait_for("ap@acme-dental.example", 1).len(), 1, "sent after the reload");
+    assert_eq!(stack.wait_for("billing@harborview.example", 1).len(), 1);
+    seen.extend(notifications(&sock));
+    assert!(seen.iter().filter(|n| n.contains("RELOADING=1")).count() >= 2, "{seen:?}");
+    let status = ok(as_the_unit(&bm, &["status", "--json"]));
+    assert!(status.contains("reload refused, the running configuration stays"), "the refusal is on record: {status}");
+
+    assert!(Command::new("kill").args(["-TERM", &daemon.0.id().to_string()]).status().unwrap().success());
+    let start = Instant::now();
+    while daemon.0.try_wait().unwrap().is_none() {
+        assert!(start.elapsed() < Duration::from_secs(20), "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // journal lines carry their level; the password is nowhere
+    let text = log();
+    assert!(text.lines().all(|l| l.starts_with('<')), "{text}");
+    assert!(text.contains("<6> INFO") && text.contains("<3>ERROR"), "{text}");
+    assert!(!text.contains(&stack.password), "{text}");
 }

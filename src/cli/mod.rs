@@ -262,7 +262,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         return Ok(Outcome { code: 0 });
     }
     let store = Store::open(&config.database.path).await?;
-    let result = dispatch(cli.command, &config, &store, now).await;
+    let result = dispatch(cli.command, &cli.config, &config, &store, now).await;
     store.close().await;
     result
 }
@@ -336,13 +336,22 @@ fn parse(file: &Path, json: bool) -> Result<Outcome> {
 fn check_config(path: &Path) -> Result<Outcome> {
     match Config::load(path) {
         Ok(c) => {
+            if let Err(e) = Renderer::for_config(&c) {
+                println!("{}: [templates] {e:#}", path.display());
+                println!("1 problem(s)");
+                return Ok(Outcome { code: 1 });
+            }
             println!(
-                "{}: ok ({} tiers; timezone {}; mailbox {}; smtp {})",
+                "{}: ok ({} tiers; timezone {}; mailbox {}; smtp {}{})",
                 path.display(),
                 c.tiers.len(),
                 c.company.timezone,
                 if c.imap.is_some() { "configured" } else { "not configured" },
                 if c.smtp.is_some() { "configured" } else { "not configured: mail stays queued" },
+                match &c.templates {
+                    Some(d) => format!("; templates from {} over the built-in ones", d.display()),
+                    None => String::new(),
+                },
             );
             Ok(Outcome { code: 0 })
         }
@@ -357,7 +366,13 @@ fn check_config(path: &Path) -> Result<Outcome> {
     }
 }
 
-async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Utc>) -> Result<Outcome> {
+async fn dispatch(
+    cmd: Command,
+    config_path: &Path,
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+) -> Result<Outcome> {
     let tz = config.company.timezone;
     let today = local_date(&now, tz);
     match cmd {
@@ -365,21 +380,30 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
             unreachable!("handled before the database is opened")
         }
         Command::Run => {
-            let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-            let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-            let (s, w) = (stop.clone(), wake.clone());
+            let signals = crate::daemon::Signals::default();
+            let s = signals.clone();
             tokio::spawn(async move {
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("signal handler");
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
+                use tokio::signal::unix::{SignalKind, signal};
+                let mut term = signal(SignalKind::terminate()).expect("signal handler");
+                let mut hup = signal(SignalKind::hangup()).expect("signal handler");
+                loop {
+                    tokio::select! {
+                        _ = term.recv() => {}
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = hup.recv() => {
+                            tracing::info!("SIGHUP: reading the configuration again");
+                            s.reload.store(true, std::sync::atomic::Ordering::SeqCst);
+                            s.wake.notify_one();
+                            continue;
+                        }
+                    }
+                    tracing::info!("stopping: finishing the message in hand");
+                    s.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+                    s.wake.notify_one();
+                    break;
                 }
-                tracing::info!("stopping: finishing the message in hand");
-                s.store(true, std::sync::atomic::Ordering::SeqCst);
-                w.notify_one();
             });
-            crate::daemon::run(config.clone(), store.clone(), stop, wake).await?;
+            crate::daemon::run(config_path, config.clone(), store.clone(), signals).await?;
         }
         Command::Tick => {
             if let Err(e) = tick(config, store, now).await {
@@ -399,7 +423,7 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
             if raw.iter().all(u8::is_ascii_whitespace) {
                 bail!("{}: the message is empty", file.display());
             }
-            let renderer = Renderer::new();
+            let renderer = Renderer::for_config(config)?;
             let actor = crate::intake::Actor { config, renderer: &renderer };
             let taken = crate::intake::take_in(store, &actor, &raw, crate::intake::Origin::INGEST, now).await?;
             if !taken.duplicate {
@@ -454,7 +478,7 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
             println!("\nmessage:\n{}", String::from_utf8_lossy(&raw));
         }
         Command::Review(ReviewCmd::Approve { id }) => {
-            let renderer = Renderer::new();
+            let renderer = Renderer::for_config(config)?;
             let actor = crate::intake::Actor { config, renderer: &renderer };
             let done = crate::intake::approve(store, &actor, id, now).await?;
             println!("review #{id} approved: {done}");
@@ -643,7 +667,7 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
                         tier_label: inv.tier_label.clone(),
                         users: inv.users.clone(),
                     };
-                    let r = Renderer::new().invoice(&config.company, &doc)?;
+                    let r = Renderer::for_config(config)?.invoice(&config.company, &doc)?;
                     if fmt == "html" {
                         print!("{}", r.html);
                     } else {
@@ -811,9 +835,11 @@ async fn dispatch(cmd: Command, config: &Config, store: &Store, now: DateTime<Ut
 async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> {
     let local = local_time(&now, config.company.timezone);
     println!("tick at {} ({})", local.format("%Y-%m-%d %H:%M"), config.company.timezone);
+    let tokens = crate::mail::token_source(config)?;
+    let renderer = Renderer::for_config(config)?;
     if let Some(imap) = &config.imap {
-        let mut mailbox = crate::mail::imap::Mailbox::connect(imap).await.context("the mailbox")?;
-        let renderer = Renderer::new();
+        let mut mailbox =
+            crate::mail::imap::Mailbox::connect(imap, tokens.as_deref(), now).await.context("the mailbox")?;
         let actor = crate::intake::Actor { config, renderer: &renderer };
         let report = mailbox.intake(imap, &actor, store, now).await.context("reading the mailbox")?;
         mailbox.logout().await;
@@ -823,7 +849,6 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
         println!("intake: {}", report.summary());
         store.record_event(Event::Intake, now, &report.summary()).await;
     }
-    let renderer = Renderer::new();
     let issued = engine::run_billing(config, store, &renderer, now).await.context("billing")?;
     let cur = &config.company.currency;
     for i in &issued {
@@ -847,7 +872,7 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
     }
     let mut delivery = None;
     if let Some(smtp) = &config.smtp {
-        let sender = crate::mail::smtp::Sender::new(smtp)?;
+        let sender = crate::mail::smtp::Sender::new(smtp, tokens.clone())?;
         let d = engine::deliver(store, &sender, now).await.context("sending the outbox")?;
         if let Some(problem) = d.problem() {
             store.record_event(Event::Error, now, &problem).await;
@@ -865,7 +890,7 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
             println!("FAILED #{id}: {err}");
         }
         if d.unreachable.is_some() {
-            println!("the SMTP server could not be reached; the rest of the outbox waits for the next cycle");
+            println!("the SMTP server cannot be used now; the rest of the outbox waits for the next cycle");
         }
         delivery = Some(d);
     }

@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tokio::net::TcpStream;
 
-use crate::config::{Imap, Security};
+use crate::config::{Auth, Imap, Security};
 use crate::intake::{Actor, Disposition, Origin, take_in_tx};
+use crate::mail::oauth2::TokenSource;
 use crate::store::Store;
 
 /// Every network step is bounded by this.
@@ -60,10 +61,40 @@ async fn tls(tcp: TcpStream, host: &str) -> Result<Box<dyn Stream>> {
     Ok(Box::new(stream))
 }
 
+/// SASL XOAUTH2: the token first; to an error challenge (a JSON status),
+/// an empty answer, as the mechanism asks, keeping what the server said.
+struct XOAuth2 {
+    initial: Option<String>,
+    said: Arc<std::sync::Mutex<Option<String>>>,
+}
+
+impl async_imap::Authenticator for XOAuth2 {
+    type Response = String;
+
+    fn process(&mut self, challenge: &[u8]) -> String {
+        match self.initial.take() {
+            Some(first) => first,
+            None => {
+                if let Ok(mut said) = self.said.lock() {
+                    *said = Some(String::from_utf8_lossy(challenge).chars().take(300).collect());
+                }
+                String::new()
+            }
+        }
+    }
+}
+
 impl Mailbox {
-    /// Connects and logs in (TLS, STARTTLS, or plain to a loopback address).
-    pub async fn connect(cfg: &Imap) -> Result<Mailbox> {
-        let password = super::read_secret(&cfg.password)?;
+    /// Connects and logs in (TLS, STARTTLS, or plain to a loopback address),
+    /// with a password or, for `auth = "oauth2"`, a token from `tokens`.
+    pub async fn connect(cfg: &Imap, tokens: Option<&TokenSource>, now: DateTime<Utc>) -> Result<Mailbox> {
+        let secret = match &cfg.auth {
+            Auth::Password(s) => super::read_secret(s)?,
+            Auth::OAuth2 => {
+                let tokens = tokens.ok_or_else(|| anyhow!("[imap] auth = \"oauth2\" needs an [oauth2] section"))?;
+                tokens.token(now).await?
+            }
+        };
         let tcp = timed("connect", TcpStream::connect((cfg.host.as_str(), cfg.port)))
             .await
             .with_context(|| format!("reaching {}:{}", cfg.host, cfg.port))?;
@@ -81,10 +112,34 @@ impl Mailbox {
         if cfg.security != Security::StartTls {
             timed("greeting", client.read_response()).await?;
         }
-        let mut session = match tokio::time::timeout(IO_TIMEOUT, client.login(&cfg.username, &password)).await {
-            Err(_) => bail!("IMAP login: no answer within {}s", IO_TIMEOUT.as_secs()),
-            Ok(Err((e, _))) => bail!("IMAP login as {} refused: {e}", cfg.username),
-            Ok(Ok(s)) => s,
+        let mut session = match &cfg.auth {
+            Auth::Password(_) => match tokio::time::timeout(IO_TIMEOUT, client.login(&cfg.username, &secret)).await {
+                Err(_) => bail!("IMAP login: no answer within {}s", IO_TIMEOUT.as_secs()),
+                Ok(Err((e, _))) => bail!("IMAP login as {} refused: {e}", cfg.username),
+                Ok(Ok(s)) => s,
+            },
+            Auth::OAuth2 => {
+                let said = Arc::new(std::sync::Mutex::new(None));
+                let sasl =
+                    XOAuth2 { initial: Some(super::oauth2::xoauth2(&cfg.username, &secret)), said: said.clone() };
+                match tokio::time::timeout(IO_TIMEOUT, client.authenticate("XOAUTH2", sasl)).await {
+                    Err(_) => bail!("IMAP AUTHENTICATE: no answer within {}s", IO_TIMEOUT.as_secs()),
+                    Ok(Err((e, _))) => {
+                        if let Some(t) = tokens {
+                            t.forget().await;
+                        }
+                        let detail =
+                            said.lock().ok().and_then(|s| s.clone()).map(|s| format!(" ({s})")).unwrap_or_default();
+                        let provider = tokens.map(TokenSource::provider).unwrap_or(crate::config::Provider::Microsoft);
+                        bail!(
+                            "IMAP XOAUTH2 as {} refused: {e}{detail}; {}",
+                            cfg.username,
+                            super::oauth2::refused_hint(provider)
+                        )
+                    }
+                    Ok(Ok(s)) => s,
+                }
+            }
         };
         let caps = timed("CAPABILITY", session.capabilities()).await?;
         Ok(Mailbox {

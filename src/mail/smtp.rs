@@ -3,15 +3,18 @@
 
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow};
+use std::sync::Arc;
+
+use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
-use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
-use crate::config::{Security, Smtp};
+use crate::config::{Auth, Security, Smtp};
+use crate::mail::oauth2::TokenSource;
 use crate::store::QueuedMail;
 
 /// How long one send may take before it counts as a temporary failure.
@@ -19,50 +22,126 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(60);
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SendError {
-    /// Worth trying again later: a 4xx reply, a refused or dropped connection, a timeout.
+    /// Worth trying again later: a 4xx reply to this message.
     #[error("temporary failure: {0}")]
     Temporary(String),
+    /// The server cannot be used now (refused or dropped connection, TLS,
+    /// a timeout, a refused login): this message and the rest wait.
+    #[error("server unavailable: {0}")]
+    Unavailable(String),
     /// The server refused the message for good (5xx), or it cannot be built.
     #[error("permanent failure: {0}")]
     Permanent(String),
 }
 
 pub struct Sender {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    cfg: Smtp,
+    tokens: Option<Arc<TokenSource>>,
+    /// The pooled transport, and the token it logs in with (OAuth2 only):
+    /// built again when the token is replaced.
+    transport: tokio::sync::Mutex<(AsyncSmtpTransport<Tokio1Executor>, Option<String>)>,
     from: Mailbox,
 }
 
+fn transport(cfg: &Smtp, credentials: Option<(Credentials, Mechanism)>) -> Result<AsyncSmtpTransport<Tokio1Executor>> {
+    let mut builder = match cfg.security {
+        Security::Tls => {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.host).with_context(|| format!("SMTP host {}", cfg.host))?
+        }
+        Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.host)
+            .with_context(|| format!("SMTP host {}", cfg.host))?,
+        Security::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host).tls(Tls::None),
+    };
+    if cfg.security == Security::Tls {
+        let params = TlsParameters::new(cfg.host.clone()).context("TLS settings")?;
+        builder = builder.tls(Tls::Wrapper(params));
+    }
+    builder = builder.port(cfg.port).timeout(Some(SEND_TIMEOUT));
+    if let Some((credentials, mechanism)) = credentials {
+        builder = builder.credentials(credentials).authentication(vec![mechanism]);
+    }
+    Ok(builder.build())
+}
+
 impl Sender {
-    pub fn new(cfg: &Smtp) -> Result<Sender> {
-        let mut builder = match cfg.security {
-            Security::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&cfg.host)
-                .with_context(|| format!("SMTP host {}", cfg.host))?,
-            Security::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&cfg.host)
-                .with_context(|| format!("SMTP host {}", cfg.host))?,
-            Security::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host).tls(Tls::None),
+    /// For `auth = "oauth2"`, `tokens` gives the tokens (shared with the mailbox).
+    pub fn new(cfg: &Smtp, tokens: Option<Arc<TokenSource>>) -> Result<Sender> {
+        let credentials = match (&cfg.username, &cfg.auth) {
+            (Some(user), Some(Auth::Password(secret))) => {
+                // PLAIN where offered, else LOGIN: lettre picks the first the server has
+                Some((Credentials::new(user.clone(), super::read_secret(secret)?), Mechanism::Plain))
+            }
+            (_, Some(Auth::OAuth2)) if tokens.is_none() => {
+                bail!("[smtp] auth = \"oauth2\" needs an [oauth2] section")
+            }
+            _ => None,
         };
-        if cfg.security == Security::Tls {
-            let params = TlsParameters::new(cfg.host.clone()).context("TLS settings")?;
-            builder = builder.tls(Tls::Wrapper(params));
-        }
-        builder = builder.port(cfg.port).timeout(Some(SEND_TIMEOUT));
-        if let (Some(user), Some(secret)) = (&cfg.username, &cfg.password) {
-            builder = builder.credentials(Credentials::new(user.clone(), super::read_secret(secret)?));
-        }
         let from: Mailbox = cfg.from.parse().map_err(|e| anyhow!("[smtp] from {:?}: {e}", cfg.from))?;
-        Ok(Sender { transport: builder.build(), from })
+        let built = transport(cfg, credentials)?;
+        Ok(Sender { cfg: cfg.clone(), tokens, transport: tokio::sync::Mutex::new((built, None)), from })
+    }
+
+    /// Makes sure the transport can log in at `now`: with OAuth2, fetches a
+    /// token when the cached one is running out and builds the pool again
+    /// with it. An error means nothing can be sent this round.
+    pub async fn prepare(&self, now: DateTime<Utc>) -> Result<()> {
+        let (Some(tokens), Some(Auth::OAuth2)) = (&self.tokens, &self.cfg.auth) else { return Ok(()) };
+        let token = tokens.token(now).await?;
+        let mut current = self.transport.lock().await;
+        if current.1.as_deref() != Some(token.as_str()) {
+            let user = self.cfg.username.clone().unwrap_or_default();
+            let built = transport(&self.cfg, Some((Credentials::new(user, token.clone()), Mechanism::Xoauth2)))?;
+            *current = (built, Some(token));
+        }
+        Ok(())
+    }
+
+    /// After an authentication refusal: the next round fetches a new token.
+    async fn refused(&self) {
+        if let Some(t) = &self.tokens {
+            t.forget().await;
+        }
     }
 
     /// Sends one message, within [`SEND_TIMEOUT`].
     pub async fn send(&self, mail: &QueuedMail, now: DateTime<Utc>) -> Result<(), SendError> {
         let message = build(&self.from, mail, now).map_err(|e| SendError::Permanent(format!("{e:#}")))?;
-        match tokio::time::timeout(SEND_TIMEOUT, self.transport.send(message)).await {
-            Err(_) => Err(SendError::Temporary(format!("no answer within {}s", SEND_TIMEOUT.as_secs()))),
+        let transport = self.transport.lock().await.0.clone();
+        let oauth = self.cfg.auth == Some(Auth::OAuth2);
+        match tokio::time::timeout(SEND_TIMEOUT, transport.send(message)).await {
+            Err(_) => Err(SendError::Unavailable(format!("no answer within {}s", SEND_TIMEOUT.as_secs()))),
             Ok(Ok(_)) => Ok(()),
+            // a refused login is the account's trouble, not the message's: try again later
+            Ok(Err(e)) if is_auth_refusal(&e, oauth) => {
+                self.refused().await;
+                let hint = match (&self.cfg.auth, &self.tokens) {
+                    (Some(Auth::OAuth2), Some(t)) => format!("; {}", super::oauth2::refused_hint(t.provider())),
+                    _ => "; check [smtp] username and password".into(),
+                };
+                Err(SendError::Unavailable(format!("the SMTP server refused the login: {e}{hint}")))
+            }
             Ok(Err(e)) if e.is_permanent() => Err(SendError::Permanent(e.to_string())),
-            Ok(Err(e)) => Err(SendError::Temporary(e.to_string())),
+            Ok(Err(e)) if e.is_transient() => Err(SendError::Temporary(e.to_string())),
+            Ok(Err(e)) if e.is_client() => Err(SendError::Temporary(e.to_string())),
+            Ok(Err(e)) => Err(SendError::Unavailable(e.to_string())),
         }
     }
+}
+
+/// 535 (authentication failed) or 534/530 (authentication required or too
+/// weak); with XOAUTH2, a refusal comes as a 334 error challenge, which lettre
+/// reports as a client error about the challenge.
+fn is_auth_refusal(e: &lettre::transport::smtp::Error, oauth: bool) -> bool {
+    if oauth && e.is_client() && e.to_string().contains("challenge") {
+        return true;
+    }
+    use lettre::transport::smtp::response::{Category, Code, Detail, Severity};
+    let codes = [
+        (Severity::PermanentNegativeCompletion, Category::Unspecified3, Detail::Five),
+        (Severity::PermanentNegativeCompletion, Category::Unspecified3, Detail::Four),
+        (Severity::PermanentNegativeCompletion, Category::Unspecified3, Detail::Zero),
+    ];
+    e.status().is_some_and(|c| codes.iter().any(|&(s, cat, d)| c == Code::new(s, cat, d)))
 }
 
 fn raw(name: &'static str, value: &str) -> HeaderValue {

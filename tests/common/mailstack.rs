@@ -16,6 +16,8 @@ pub struct MailStack {
     pub dir: tempfile::TempDir,
     pub imap_port: u16,
     pub smtp_port: u16,
+    /// Dovecot's submission service: wants a login, relays through OpenSMTPD.
+    pub submission_port: u16,
     pub password: String,
     _guard: MutexGuard<'static, ()>,
 }
@@ -25,7 +27,11 @@ fn script() -> PathBuf {
 }
 
 fn run_script(args: &[&str]) {
-    let out = Command::new("bash").arg(script()).args(args).output().expect("bash runs");
+    run_script_with(args, &[]);
+}
+
+fn run_script_with(args: &[&str], env: &[(&str, &str)]) {
+    let out = Command::new("bash").arg(script()).args(args).envs(env.iter().copied()).output().expect("bash runs");
     assert!(
         out.status.success(),
         "mailstack.sh {args:?} failed:\n{}\n{}",
@@ -36,9 +42,24 @@ fn run_script(args: &[&str]) {
 
 impl MailStack {
     pub fn start() -> MailStack {
+        MailStack::start_with(&[])
+    }
+
+    /// A stack whose Dovecot also takes XOAUTH2/OAUTHBEARER logins, checking
+    /// each token at `introspection_url`.
+    pub fn start_with_oauth(introspection_url: &str) -> MailStack {
+        MailStack::start_with(&[("OAUTH_INTROSPECTION_URL", introspection_url)])
+    }
+
+    fn start_with(env: &[(&str, &str)]) -> MailStack {
         let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();
-        run_script(&["start", dir.path().to_str().unwrap()]);
+        let started = std::panic::catch_unwind(|| run_script_with(&["start", dir.path().to_str().unwrap()], env));
+        if let Err(e) = started {
+            // what did start (Dovecot, say) must not outlive the failure
+            let _ = Command::new("bash").arg(script()).args(["stop", dir.path().to_str().unwrap()]).output();
+            std::panic::resume_unwind(e);
+        }
         let env = std::fs::read_to_string(dir.path().join("mailstack.env")).unwrap();
         let get = |k: &str| {
             env.lines()
@@ -49,6 +70,7 @@ impl MailStack {
         MailStack {
             imap_port: get("IMAP_PORT").parse().unwrap(),
             smtp_port: get("SMTP_PORT").parse().unwrap(),
+            submission_port: get("SUBMISSION_PORT").parse().unwrap(),
             password: get("MAIL_PASSWORD"),
             dir,
             _guard: guard,

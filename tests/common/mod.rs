@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod mailstack;
+pub mod oauth;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -64,8 +65,14 @@ impl Bm {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    /// `args` with extra environment variables.
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let out: Output = Command::new(env!("CARGO_BIN_EXE_billmail"))
             .args(args)
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(self.path("billmail.toml"))
             .env_remove("BILLMAIL_CONFIG")

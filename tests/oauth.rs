@@ -1,0 +1,272 @@
+//! OAuth2 (XOAUTH2) to IMAP and SMTP, all local: a token endpoint of our own
+//! in Microsoft's and Google's shapes, and a real Dovecot that checks every
+//! token against that server's introspection endpoint, for IMAP and for its
+//! submission service (which relays through OpenSMTPD).
+
+mod common;
+
+use std::sync::Arc;
+
+use billmail::config::Config;
+use billmail::mail::oauth2::TokenSource;
+use billmail::mail::smtp::Sender;
+use billmail::store::{NewMail, Store};
+use chrono::{DateTime, Duration, Utc};
+use common::mailstack::MailStack;
+use common::oauth::{self, TokenServer};
+use common::{ACCOUNTS, Bm};
+
+const NOV2: &str = "2026-11-02T09:00:00-05:00";
+const NOV15: &str = "2026-11-15T08:00:00-05:00";
+const ACCOUNTING: &str = "accounting@krgroup.example";
+
+const QUESTION: &[u8] = b"From: Paul <paul@riverbend.example>\r\nTo: accounting@krgroup.example\r\nSubject: Question\r\nMessage-ID: <q1@riverbend.example>\r\nDate: Tue, 10 Nov 2026 10:00:00 -0500\r\n\r\nWhy did our invoice go up this month?\r\n";
+const AUTO_REPLY: &[u8] = b"From: Out Of Office <ap@acme-dental.example>\r\nTo: accounting@krgroup.example\r\nSubject: Automatic reply: Invoice\r\nAuto-Submitted: auto-replied\r\nMessage-ID: <ooo1@acme-dental.example>\r\nDate: Tue, 10 Nov 2026 10:00:00 -0500\r\n\r\nI am out of the office until Monday.\r\n";
+
+/// A billmail whose mailbox and SMTP both log in with XOAUTH2.
+fn billmail(stack: &MailStack, oauth2: &str) -> Bm {
+    let bm = Bm::new();
+    bm.write("client-secret", &format!("{}\n", oauth::CLIENT_SECRET));
+    bm.write("refresh-token", oauth::REFRESH_TOKEN);
+    let config = format!(
+        "{}
+[imap]
+host = \"127.0.0.1\"
+port = {}
+security = \"plain\"
+username = \"{ACCOUNTING}\"
+auth = \"oauth2\"
+
+[smtp]
+host = \"127.0.0.1\"
+port = {}
+security = \"plain\"
+username = \"{ACCOUNTING}\"
+auth = \"oauth2\"
+from = \"KR Group Accounting <{ACCOUNTING}>\"
+
+{oauth2}",
+        common::CONFIG,
+        stack.imap_port,
+        stack.submission_port
+    );
+    bm.write("billmail.toml", &config);
+    bm.run(&["check-config"]).ok();
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+    bm
+}
+
+fn microsoft(server: &TokenServer) -> String {
+    format!(
+        "[oauth2]\nprovider = \"microsoft\"\ntenant = \"{}\"\nclient_id = \"{}\"\nclient_secret_file = \"client-secret\"\ntoken_url = \"{}\"\n",
+        oauth::TENANT,
+        oauth::CLIENT_ID,
+        server.microsoft_url()
+    )
+}
+
+fn google(server: &TokenServer) -> String {
+    format!(
+        "[oauth2]\nprovider = \"google\"\nclient_id = \"{}\"\nclient_secret_file = \"client-secret\"\nrefresh_token_file = \"refresh-token\"\ntoken_url = \"{}\"\n",
+        oauth::CLIENT_ID,
+        server.google_url()
+    )
+}
+
+#[test]
+fn microsoft_365_client_credentials_read_the_mailbox_and_send_invoices() {
+    let server = TokenServer::start();
+    let stack = MailStack::start_with_oauth(&server.introspection_url());
+    let bm = billmail(&stack, &microsoft(&server));
+    stack.append(ACCOUNTING, "INBOX", AUTO_REPLY);
+    stack.append(ACCOUNTING, "INBOX", QUESTION);
+
+    // with every log line on, down to the libraries' traces
+    let out = bm.run_env(&["tick", "--now", NOV15], &[("BILLMAIL_LOG", "trace")]).ok();
+    assert!(out.stdout.contains("intake: 1 processed, 0 to review, 1 left for people"), "{}", out.stdout);
+    assert!(out.stderr.contains("OAuth2 token obtained"), "{}", out.stderr);
+    assert!(out.stdout.contains("sent #1") && out.stdout.contains("sent #2"), "{}", out.stdout);
+    assert_eq!(stack.folder(ACCOUNTING, "Billing/Processed").len(), 1, "the auto-reply was moved");
+    assert_eq!(stack.wait_for("ap@acme-dental.example", 1).len(), 1, "the invoice went out through submission");
+    assert_eq!(stack.wait_for("billing@harborview.example", 1).len(), 1);
+
+    // one token served both the mailbox and SMTP, asked for as Microsoft wants
+    server.with(|s| {
+        assert_eq!(s.requests.len(), 1, "{:?}", s.requests);
+        let r = &s.requests[0];
+        assert_eq!(r["grant_type"], "client_credentials");
+        assert_eq!(r["scope"], "https://outlook.office365.com/.default");
+        assert_eq!(r["client_id"], oauth::CLIENT_ID);
+        assert_eq!(r["client_secret"], oauth::CLIENT_SECRET, "the trailing newline of the file is dropped");
+        assert!(s.introspected.len() >= 2, "Dovecot checked the token for IMAP and for submission");
+        assert!(s.introspected.iter().all(|t| t == &s.issued[0]));
+    });
+    // nothing secret in what billmail printed or logged, in the clear or in base64
+    let sasl = billmail::mail::oauth2::xoauth2(ACCOUNTING, "tok-1");
+    let b64 = |s: &str| base64_of(s.as_bytes());
+    for text in [&out.stdout, &out.stderr] {
+        for secret in [oauth::CLIENT_SECRET.to_string(), "tok-1".into(), b64(&sasl), b64(oauth::CLIENT_SECRET)] {
+            assert!(!text.contains(&secret), "{secret} in:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn google_refresh_token_reads_and_sends() {
+    let server = TokenServer::start();
+    let stack = MailStack::start_with_oauth(&server.introspection_url());
+    let bm = billmail(&stack, &google(&server));
+    stack.append(ACCOUNTING, "INBOX", AUTO_REPLY);
+    let out = bm.at(NOV15, &["tick"]).ok();
+    assert!(out.stdout.contains("intake: 1 processed"), "{}", out.stdout);
+    assert_eq!(stack.wait_for("ap@acme-dental.example", 1).len(), 1);
+    server.with(|s| {
+        assert_eq!(s.requests.len(), 1);
+        let r = &s.requests[0];
+        assert_eq!(r["grant_type"], "refresh_token");
+        assert_eq!(r["refresh_token"], oauth::REFRESH_TOKEN);
+        assert_eq!(r["scope"], "https://mail.google.com/");
+    });
+}
+
+#[test]
+fn a_refused_secret_missing_consent_or_missing_mailbox_permission_is_one_clear_error() {
+    let server = TokenServer::start();
+    let stack = MailStack::start_with_oauth(&server.introspection_url());
+    let bm = billmail(&stack, &microsoft(&server));
+    stack.append(ACCOUNTING, "INBOX", AUTO_REPLY);
+
+    // a wrong (or expired) secret
+    bm.write("client-secret", "an-old-secret");
+    let out = bm.at(NOV15, &["tick"]).fails();
+    let err = out.stderr.trim();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("AADSTS7000215: Invalid client secret provided"), "{err}");
+    assert!(err.contains("the client secret is wrong or has expired"), "{err}");
+    assert!(!err.contains("Trace ID") && !err.contains("an-old-secret"), "{err}");
+    let status = bm.at(NOV15, &["status", "--json"]).ok().json();
+    assert!(status["last_error"]["detail"].as_str().unwrap().contains("AADSTS7000215"), "{status}");
+
+    // the right secret, but nobody granted admin consent
+    bm.write("client-secret", oauth::CLIENT_SECRET);
+    server.with(|s| s.consent = false);
+    let err = bm.at(NOV15, &["tick"]).fails().stderr;
+    assert!(err.contains("AADSTS65001") && err.contains("Grant admin consent"), "{err}");
+
+    // a token, but the app was never given the mailbox
+    server.with(|s| {
+        s.consent = true;
+        s.mailbox_permission = false;
+    });
+    let err = bm.at(NOV15, &["tick"]).fails().stderr;
+    assert!(err.contains(&format!("IMAP XOAUTH2 as {ACCOUNTING} refused")), "{err}");
+    assert!(err.contains("Add-MailboxPermission"), "{err}");
+    assert!(!err.contains("tok-"), "{err}");
+    // nothing was read, moved or issued
+    assert_eq!(stack.folder(ACCOUNTING, "INBOX").len(), 1);
+    assert!(bm.invoices().is_empty());
+
+    // once the admin fixes it, the next cycle works
+    server.with(|s| s.mailbox_permission = true);
+    let out = bm.at(NOV15, &["tick"]).ok();
+    assert!(out.stdout.contains("intake: 1 processed"), "{}", out.stdout);
+}
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn queue(store: &Store, n: u32, now: DateTime<Utc>) {
+    let mut tx = store.begin().await.unwrap();
+    let mail = NewMail {
+        kind: "invoice".into(),
+        account: None,
+        invoice_id: None,
+        to: vec!["ap@one.example".into()],
+        cc: vec![],
+        subject: format!("Message {n}"),
+        text: format!("text {n}"),
+        html: format!("<p>html {n}</p>"),
+        message_id: format!("<m{n}.{}@krgroup.example>", now.timestamp()),
+        in_reply_to: None,
+        references: None,
+    };
+    tx.queue_mail(&mail, now).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[test]
+fn a_long_running_sender_replaces_its_token_before_it_runs_out() {
+    let server = TokenServer::start();
+    server.with(|s| s.lifetime = 60);
+    let stack = MailStack::start_with_oauth(&server.introspection_url());
+    let bm = billmail(&stack, &microsoft(&server));
+    let config = Config::load(&bm.path("billmail.toml")).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let store = Store::open(&config.database.path).await.unwrap();
+        let tokens = Arc::new(TokenSource::new(config.oauth2.as_ref().unwrap()).unwrap());
+        let sender = Sender::new(config.smtp.as_ref().unwrap(), Some(tokens.clone())).unwrap();
+        let t0 = t("2026-11-20T10:00:00Z");
+
+        queue(&store, 1, t0).await;
+        let d = billmail::engine::deliver(&store, &sender, t0).await.unwrap();
+        assert_eq!(d.sent.len(), 1, "{d:?}");
+        assert_eq!(server.token_requests(), 1);
+
+        // twenty seconds on, the token is good: no new request
+        queue(&store, 2, t0 + Duration::seconds(20)).await;
+        let d = billmail::engine::deliver(&store, &sender, t0 + Duration::seconds(20)).await.unwrap();
+        assert_eq!(d.sent.len(), 1, "{d:?}");
+        assert_eq!(server.token_requests(), 1);
+
+        // past half its life, it is replaced, and the pool logs in with the new one
+        queue(&store, 3, t0 + Duration::seconds(31)).await;
+        let d = billmail::engine::deliver(&store, &sender, t0 + Duration::seconds(31)).await.unwrap();
+        assert_eq!(d.sent.len(), 1, "{d:?}");
+        assert_eq!(server.token_requests(), 2);
+        server.with(|s| assert_eq!(s.introspected.last(), s.issued.get(1)));
+
+        store.close().await;
+    });
+    assert_eq!(stack.wait_for("ap@one.example", 3).len(), 3, "each message once");
+}
+
+#[test]
+fn an_smtp_login_refused_keeps_the_mail_queued_with_the_reason() {
+    let server = TokenServer::start();
+    let stack = MailStack::start_with_oauth(&server.introspection_url());
+    let bm = billmail(&stack, &microsoft(&server));
+    // only sending: the mailbox is read by someone else
+    let config = std::fs::read_to_string(bm.path("billmail.toml")).unwrap();
+    let start = config.rfind("\n[imap]\n").unwrap();
+    let end = config.rfind("\n[smtp]\n").unwrap();
+    bm.write("billmail.toml", &format!("{}{}", &config[..start], &config[end..]));
+    server.with(|s| s.mailbox_permission = false);
+    let out = bm.at(NOV15, &["tick"]).ok();
+    assert!(out.stdout.contains("will retry #1"), "{}", out.stdout);
+    assert!(out.stdout.contains("the SMTP server refused the login"), "{}", out.stdout);
+    assert!(out.stdout.contains("Add-RecipientPermission SendAs"), "{}", out.stdout);
+    assert!(bm.outbox().iter().all(|m| m["state"] == "queued"));
+    server.with(|s| s.mailbox_permission = true);
+    let out = bm.at("2026-11-15T09:00:00-05:00", &["tick"]).ok();
+    assert!(out.stdout.contains("sent #1") && out.stdout.contains("sent #2"), "{}", out.stdout);
+    assert_eq!(stack.wait_for("ap@acme-dental.example", 1).len(), 1);
+}
+
+/// Standard base64, to look for encoded secrets in logs.
+fn base64_of(bytes: &[u8]) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(A[(n >> (18 - 6 * i)) as usize & 63] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
