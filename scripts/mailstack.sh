@@ -4,8 +4,8 @@
 # Debian's packages, in a folder of their own, on free ports.
 #
 #   scripts/mailstack.sh install        install the packages if missing
-#   scripts/mailstack.sh start DIR      start; writes DIR/mailstack.env (IMAP_PORT, SMTP_PORT, SUBMISSION_PORT,
-#                                       LMTP_PORT, MAIL_PASSWORD)
+#   scripts/mailstack.sh start DIR      start; writes DIR/mailstack.env (IMAP_PORT, IMAPS_PORT, SMTP_PORT,
+#                                       SUBMISSION_PORT, SUBMISSIONS_PORT, LMTP_PORT, MAIL_PASSWORD, TLS_CA)
 #   scripts/mailstack.sh stop DIR       stop both, by pid
 #   scripts/mailstack.sh stop-smtp DIR / start-smtp DIR
 #                                       stop or restart only OpenSMTPD, on the same port
@@ -17,6 +17,9 @@
 # and OAUTHBEARER when started with OAUTH_INTROSPECTION_URL set: Dovecot then
 # checks each token by POSTing it to that URL, RFC 7662 style, and accepts
 # {"active": true, "email": USER}) and relays through OpenSMTPD.
+# TLS: a CA made for the run (TLS_CA, a PEM file) signs a certificate for
+# localhost and 127.0.0.1; IMAP_PORT and SUBMISSION_PORT offer STARTTLS,
+# IMAPS_PORT and SUBMISSIONS_PORT speak TLS from the start.
 # Mail to any address at reject.example is refused with a 550, so tests can
 # see a permanent failure.
 # Every address gets its own mailbox (user = full address); any address
@@ -31,6 +34,7 @@ install() {
   [ -e /usr/lib/dovecot/lmtp ] || missing+=(dovecot-lmtpd)
   [ -e /usr/lib/dovecot/submission ] || missing+=(dovecot-submissiond)
   command -v smtpd >/dev/null || missing+=(opensmtpd)
+  command -v openssl >/dev/null || missing+=(openssl)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -62,8 +66,10 @@ start() {
   mkdir -p "$dir/dovecot/run" "$dir/dovecot/state" "$dir/mail" "$dir/smtpd"
   chown mail:mail "$dir/mail"
   chmod 0755 "$dir" "$dir/dovecot"
-  local imap smtp lmtp submission
+  local imap smtp lmtp submission imaps submissions
   imap=$(free_port); smtp=$(free_port); lmtp=$(free_port); submission=$(free_port)
+  imaps=$(free_port); submissions=$(free_port)
+  make_certs "$dir/tls"
   local password=secret
   local mechanisms="plain login" oauth_passdb=""
   if [ -n "${OAUTH_INTROSPECTION_URL:-}" ]; then
@@ -89,7 +95,10 @@ state_dir = $dir/dovecot/state
 log_path = $dir/dovecot/dovecot.log
 protocols = imap lmtp submission
 listen = 127.0.0.1
-ssl = no
+ssl = yes
+ssl_cert = <$dir/tls/server.pem
+ssl_key = <$dir/tls/server.key
+ssl_dh = </usr/share/dovecot/dh.pem
 disable_plaintext_auth = no
 auth_mechanisms = $mechanisms
 auth_username_format = %Lu
@@ -123,13 +132,20 @@ service imap-login {
     port = $imap
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = $imaps
+    ssl = yes
   }
 }
 service submission-login {
   inet_listener submission {
     address = 127.0.0.1
     port = $submission
+  }
+  inet_listener submissions {
+    address = 127.0.0.1
+    port = $submissions
+    ssl = yes
   }
 }
 service lmtp {
@@ -159,6 +175,8 @@ CONF
   wait_port "$imap" "$dir/dovecot/dovecot.log"
   wait_port "$lmtp" "$dir/dovecot/dovecot.log"
   wait_port "$submission" "$dir/dovecot/dovecot.log"
+  wait_port "$imaps" "$dir/dovecot/dovecot.log"
+  wait_port "$submissions" "$dir/dovecot/dovecot.log"
 
   # a message left in the fixed queue by an earlier run must not arrive here
   if [ -d /var/spool/smtpd ]; then
@@ -168,12 +186,30 @@ CONF
 
   cat > "$dir/mailstack.env" <<ENV
 IMAP_PORT=$imap
+IMAPS_PORT=$imaps
 SMTP_PORT=$smtp
 SUBMISSION_PORT=$submission
+SUBMISSIONS_PORT=$submissions
+TLS_CA=$dir/tls/ca.pem
 LMTP_PORT=$lmtp
 MAIL_PASSWORD=$password
 ENV
   echo "mail stack up in $dir: IMAP 127.0.0.1:$imap, SMTP 127.0.0.1:$smtp, submission 127.0.0.1:$submission (password $password)"
+}
+
+# A CA of the run's own and a certificate it signs for localhost and 127.0.0.1.
+make_certs() {
+  local t=$1
+  mkdir -p "$t"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3 \
+    -keyout "$t/ca.key" -out "$t/ca.pem" -subj "/CN=billmail test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+    -keyout "$t/server.key" -out "$t/server.csr" -subj "/CN=localhost" 2>/dev/null
+  printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n' > "$t/server.ext"
+  openssl x509 -req -in "$t/server.csr" -CA "$t/ca.pem" -CAkey "$t/ca.key" -CAcreateserial \
+    -out "$t/server.pem" -days 3 -extfile "$t/server.ext" 2>/dev/null
+  chmod 0600 "$t/ca.key" "$t/server.key"
 }
 
 start_smtpd() {

@@ -100,6 +100,8 @@ pub struct Imap {
     pub security: Security,
     pub username: String,
     pub auth: Auth,
+    /// Extra CA certificates (PEM) trusted for this server, besides the public roots.
+    pub ca_file: Option<PathBuf>,
     pub mailbox: String,
     pub processed_folder: String,
     pub review_folder: String,
@@ -114,6 +116,8 @@ pub struct Smtp {
     pub username: Option<String>,
     /// None: the server takes mail without logging in (a local relay).
     pub auth: Option<Auth>,
+    /// Extra CA certificates (PEM) trusted for this server, besides the public roots.
+    pub ca_file: Option<PathBuf>,
     pub from: String,
 }
 
@@ -294,8 +298,17 @@ impl Config {
 }
 
 /// The keys `[imap]` and `[smtp]` share: where the server is and how to log in.
-const CONNECTION: &[&str] =
-    &["host", "port", "security", "username", "auth", "password_file", "password_env", "password_credential"];
+const CONNECTION: &[&str] = &[
+    "host",
+    "port",
+    "security",
+    "ca_file",
+    "username",
+    "auth",
+    "password_file",
+    "password_env",
+    "password_credential",
+];
 
 struct Validator {
     errors: Vec<String>,
@@ -546,6 +559,22 @@ impl Validator {
         }
     }
 
+    /// `ca_file`: a PEM file holding at least one certificate.
+    fn ca_file(&mut self, t: &Table, section: &str, base: &Path) -> Option<PathBuf> {
+        let path = base.join(self.string(t, section, "ca_file", false)?);
+        match std::fs::read_to_string(&path) {
+            Ok(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => Some(path),
+            Ok(_) => {
+                self.err(section, "ca_file", format!("{} holds no PEM certificate", path.display()));
+                None
+            }
+            Err(e) => {
+                self.err(section, "ca_file", format!("cannot read {}: {e}", path.display()));
+                None
+            }
+        }
+    }
+
     /// `auth = "password"` (the default; needs a password) or `"oauth2"`.
     fn auth(&mut self, t: &Table, section: &str, base: &Path, required: bool) -> Option<Auth> {
         match self.string(t, section, "auth", false).as_deref() {
@@ -676,6 +705,7 @@ impl Validator {
         let (host, port, security) = self.endpoint(t, S);
         let username = self.nonempty(t, S, "username").unwrap_or_default();
         let auth = self.auth(t, S, base, true);
+        let ca_file = self.ca_file(t, S, base);
         let mailbox = self.string(t, S, "mailbox", false).unwrap_or_else(|| "INBOX".into());
         let processed_folder =
             self.string(t, S, "processed_folder", false).unwrap_or_else(|| "Billing/Processed".into());
@@ -694,6 +724,7 @@ impl Validator {
             security,
             username,
             auth: auth?,
+            ca_file,
             mailbox,
             processed_folder,
             review_folder,
@@ -708,11 +739,12 @@ impl Validator {
         let (host, port, security) = self.endpoint(t, S);
         let username = self.string(t, S, "username", false);
         let auth = self.auth(t, S, base, username.is_some());
+        let ca_file = self.ca_file(t, S, base);
         if username.is_none() && auth.is_some() {
             self.err(S, "username", "missing: logging in (a password or auth = \"oauth2\") needs the username");
         }
         let from = self.nonempty(t, S, "from");
-        Some(Smtp { host, port, security, username, auth, from: from? })
+        Some(Smtp { host, port, security, username, auth, ca_file, from: from? })
     }
 
     fn schedule(&mut self, root: &Table) -> Schedule {

@@ -47,18 +47,71 @@ async fn timed<T, E: std::fmt::Display>(what: &str, f: impl std::future::Future<
     }
 }
 
-fn tls_connector() -> tokio_rustls::TlsConnector {
+/// The public roots, and the certificates of `ca_file` when given.
+fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector> {
+    use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
     let mut roots = tokio_rustls::rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| anyhow!("the CA file {}: {e}", path.display()))?;
+            roots.add(cert).map_err(|e| anyhow!("the CA file {}: {e}", path.display()))?;
+        }
+    }
     let config = tokio_rustls::rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }
 
-async fn tls(tcp: TcpStream, host: &str) -> Result<Box<dyn Stream>> {
+async fn tls(tcp: TcpStream, host: &str, ca_file: Option<&std::path::Path>) -> Result<Box<dyn Stream>> {
     let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| anyhow!("{host:?} is not a TLS server name: {e}"))?;
-    let stream = timed("TLS handshake", tls_connector().connect(name, tcp)).await?;
+    let stream = timed("TLS handshake", tls_connector(ca_file)?.connect(name, tcp)).await?;
     Ok(Box::new(stream))
+}
+
+/// How to log in with a password: AUTHENTICATE PLAIN where the greeting
+/// offers it (it carries any password, UTF-8 included) or forbids LOGIN,
+/// else LOGIN.
+#[derive(Debug, PartialEq, Eq)]
+pub enum PasswordLogin {
+    Login,
+    Plain,
+}
+
+pub fn password_login(greeting_capabilities: &[String]) -> PasswordLogin {
+    let has = |c: &str| greeting_capabilities.iter().any(|g| g.eq_ignore_ascii_case(c));
+    if has("AUTH=PLAIN") || has("LOGINDISABLED") { PasswordLogin::Plain } else { PasswordLogin::Login }
+}
+
+/// The capabilities a greeting lists (`* OK [CAPABILITY …] …`), if any.
+fn greeting_capabilities(greeting: &async_imap::imap_proto::Response<'_>) -> Vec<String> {
+    use async_imap::imap_proto::{Capability, Response, ResponseCode};
+    match greeting {
+        Response::Data { outcome, .. } => match &outcome.code {
+            Some(ResponseCode::Capabilities(caps)) => caps
+                .iter()
+                .map(|c| match c {
+                    Capability::Imap4rev1 => "IMAP4rev1".to_string(),
+                    Capability::Auth(a) => format!("AUTH={a}"),
+                    Capability::Atom(a) => a.to_string(),
+                })
+                .collect(),
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// SASL PLAIN: no authorization identity, the username, the password.
+struct Plain(String);
+
+impl async_imap::Authenticator for Plain {
+    type Response = String;
+
+    fn process(&mut self, _: &[u8]) -> String {
+        std::mem::take(&mut self.0)
+    }
 }
 
 /// SASL XOAUTH2: the token first; to an error challenge (a JSON status),
@@ -98,26 +151,45 @@ impl Mailbox {
         let tcp = timed("connect", TcpStream::connect((cfg.host.as_str(), cfg.port)))
             .await
             .with_context(|| format!("reaching {}:{}", cfg.host, cfg.port))?;
+        let ca = cfg.ca_file.as_deref();
+        let mut caps = Vec::new();
         let stream: Box<dyn Stream> = match cfg.security {
-            Security::Tls => tls(tcp, &cfg.host).await?,
+            Security::Tls => tls(tcp, &cfg.host, ca).await?,
             Security::Plain => Box::new(tcp),
             Security::StartTls => {
                 let mut client = async_imap::Client::new(tcp);
-                timed("greeting", client.read_response()).await?;
+                let greeting = timed("greeting", client.read_response()).await?;
+                caps = greeting.as_ref().map(|g| greeting_capabilities(g.parsed())).unwrap_or_default();
                 timed("STARTTLS", client.run_command_and_check_ok("STARTTLS", None)).await?;
-                tls(client.into_inner(), &cfg.host).await?
+                tls(client.into_inner(), &cfg.host, ca).await?
             }
         };
         let mut client = async_imap::Client::new(stream);
         if cfg.security != Security::StartTls {
-            timed("greeting", client.read_response()).await?;
+            let greeting = timed("greeting", client.read_response()).await?;
+            caps = greeting.as_ref().map(|g| greeting_capabilities(g.parsed())).unwrap_or_default();
         }
         let mut session = match &cfg.auth {
-            Auth::Password(_) => match tokio::time::timeout(IO_TIMEOUT, client.login(&cfg.username, &secret)).await {
-                Err(_) => bail!("IMAP login: no answer within {}s", IO_TIMEOUT.as_secs()),
-                Ok(Err((e, _))) => bail!("IMAP login as {} refused: {e}", cfg.username),
-                Ok(Ok(s)) => s,
-            },
+            Auth::Password(_) => {
+                let how = password_login(&caps);
+                let attempt = match how {
+                    PasswordLogin::Plain => {
+                        let plain = Plain(format!("\0{}\0{secret}", cfg.username));
+                        tokio::time::timeout(IO_TIMEOUT, client.authenticate("PLAIN", plain)).await
+                    }
+                    PasswordLogin::Login => {
+                        tokio::time::timeout(IO_TIMEOUT, client.login(&cfg.username, &secret)).await
+                    }
+                };
+                match attempt {
+                    Err(_) => bail!("IMAP login: no answer within {}s", IO_TIMEOUT.as_secs()),
+                    Ok(Err((e, _))) => bail!("IMAP login ({how:?}) as {} refused: {e}", cfg.username),
+                    Ok(Ok(s)) => {
+                        tracing::debug!(mechanism = ?how, user = %cfg.username, "IMAP login");
+                        s
+                    }
+                }
+            }
             Auth::OAuth2 => {
                 let said = Arc::new(std::sync::Mutex::new(None));
                 let sasl =
@@ -354,5 +426,23 @@ impl IntakeReport {
             if self.duplicates > 0 { format!(", {} seen before", self.duplicates) } else { String::new() },
             if self.resynced { " (the mailbox's UIDVALIDITY changed; read again)" } else { "" }
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PasswordLogin, password_login};
+
+    fn caps(c: &[&str]) -> Vec<String> {
+        c.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn plain_where_offered_or_login_is_forbidden_else_login() {
+        assert_eq!(password_login(&caps(&["IMAP4rev1", "AUTH=PLAIN", "AUTH=LOGIN"])), PasswordLogin::Plain);
+        assert_eq!(password_login(&caps(&["IMAP4rev1", "STARTTLS", "LOGINDISABLED"])), PasswordLogin::Plain);
+        assert_eq!(password_login(&caps(&["IMAP4rev1", "AUTH=XOAUTH2"])), PasswordLogin::Login);
+        // Exchange and Gmail greet without capabilities
+        assert_eq!(password_login(&[]), PasswordLogin::Login);
     }
 }

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::{Auth, Security, Smtp};
@@ -52,9 +52,18 @@ fn transport(cfg: &Smtp, credentials: Option<(Credentials, Mechanism)>) -> Resul
             .with_context(|| format!("SMTP host {}", cfg.host))?,
         Security::Plain => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&cfg.host).tls(Tls::None),
     };
-    if cfg.security == Security::Tls {
-        let params = TlsParameters::new(cfg.host.clone()).context("TLS settings")?;
-        builder = builder.tls(Tls::Wrapper(params));
+    if cfg.security != Security::Plain {
+        let mut params = TlsParameters::builder(cfg.host.clone());
+        if let Some(path) = &cfg.ca_file {
+            let pem = std::fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
+            let cert = Certificate::from_pem(&pem).map_err(|e| anyhow!("the CA file {}: {e}", path.display()))?;
+            params = params.add_root_certificate(cert);
+        }
+        let params = params.build_rustls().context("TLS settings")?;
+        builder = builder.tls(match cfg.security {
+            Security::Tls => Tls::Wrapper(params),
+            _ => Tls::Required(params),
+        });
     }
     builder = builder.port(cfg.port).timeout(Some(SEND_TIMEOUT));
     if let Some((credentials, mechanism)) = credentials {

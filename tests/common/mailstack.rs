@@ -18,6 +18,11 @@ pub struct MailStack {
     pub smtp_port: u16,
     /// Dovecot's submission service: wants a login, relays through OpenSMTPD.
     pub submission_port: u16,
+    /// IMAP and submission over TLS from the first byte.
+    pub imaps_port: u16,
+    pub submissions_port: u16,
+    /// The CA (PEM) that signed the servers' certificate, for localhost and 127.0.0.1.
+    pub tls_ca: PathBuf,
     pub password: String,
     _guard: MutexGuard<'static, ()>,
 }
@@ -71,6 +76,9 @@ impl MailStack {
             imap_port: get("IMAP_PORT").parse().unwrap(),
             smtp_port: get("SMTP_PORT").parse().unwrap(),
             submission_port: get("SUBMISSION_PORT").parse().unwrap(),
+            imaps_port: get("IMAPS_PORT").parse().unwrap(),
+            submissions_port: get("SUBMISSIONS_PORT").parse().unwrap(),
+            tls_ca: PathBuf::from(get("TLS_CA")),
             password: get("MAIL_PASSWORD"),
             dir,
             _guard: guard,
