@@ -34,6 +34,17 @@ fn rate(msgs: &[Vec<u8>], min: Duration, f: impl Fn(&[u8])) -> f64 {
     n as f64 / start.elapsed().as_secs_f64()
 }
 
+/// `passes` passes over the corpus, in a function of its own so that a
+/// profiler can count it alone (`--toggle-collect=reader::steady*`).
+#[inline(never)]
+fn steady(msgs: &[Vec<u8>], passes: usize) {
+    for _ in 0..passes {
+        for m in msgs {
+            let _ = black_box(billmail::reading::read(black_box(m)));
+        }
+    }
+}
+
 fn main() {
     let msgs = load();
     // warm up both paths (regexes compile on first use)
@@ -41,6 +52,11 @@ fn main() {
         let _ = billmail::reading::read(m);
     }
     let window = Duration::from_secs(3);
+    if let Some(passes) = std::env::var("READER_PASSES").ok().and_then(|p| p.parse().ok()) {
+        // for profiling the reader alone, after the warm-up, a fixed amount of work
+        steady(&msgs, passes);
+        return;
+    }
     if std::env::var_os("READER_ONLY").is_some() {
         // for profiling the reader alone
         let r = rate(&msgs, window, |m| {
