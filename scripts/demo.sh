@@ -115,10 +115,14 @@ id=$("$bm" outbox list --json | python3 -c 'import json,sys; print([m["id"] for 
 
 step "the outbox"
 "$bm" outbox list
+
+step "what the on-call admin sees: billmail status"
+"$bm" status --now 2026-12-15T08:30:00-05:00
 cat <<MSG
 
 Done. Everything is in $out (the mail servers are stopped now).
   BILLMAIL_CONFIG=$out/billmail.toml $bm invoices list | invoices show NUMBER [--format html|json]
   BILLMAIL_CONFIG=$out/billmail.toml $bm review list | review show ID | review approve ID
   BILLMAIL_CONFIG=$out/billmail.toml $bm accounts show ACME | accounts history ACME
+  BILLMAIL_CONFIG=$out/billmail.toml $bm status [--json]
 MSG
