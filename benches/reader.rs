@@ -45,6 +45,16 @@ fn steady(msgs: &[Vec<u8>], passes: usize) {
     }
 }
 
+/// The same for a bare mail-parser parse.
+#[inline(never)]
+fn steady_bare(msgs: &[Vec<u8>], passes: usize) {
+    for _ in 0..passes {
+        for m in msgs {
+            black_box(mail_parser::MessageParser::default().parse(black_box(m)));
+        }
+    }
+}
+
 fn main() {
     let msgs = load();
     // warm up both paths (regexes compile on first use)
@@ -54,7 +64,11 @@ fn main() {
     let window = Duration::from_secs(3);
     if let Some(passes) = std::env::var("READER_PASSES").ok().and_then(|p| p.parse().ok()) {
         // for profiling the reader alone, after the warm-up, a fixed amount of work
-        steady(&msgs, passes);
+        if std::env::var_os("READER_BARE").is_some() {
+            steady_bare(&msgs, passes);
+        } else {
+            steady(&msgs, passes);
+        }
         return;
     }
     if std::env::var_os("READER_ONLY").is_some() {
