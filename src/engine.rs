@@ -231,7 +231,7 @@ pub async fn deliver(store: &Store, sender: &crate::mail::smtp::Sender, now: Dat
             match sender.send(&m, now).await {
                 Ok(()) => {
                     store.mail_sent(m.id, now).await?;
-                    tracing::info!(outbox = m.id, kind = %m.kind, "sent");
+                    tracing::info!(outbox = m.id, kind = %m.kind, to = %m.to.join(", "), "sent");
                     d.sent.push((m.id, m.subject));
                 }
                 Err(SendError::Permanent(e)) => {

@@ -363,6 +363,14 @@ impl Mailbox {
                 if taken.duplicate {
                     report.duplicates += 1;
                 } else {
+                    tracing::info!(
+                        message = taken.id,
+                        uid,
+                        kind = %taken.kind,
+                        disposition = taken.disposition.as_str(),
+                        subject = %taken.subject,
+                        "taken in"
+                    );
                     match taken.disposition {
                         Disposition::Processed => report.processed += 1,
                         Disposition::Review => report.review += 1,
