@@ -64,6 +64,9 @@ systemctl reload billmail
 sleep 2
 systemctl show -p ActiveState billmail | sed 's/^/after-reload-/'
 BILLMAIL_CONFIG=/etc/billmail/billmail.toml billmail status | sed 's/^/status: /'
+# a config that names another database is pointed at the service's
+cp /etc/billmail/billmail.toml.example /root/elsewhere.toml
+billmail --config /root/elsewhere.toml status 2>&1 | sed 's/^/elsewhere: /'
 # root's commands leave the books usable by the service (SQLite gives root's WAL files the db's owner)
 [ "$(stat -c %u /var/lib/billmail/billmail.db-wal)" = "$uid" ] && echo "wal owned by the dynamic user"
 journalctl -b -u billmail -o json --no-pager | grep 'mailbox reached' | grep -o '"PRIORITY":"[0-9]"' | head -1 | sed 's/^/mailbox-reached-/'
@@ -103,6 +106,7 @@ check '^after-reload-ActiveState=active$'
 check '^mailbox-reached-"PRIORITY":"6"$'
 check 'configuration reloaded'
 check '^wal owned by the dynamic user$'
+check "^elsewhere: billmail: no database at /root/billmail.db; the service's is /var/lib/billmail/billmail.db"
 check '^status:   last intake:  .* 0 processed, 0 to review, 0 left for people$'
 if [ $fail = 0 ]; then echo "ok: billmail.service came up READY under systemd $(nspawn --pipe systemctl --version | head -1 | cut -d' ' -f2)"; fi
 exit $fail

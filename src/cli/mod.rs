@@ -257,6 +257,13 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         anyhow!("{}: {}{more}", cli.config.display(), problems[0])
     })?;
     if let Command::Init = cli.command {
+        let service = Path::new("/var/lib/billmail/billmail.db");
+        if !config.database.path.exists() && service.exists() && config.database.path != service {
+            eprintln!(
+                "billmail: note: the packaged service keeps its books in {}; this creates another database",
+                service.display()
+            );
+        }
         let (_, applied) = Store::init(&config.database.path).await?;
         println!("database {} ready ({applied} migration(s) applied)", config.database.path.display());
         return Ok(Outcome { code: 0 });

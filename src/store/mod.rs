@@ -69,6 +69,16 @@ impl Store {
     /// Opens an existing database that is at the current schema.
     pub async fn open(path: &Path) -> Result<Store> {
         if !path.exists() {
+            // an admin's shell next to a packaged service: point at the service's books
+            let service = Path::new("/var/lib/billmail/billmail.db");
+            if service.exists() && path != service {
+                bail!(
+                    "no database at {}; the service's is {}: set [database] url = \"sqlite://{}\" in the config",
+                    path.display(),
+                    service.display(),
+                    service.display()
+                );
+            }
             bail!("no database at {}: run `billmail init` first", path.display());
         }
         let store = Store::connect(path, false).await?;
