@@ -662,13 +662,11 @@ impl Validator {
             }
         };
         let token_url = self.string(t, S, "token_url", false).unwrap_or(default_url);
-        let secure = token_url.strip_prefix("https://").is_some_and(|r| !r.is_empty());
-        let loopback = token_url.strip_prefix("http://").is_some_and(|r| {
-            let host = r.split(['/', '?']).next().unwrap_or("");
-            let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-            is_loopback(host.trim_start_matches('[').trim_end_matches(']'))
+        let allowed = reqwest::Url::parse(&token_url).is_ok_and(|u| {
+            let host = u.host_str().unwrap_or("").trim_start_matches('[').trim_end_matches(']');
+            !host.is_empty() && (u.scheme() == "https" || (u.scheme() == "http" && is_loopback(host)))
         });
-        if !secure && !loopback {
+        if !allowed {
             self.err(
                 S,
                 "token_url",

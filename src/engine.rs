@@ -244,20 +244,18 @@ pub async fn deliver(store: &Store, sender: &crate::mail::smtp::Sender, now: Dat
                     store.mail_failed(m.id, &why).await?;
                     d.failed.push((m.id, why));
                 }
-                Err(SendError::Temporary(e)) => {
+                Err(err @ (SendError::Temporary(_) | SendError::Unavailable(_))) => {
+                    // Unavailable: the server (or the login) is the trouble, so the rest waits for the next round
+                    let whole_round = matches!(err, SendError::Unavailable(_));
+                    let e = err.reason().to_string();
                     let next = now + retry_delay(attempt);
                     store.mail_retry(m.id, next, &e).await?;
-                    tracing::warn!(outbox = m.id, error = %e, %next, "will retry");
-                    d.retrying.push((m.id, e, next));
-                }
-                Err(SendError::Unavailable(e)) => {
-                    // the server (or the login) is the trouble: the rest waits for the next round
-                    let next = now + retry_delay(attempt);
-                    store.mail_retry(m.id, next, &e).await?;
-                    tracing::warn!(outbox = m.id, error = %e, %next, "SMTP server unavailable; will retry");
+                    tracing::warn!(outbox = m.id, error = %e, %next, whole_round, "will retry");
                     d.retrying.push((m.id, e.clone(), next));
-                    d.unreachable = Some(e);
-                    return Ok(d);
+                    if whole_round {
+                        d.unreachable = Some(e);
+                        return Ok(d);
+                    }
                 }
             }
         }

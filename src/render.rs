@@ -170,15 +170,6 @@ impl Default for Renderer {
     }
 }
 
-fn environment() -> Environment<'static> {
-    let mut env = Environment::new();
-    env.set_trim_blocks(true);
-    env.set_lstrip_blocks(true);
-    env.set_keep_trailing_newline(true);
-    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-    env
-}
-
 /// The top-level variables a template reads (not those it sets itself).
 fn variables(env: &Environment<'_>, name: &str) -> BTreeSet<String> {
     env.get_template(name).map(|t| t.undeclared_variables(false).into_iter().collect()).unwrap_or_default()
@@ -203,7 +194,11 @@ fn with_includes(name: &str) -> BTreeSet<&'static str> {
 impl Renderer {
     /// The built-in templates only.
     pub fn new() -> Renderer {
-        let mut env = environment();
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_keep_trailing_newline(true);
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         for (name, src) in TEMPLATES {
             env.add_template(name, src).expect("built-in templates parse");
         }
@@ -226,10 +221,7 @@ impl Renderer {
         let builtin = Renderer::new();
         let known: BTreeSet<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
         let every: BTreeSet<String> = known.iter().flat_map(|n| variables(&builtin.env, n)).collect();
-        let mut env = environment();
-        for (name, src) in TEMPLATES {
-            env.add_template(name, src).expect("built-in templates parse");
-        }
+        let mut env = builtin.env.clone();
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .with_context(|| format!("cannot read the templates folder {}", dir.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))

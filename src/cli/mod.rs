@@ -257,8 +257,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         anyhow!("{}: {}{more}", cli.config.display(), problems[0])
     })?;
     if let Command::Init = cli.command {
-        let service = Path::new("/var/lib/billmail/billmail.db");
-        if !config.database.path.exists() && service.exists() && config.database.path != service {
+        if let Some(service) =
+            crate::store::service_database_besides(&config.database.path).filter(|_| !config.database.path.exists())
+        {
             eprintln!(
                 "billmail: note: the packaged service keeps its books in {}; this creates another database",
                 service.display()
@@ -902,9 +903,7 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
         delivery = Some(d);
     }
     store.record_event(Event::Cycle, now, &engine::cycle_summary(issued.len(), &collections, delivery.as_ref())).await;
-    let outbox = store.outbox().await?;
-    let queued = outbox.iter().filter(|m| m.state == "queued").count();
-    let failed = outbox.iter().filter(|m| m.state == "failed").count();
+    let (queued, failed, _) = store.outbox_counts().await?;
     let note = if config.smtp.is_none() { " (no [smtp] configured: mail stays queued)" } else { "" };
     println!("outbox: {queued} queued, {failed} failed{note}");
     Ok(())

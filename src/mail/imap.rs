@@ -103,25 +103,21 @@ fn greeting_capabilities(greeting: &async_imap::imap_proto::Response<'_>) -> Vec
     }
 }
 
-/// SASL PLAIN: no authorization identity, the username, the password.
-struct Plain(String);
-
-impl async_imap::Authenticator for Plain {
-    type Response = String;
-
-    fn process(&mut self, _: &[u8]) -> String {
-        std::mem::take(&mut self.0)
-    }
-}
-
-/// SASL XOAUTH2: the token first; to an error challenge (a JSON status),
-/// an empty answer, as the mechanism asks, keeping what the server said.
-struct XOAuth2 {
+/// A SASL mechanism with an initial response (PLAIN, XOAUTH2): the response
+/// first; to any further challenge (XOAUTH2's JSON error status) an empty
+/// answer, as the mechanisms ask, keeping what the server said.
+struct InitialResponse {
     initial: Option<String>,
     said: Arc<std::sync::Mutex<Option<String>>>,
 }
 
-impl async_imap::Authenticator for XOAuth2 {
+impl InitialResponse {
+    fn new(initial: String) -> InitialResponse {
+        InitialResponse { initial: Some(initial), said: Arc::default() }
+    }
+}
+
+impl async_imap::Authenticator for InitialResponse {
     type Response = String;
 
     fn process(&mut self, challenge: &[u8]) -> String {
@@ -174,7 +170,8 @@ impl Mailbox {
                 let how = password_login(&caps);
                 let attempt = match how {
                     PasswordLogin::Plain => {
-                        let plain = Plain(format!("\0{}\0{secret}", cfg.username));
+                        // no authorization identity, the username, the password
+                        let plain = InitialResponse::new(format!("\0{}\0{secret}", cfg.username));
                         tokio::time::timeout(IO_TIMEOUT, client.authenticate("PLAIN", plain)).await
                     }
                     PasswordLogin::Login => {
@@ -191,9 +188,8 @@ impl Mailbox {
                 }
             }
             Auth::OAuth2 => {
-                let said = Arc::new(std::sync::Mutex::new(None));
-                let sasl =
-                    XOAuth2 { initial: Some(super::oauth2::xoauth2(&cfg.username, &secret)), said: said.clone() };
+                let sasl = InitialResponse::new(super::oauth2::xoauth2(&cfg.username, &secret));
+                let said = sasl.said.clone();
                 match tokio::time::timeout(IO_TIMEOUT, client.authenticate("XOAUTH2", sasl)).await {
                     Err(_) => bail!("IMAP AUTHENTICATE: no answer within {}s", IO_TIMEOUT.as_secs()),
                     Ok(Err((e, _))) => {

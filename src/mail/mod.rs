@@ -18,16 +18,16 @@ pub fn token_source(config: &Config) -> Result<Option<Arc<oauth2::TokenSource>>>
 /// Reads a secret from its file (trailing newline dropped), variable, or
 /// systemd credential. The value is never logged.
 pub fn read_secret(secret: &Secret) -> Result<String> {
-    match secret {
-        Secret::File(p) => {
-            let s =
-                std::fs::read_to_string(p).with_context(|| format!("cannot read the secret file {}", p.display()))?;
-            Ok(s.trim_end_matches(['\n', '\r']).to_string())
+    let text = match secret {
+        Secret::Env(name) => {
+            return match std::env::var(name) {
+                Ok(v) if !v.is_empty() => Ok(v),
+                _ => bail!("the environment variable {name} (a secret) is not set"),
+            };
         }
-        Secret::Env(name) => match std::env::var(name) {
-            Ok(v) if !v.is_empty() => Ok(v),
-            _ => bail!("the environment variable {name} (a secret) is not set"),
-        },
+        Secret::File(p) => {
+            std::fs::read_to_string(p).with_context(|| format!("cannot read the secret file {}", p.display()))?
+        }
         Secret::Credential(name) => {
             let Some(dir) = std::env::var_os("CREDENTIALS_DIRECTORY") else {
                 bail!(
@@ -38,13 +38,13 @@ pub fn read_secret(secret: &Secret) -> Result<String> {
             let dir = std::path::Path::new(&dir);
             let prefixed = dir.join(format!("billmail_{name}"));
             let p = if prefixed.exists() { prefixed } else { dir.join(name) };
-            let s = std::fs::read_to_string(&p).with_context(|| {
+            std::fs::read_to_string(&p).with_context(|| {
                 format!(
                     "cannot read the credential {name:?} ({}): put it in /etc/billmail/credentials/{name}",
                     p.display()
                 )
-            })?;
-            Ok(s.trim_end_matches(['\n', '\r']).to_string())
+            })?
         }
-    }
+    };
+    Ok(text.trim_end_matches(['\n', '\r']).to_string())
 }

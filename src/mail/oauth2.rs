@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
@@ -129,9 +129,9 @@ impl TokenSource {
             .form(&form)
             .send()
             .await
-            .map_err(|e| anyhow!("cannot reach the OAuth2 token endpoint {host}: {}", chain(&e)))?;
+            .with_context(|| format!("cannot reach the OAuth2 token endpoint {host}"))?;
         let status = reply.status();
-        let body = reply.text().await.map_err(|e| anyhow!("OAuth2 token endpoint {host}: {}", chain(&e)))?;
+        let body = reply.text().await.with_context(|| format!("OAuth2 token endpoint {host}"))?;
         if !status.is_success() {
             let err: ErrorReply = serde_json::from_str(&body).unwrap_or_default();
             bail!("{}", explain(self.cfg.provider, &host, status.as_u16(), &err));
@@ -150,18 +150,6 @@ impl TokenSource {
         .clamp(1, 24 * 3600);
         Ok(Token { access: ok.access_token, obtained_at: now, expires_at: now + chrono::Duration::seconds(secs) })
     }
-}
-
-/// The error and its causes on one line (the URL is no secret; the form is never in it).
-fn chain(e: &reqwest::Error) -> String {
-    let mut msg = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(": ");
-        msg.push_str(&s.to_string());
-        source = s.source();
-    }
-    msg
 }
 
 /// The endpoint's refusal, with what the admin has to do about it.

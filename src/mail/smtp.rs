@@ -34,6 +34,15 @@ pub enum SendError {
     Permanent(String),
 }
 
+impl SendError {
+    /// What the server (or the attempt) said, without the kind.
+    pub fn reason(&self) -> &str {
+        match self {
+            SendError::Temporary(r) | SendError::Unavailable(r) | SendError::Permanent(r) => r,
+        }
+    }
+}
+
 pub struct Sender {
     cfg: Smtp,
     tokens: Option<Arc<TokenSource>>,
@@ -144,13 +153,7 @@ fn is_auth_refusal(e: &lettre::transport::smtp::Error, oauth: bool) -> bool {
     if oauth && e.is_client() && e.to_string().contains("challenge") {
         return true;
     }
-    use lettre::transport::smtp::response::{Category, Code, Detail, Severity};
-    let codes = [
-        (Severity::PermanentNegativeCompletion, Category::Unspecified3, Detail::Five),
-        (Severity::PermanentNegativeCompletion, Category::Unspecified3, Detail::Four),
-        (Severity::PermanentNegativeCompletion, Category::Unspecified3, Detail::Zero),
-    ];
-    e.status().is_some_and(|c| codes.iter().any(|&(s, cat, d)| c == Code::new(s, cat, d)))
+    e.status().is_some_and(|c| ["530", "534", "535"].contains(&c.to_string().as_str()))
 }
 
 fn raw(name: &'static str, value: &str) -> HeaderValue {

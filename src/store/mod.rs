@@ -69,9 +69,7 @@ impl Store {
     /// Opens an existing database that is at the current schema.
     pub async fn open(path: &Path) -> Result<Store> {
         if !path.exists() {
-            // an admin's shell next to a packaged service: point at the service's books
-            let service = Path::new("/var/lib/billmail/billmail.db");
-            if service.exists() && path != service {
+            if let Some(service) = service_database_besides(path) {
                 bail!(
                     "no database at {}; the service's is {}: set [database] url = \"sqlite://{}\" in the config",
                     path.display(),
@@ -122,6 +120,16 @@ impl Tx {
     pub(crate) fn conn(&mut self) -> &mut sqlx::SqliteConnection {
         &mut self.tx
     }
+}
+
+/// Where the packaged service (billmail.service) keeps its books.
+pub const SERVICE_DATABASE: &str = "/var/lib/billmail/billmail.db";
+
+/// The packaged service's database, when it exists and is not `path`: an
+/// admin's shell next to the service is told where the service's books are.
+pub fn service_database_besides(path: &Path) -> Option<&'static Path> {
+    let service = Path::new(SERVICE_DATABASE);
+    (service.exists() && path != service).then_some(service)
 }
 
 pub fn instant(t: DateTime<Utc>) -> String {

@@ -131,6 +131,16 @@ impl Store {
             .collect())
     }
 
+    /// How many messages are queued and failed, and when the earliest queued one is next due.
+    pub async fn outbox_counts(&self) -> Result<(i64, i64, Option<String>)> {
+        Ok(sqlx::query_as(
+            "SELECT COALESCE(SUM(state = 'queued'), 0), COALESCE(SUM(state = 'failed'), 0),
+                    MIN(CASE WHEN state = 'queued' THEN next_attempt_at END) FROM outbox",
+        )
+        .fetch_one(self.pool())
+        .await?)
+    }
+
     /// When the earliest queued message is next due, if any.
     pub async fn next_mail_attempt(&self) -> Result<Option<DateTime<Utc>>> {
         let next: Option<String> = sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'queued'")

@@ -84,12 +84,7 @@ impl Store {
         for r in sqlx::query("SELECT event, at, detail FROM run_events").fetch_all(self.pool()).await? {
             events.insert(r.get::<String, _>("event"), Recorded { at: r.get("at"), detail: r.get("detail") });
         }
-        let (queued, failed, next): (i64, i64, Option<String>) = sqlx::query_as(
-            "SELECT COALESCE(SUM(state = 'queued'), 0), COALESCE(SUM(state = 'failed'), 0),
-                    MIN(CASE WHEN state = 'queued' THEN next_attempt_at END) FROM outbox",
-        )
-        .fetch_one(self.pool())
-        .await?;
+        let (queued, failed, next) = self.outbox_counts().await?;
         let review_open: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM review_items WHERE state = 'open'").fetch_one(self.pool()).await?;
         let accounts: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM accounts").fetch_one(self.pool()).await?;

@@ -31,6 +31,11 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/mailstack.sh")
 }
 
+/// Stops whatever of a stack in `dir` is running; never fails (for cleanup).
+fn stop(dir: &Path) {
+    let _ = Command::new("bash").arg(script()).args(["stop", dir.to_str().unwrap()]).output();
+}
+
 fn run_script(args: &[&str]) {
     run_script_with(args, &[]);
 }
@@ -62,7 +67,7 @@ impl MailStack {
         let started = std::panic::catch_unwind(|| run_script_with(&["start", dir.path().to_str().unwrap()], env));
         if let Err(e) = started {
             // what did start (Dovecot, say) must not outlive the failure
-            let _ = Command::new("bash").arg(script()).args(["stop", dir.path().to_str().unwrap()]).output();
+            stop(dir.path());
             std::panic::resume_unwind(e);
         }
         let env = std::fs::read_to_string(dir.path().join("mailstack.env")).unwrap();
@@ -177,7 +182,7 @@ impl MailStack {
 
 impl Drop for MailStack {
     fn drop(&mut self) {
-        let _ = Command::new("bash").arg(script()).args(["stop", self.dir.path().to_str().unwrap()]).output();
+        stop(self.dir.path());
     }
 }
 
