@@ -61,7 +61,7 @@ fn main() {
     for m in &msgs {
         let _ = billmail::reading::read(m);
     }
-    let window = Duration::from_secs(3);
+    let window = Duration::from_secs(1);
     if let Some(passes) = std::env::var("READER_PASSES").ok().and_then(|p| p.parse().ok()) {
         // for profiling the reader alone, after the warm-up, a fixed amount of work
         if std::env::var_os("READER_BARE").is_some() {
@@ -73,19 +73,35 @@ fn main() {
     }
     if std::env::var_os("READER_ONLY").is_some() {
         // for profiling the reader alone
-        let r = rate(&msgs, window, |m| {
+        let r = rate(&msgs, window * 3, |m| {
             let _ = black_box(billmail::reading::read(black_box(m)));
         });
         println!("  billmail reader: {r:.0} messages/s");
         return;
     }
-    let bare = rate(&msgs, window, |m| {
-        black_box(mail_parser::MessageParser::default().parse(black_box(m)));
-    });
-    let reader = rate(&msgs, window, |m| {
-        let _ = black_box(billmail::reading::read(black_box(m)));
-    });
-    let ratio = bare / reader;
+    // alternate short rounds of each, so that a slow spell of the machine
+    // falls on both; the medians are reported
+    let rounds = 11;
+    let mut bares = Vec::new();
+    let mut readers = Vec::new();
+    let mut ratios = Vec::new();
+    for _ in 0..rounds {
+        let b = rate(&msgs, window / 2, |m| {
+            black_box(mail_parser::MessageParser::default().parse(black_box(m)));
+        });
+        let r = rate(&msgs, window / 2, |m| {
+            let _ = black_box(billmail::reading::read(black_box(m)));
+        });
+        bares.push(b);
+        readers.push(r);
+        ratios.push(b / r);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (bare, reader, ratio) = (median(&mut bares), median(&mut readers), median(&mut ratios));
+    println!("  rounds: {rounds} of {:.1} s each way; medians:", window.as_secs_f64() / 2.0);
     println!("  bare mail-parser parse: {bare:>10.0} messages/s");
     println!("  billmail reader:        {reader:>10.0} messages/s");
     println!(

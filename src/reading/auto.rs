@@ -92,7 +92,7 @@ pub fn bounce(mail: &Mail) -> Option<Bounce> {
             .into_iter()
             .chain(std::iter::once(mail.from.clone()))
             .collect();
-        let lines: Vec<&str> = mail.text.lines().collect();
+        let lines: Vec<&str> = super::text::lines(&mail.text).collect();
         for (i, line) in lines.iter().enumerate() {
             if !(TEXT_FAILURE.is_match(line) || line.trim_start().starts_with('<')) {
                 continue;
@@ -139,6 +139,15 @@ static RETURN_BODY: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// Words one of which every out-of-office text has (lower-case literals:
+/// one pass with a literal searcher instead of a search per word).
+static COULD_BE_AWAY: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        "office|away|leave|vacation|holiday|pto|access to|absent|bureau|büro|abwesend|urlaub|oficina|fuera|fuori|afwezig|vakantie",
+    )
+    .expect("regex")
+});
+
 /// An automatic reply: RFC 3834 headers, the usual X- headers, or the
 /// usual subject or wording.
 pub fn auto_reply(mail: &Mail) -> Option<String> {
@@ -166,27 +175,7 @@ pub fn auto_reply(mail: &Mail) -> Option<String> {
     }
     let head = &mail.text[..end];
     let lower = head.to_lowercase();
-    let could = [
-        "office",
-        "away",
-        "leave",
-        "vacation",
-        "holiday",
-        "pto",
-        "access to",
-        "absent",
-        "bureau",
-        "büro",
-        "abwesend",
-        "urlaub",
-        "oficina",
-        "fuera",
-        "fuori",
-        "afwezig",
-        "vakantie",
-    ]
-    .iter()
-    .any(|w| lower.contains(w));
+    let could = COULD_BE_AWAY.is_match(&lower);
     if could && AUTO_BODY.is_match(head) && RETURN_BODY.is_match(&mail.text) {
         return Some("out-of-office wording".into());
     }

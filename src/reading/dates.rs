@@ -71,6 +71,19 @@ static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// The six forms in one pass, so that only those present are searched for.
+static FORMS: LazyLock<regex::RegexSet> = LazyLock::new(|| {
+    regex::RegexSet::new([
+        ISO.as_str(),
+        MONTH_DAY.as_str(),
+        DAY_MONTH.as_str(),
+        NUMERIC.as_str(),
+        WEEKDAY.as_str(),
+        RELATIVE.as_str(),
+    ])
+    .expect("patterns compile")
+});
+
 /// A date with no year: the one nearest the message date (within about
 /// eight months back, otherwise the next year).
 fn infer_year(month: u32, day: u32, sent: NaiveDate) -> Option<NaiveDate> {
@@ -95,6 +108,12 @@ fn next_weekday(after: NaiveDate, wd: Weekday) -> NaiveDate {
 /// Every date written in `text`, in order of appearance.
 pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> {
     let mut found: Vec<(usize, NaiveDate)> = Vec::new();
+    let forms = FORMS.matches(text);
+    if !forms.matched_any() {
+        return found;
+    }
+    // the matches of form `i`; none searched for where the set saw none
+    let present = |i: usize, re: &'static Regex| forms.matched(i).then(|| re.captures_iter(text)).into_iter().flatten();
     let mut taken: Vec<(usize, usize)> = Vec::new();
     let mut push = |start: usize, end: usize, d: Option<NaiveDate>, taken: &mut Vec<(usize, usize)>| {
         if taken.iter().any(|(s, e)| start < *e && end > *s) {
@@ -105,13 +124,13 @@ pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> 
             taken.push((start, end));
         }
     };
-    for c in ISO.captures_iter(text) {
+    for c in present(0, &ISO) {
         let m = c.get(0).expect("match");
         let d =
             NaiveDate::from_ymd_opt(c[1].parse().unwrap_or(0), c[2].parse().unwrap_or(0), c[3].parse().unwrap_or(0));
         push(m.start(), m.end(), d, &mut taken);
     }
-    for c in MONTH_DAY.captures_iter(text) {
+    for c in present(1, &MONTH_DAY) {
         let m = c.get(0).expect("match");
         let (Some(month), Ok(day)) = (month_of(&c[1]), c[2].parse::<u32>()) else { continue };
         let d = match c.get(3) {
@@ -120,7 +139,7 @@ pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> 
         };
         push(m.start(), m.end(), d, &mut taken);
     }
-    for c in DAY_MONTH.captures_iter(text) {
+    for c in present(2, &DAY_MONTH) {
         let m = c.get(0).expect("match");
         let (Some(month), Ok(day)) = (month_of(&c[2]), c[1].parse::<u32>()) else { continue };
         let d = match c.get(3) {
@@ -129,7 +148,7 @@ pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> 
         };
         push(m.start(), m.end(), d, &mut taken);
     }
-    for c in NUMERIC.captures_iter(text) {
+    for c in present(3, &NUMERIC) {
         let m = c.get(0).expect("match");
         let (Ok(month), Ok(day)) = (c[1].parse::<u32>(), c[2].parse::<u32>()) else { continue };
         let d = match c.get(3) {
@@ -142,7 +161,7 @@ pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> 
         push(m.start(), m.end(), d, &mut taken);
     }
     if let Some(sent) = sent {
-        for c in WEEKDAY.captures_iter(text) {
+        for c in present(4, &WEEKDAY) {
             let m = c.get(0).expect("match");
             // "Monday, December 7" is the explicit date already found
             if taken.iter().any(|(s, _)| *s > m.end() && *s <= m.end() + 3) {
@@ -151,7 +170,7 @@ pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> 
             let Some(wd) = weekday_of(&c[2]) else { continue };
             push(m.start(), m.end(), Some(next_weekday(sent, wd)), &mut taken);
         }
-        for c in RELATIVE.captures_iter(text) {
+        for c in present(5, &RELATIVE) {
             let m = c.get(0).expect("match");
             let w = c[1].to_ascii_lowercase();
             let first_next = NaiveDate::from_ymd_opt(

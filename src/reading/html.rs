@@ -128,7 +128,7 @@ pub fn to_text(html: &str) -> String {
     // collapse runs of blank lines
     let mut result = String::with_capacity(out.len());
     let mut blank = 0;
-    for l in out.lines() {
+    for l in super::text::lines(&out) {
         if l.trim().is_empty() || l.trim() == ">" {
             blank += 1;
             if blank > 1 {

@@ -3,7 +3,9 @@
 //! messages (forwards as message/rfc822) and delivery-report parts.
 
 use chrono::NaiveDate;
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use std::sync::LazyLock;
+
+use mail_parser::{HeaderName, Message, MessageParser, MimeHeaders, PartType};
 
 use super::html;
 use super::text::normalize;
@@ -68,9 +70,36 @@ fn cap(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// The parser, asked to decode only the headers the reader reads (the MIME
+/// ones, Date, Subject, From, Message-ID, In-Reply-To); the rest stay raw,
+/// which is all [`KEPT_HEADERS`] needs. A Received chain is not tokenised.
+static PARSER: LazyLock<MessageParser> = LazyLock::new(|| {
+    MessageParser::new()
+        .with_mime_headers()
+        .header_date(HeaderName::Date)
+        .header_text(HeaderName::Subject)
+        .header_address(HeaderName::From)
+        .header_id(HeaderName::MessageId)
+        .header_id(HeaderName::InReplyTo)
+});
+
 pub fn parse(raw: &[u8]) -> Option<Mail> {
-    let msg = MessageParser::default().parse(raw)?;
+    let msg = PARSER.parse(raw)?;
     Some(from_message(&msg, 0))
+}
+
+/// The kept headers, raw. (What `headers_raw` gives, but only the kept
+/// ones are decoded: a DKIM signature or Received chain is skipped unread.)
+fn kept_headers(msg: &Message) -> Vec<(String, String)> {
+    let Some(top) = msg.parts.first() else { return Vec::new() };
+    top.headers
+        .iter()
+        .filter(|h| KEPT_HEADERS.iter().any(|k| k.eq_ignore_ascii_case(h.name.as_str())))
+        .filter_map(|h| {
+            let raw = msg.raw_message.get(h.offset_start as usize..h.offset_end as usize)?;
+            Some((h.name.as_str().to_string(), std::str::from_utf8(raw).ok()?.trim().to_string()))
+        })
+        .collect()
 }
 
 fn from_message(msg: &Message, depth: usize) -> Mail {
@@ -82,11 +111,7 @@ fn from_message(msg: &Message, depth: usize) -> Mail {
         date: msg.date().and_then(|d| NaiveDate::from_ymd_opt(i32::from(d.year), u32::from(d.month), u32::from(d.day))),
         message_id: msg.message_id().map(|m| format!("<{m}>")),
         in_reply_to: msg.in_reply_to().as_text().map(|m| format!("<{m}>")),
-        headers: msg
-            .headers_raw()
-            .filter(|(n, _)| KEPT_HEADERS.iter().any(|k| k.eq_ignore_ascii_case(n)))
-            .map(|(n, v)| (n.to_string(), v.trim().to_string()))
-            .collect(),
+        headers: kept_headers(msg),
         ..Mail::default()
     };
     let root = msg.root_part();
@@ -116,17 +141,14 @@ fn from_message(msg: &Message, depth: usize) -> Mail {
     mail.text = normalize(&plain.join("\n"));
 
     for part in &msg.parts {
-        let ct = part
-            .content_type()
-            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or_default()).to_ascii_lowercase())
-            .unwrap_or_default();
+        let is = |t: &str, s: &str| is_type(part, t, s);
         match &part.body {
             PartType::Message(inner) if depth < 3 => mail.attached.push(from_message(inner, depth + 1)),
-            _ if ct == "message/delivery-status"
-                || ct == "text/rfc822-headers"
-                || ct == "message/rfc822-headers"
-                || ct == "message/global-delivery-status"
-                || ct == "message/global-headers" =>
+            _ if is("message", "delivery-status")
+                || is("text", "rfc822-headers")
+                || is("message", "rfc822-headers")
+                || is("message", "global-delivery-status")
+                || is("message", "global-headers") =>
             {
                 mail.report_parts.push(String::from_utf8_lossy(part.contents()).into_owned());
             }
@@ -140,12 +162,16 @@ trait AttachmentLike {
     fn is_attachment_like(&self) -> bool;
 }
 
+/// Is the part's Content-Type `t/s` (in any case)?
+fn is_type(part: &mail_parser::MessagePart, t: &str, s: &str) -> bool {
+    part.content_type()
+        .is_some_and(|c| c.ctype().eq_ignore_ascii_case(t) && c.subtype().unwrap_or_default().eq_ignore_ascii_case(s))
+}
+
 impl AttachmentLike for mail_parser::MessagePart<'_> {
     fn is_attachment_like(&self) -> bool {
-        let ct = self
-            .content_type()
-            .map(|c| format!("{}/{}", c.ctype(), c.subtype().unwrap_or_default()).to_ascii_lowercase())
-            .unwrap_or_else(|| "text/plain".into());
-        self.content_disposition().is_some_and(|d| d.is_attachment()) || (ct != "text/plain" && ct != "text/html")
+        // no Content-Type is text/plain
+        let text = self.content_type().is_none() || is_type(self, "text", "plain") || is_type(self, "text", "html");
+        self.content_disposition().is_some_and(|d| d.is_attachment()) || !text
     }
 }

@@ -201,7 +201,7 @@ static AFFIRMATIVE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-fn truncate(s: String) -> String {
+fn truncate(s: &str) -> &str {
     if s.len() <= MAX_ANALYSED_CHARS {
         return s;
     }
@@ -209,7 +209,7 @@ fn truncate(s: String) -> String {
     while !s.is_char_boundary(end) {
         end -= 1;
     }
-    s[..end].to_string()
+    &s[..end]
 }
 
 /// The sender's own words of a body: reply quotes and signature removed.
@@ -295,13 +295,13 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
 
     let forward_subject = FORWARD_SUBJECT.is_match(&mail.subject);
     let reply = REPLY_SUBJECT.is_match(&mail.subject);
-    let body = truncate(mail.text.clone());
-    let (split, own, mut quoted) = own_text(&body, forward_subject, &signer_names(mail.from_name.as_deref()));
+    let body = truncate(&mail.text);
+    let (split, own, mut quoted) = own_text(body, forward_subject, &signer_names(mail.from_name.as_deref()));
 
     // a forward: attached whole, or inline below a marker
     let mut forwarded: Option<(Option<String>, String, String)> = None; // (from, subject, own words)
     if let Some(att) = mail.attached.first() {
-        let (_, fwd_own, _) = own_text(&truncate(att.text.clone()), false, &signer_names(att.from_name.as_deref()));
+        let (_, fwd_own, _) = own_text(truncate(&att.text), false, &signer_names(att.from_name.as_deref()));
         forwarded = Some((Some(att.from.clone()).filter(|f| !f.is_empty()), att.subject.clone(), fwd_own));
     } else if let Some(f) = &split.forwarded {
         let (_, fwd_own, fwd_quoted) = own_text(&f.text, false, &[]);

@@ -87,6 +87,10 @@ pub fn parse_number(s: &str) -> Option<Decimal> {
 }
 
 pub fn mentions(text: &str) -> Vec<Mention> {
+    // every amount has a digit; most lines have none
+    if !text.bytes().any(|b| b.is_ascii_digit()) {
+        return Vec::new();
+    }
     MONEY
         .captures_iter(text)
         .filter_map(|c| {
@@ -202,6 +206,12 @@ static OUR_BILL: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// CLAIM, NOTICE, OUR_BILL and PROMISE, matched together.
+static WORDING: LazyLock<regex::RegexSet> = LazyLock::new(|| {
+    regex::RegexSet::new([CLAIM.as_str(), NOTICE.as_str(), OUR_BILL.as_str(), PROMISE.as_str()])
+        .expect("patterns compile")
+});
+
 /// Words without which a message cannot be about money received or sent.
 static MONEY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)pai|pay|deposit|credit|wire|ach|check|cheque|remit|receiv|transfer|\$|usd|eur|cad|gbp|€|£|lockbox|funds|mailed")
@@ -241,11 +251,18 @@ const PAYER_LABELS: &[&str] = &[
     "company name",
 ];
 
+/// The four methods' patterns in one pass, to count only those present.
+static METHODS: LazyLock<regex::RegexSet> = LazyLock::new(|| {
+    regex::RegexSet::new([CARD.as_str(), WIRE.as_str(), CHECK.as_str(), ACH.as_str()]).expect("patterns compile")
+});
+
 fn method_in(text: &str) -> Vec<&'static str> {
     let mut hits = Vec::new();
-    for (re, m) in [(&*CARD, "card"), (&*WIRE, "wire"), (&*CHECK, "check"), (&*ACH, "ach")] {
-        for _ in re.find_iter(text) {
-            hits.push(m);
+    let present = METHODS.matches(text);
+    for (i, (re, m)) in [(&*CARD, "card"), (&*WIRE, "wire"), (&*CHECK, "check"), (&*ACH, "ach")].into_iter().enumerate()
+    {
+        if present.matched(i) {
+            hits.extend(re.find_iter(text).map(|_| m));
         }
     }
     hits
@@ -267,12 +284,12 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
     let automated = AUTOMATED_SENDER.is_match(from)
         || from_name.is_some_and(|n| BANKISH_NAME.is_match(n))
         || from.split('@').nth(1).is_some_and(|d| d.contains("bank"));
-    // each pattern stops at its first match and uses its own literal prefilter
-    let claim = CLAIM.is_match(&all);
-    let notice = NOTICE.is_match(&all);
+    // the four kinds of wording in one pass over the text
+    let said = WORDING.matches(&all);
+    let claim = said.matched(0);
     // a bill or receipt addressed to us is not money received
-    let notice = notice && (claim || !OUR_BILL.is_match(&all));
-    let promise = !claim && !notice && PROMISE.is_match(&all);
+    let notice = said.matched(1) && (claim || !said.matched(2));
+    let promise = !claim && !notice && said.matched(3);
     f.strength = if (notice && automated) || claim || (notice && !mentions(&all).is_empty()) {
         Some(Strength::Strong)
     } else if promise && (!mentions(text).is_empty() || !invoice_numbers(text).is_empty()) {
@@ -287,10 +304,13 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
     f.source = Some(if automated && (notice || !claim) { Source::BankNotice } else { Source::CustomerClaim });
 
     // labelled fields: "Amount: $4,250.00", "Amount | $7,918.40"
+    // (a field has a ':' or a '|'; most lines have neither and skip the pattern)
     let mut fields: Vec<(String, String)> = Vec::new();
-    for line in text.lines() {
-        if let Some(c) = FIELD.captures(line) {
-            fields.push((c[1].trim().to_ascii_lowercase(), c[2].trim().to_string()));
+    let mut prose_lines: Vec<&str> = Vec::new();
+    for line in super::text::lines(text) {
+        match line.contains([':', '|']).then(|| FIELD.captures(line)).flatten() {
+            Some(c) => fields.push((c[1].trim().to_ascii_lowercase(), c[2].trim().to_string())),
+            None => prose_lines.push(line),
         }
     }
     let field_amount = |label: &str, value: &str| -> Option<Mention> {
@@ -305,9 +325,7 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
     let mut labelled_conflict = false;
     for (label, value) in &fields {
         let rank = PAID_LABELS.iter().position(|l| label == l).or_else(|| {
-            (!NOT_PAID.is_match(label))
-                .then(|| AMOUNT_LABELS.iter().position(|l| label == l).map(|p| p + 100))
-                .flatten()
+            AMOUNT_LABELS.iter().position(|l| label == l).filter(|_| !NOT_PAID.is_match(label)).map(|p| p + 100)
         });
         let Some(rank) = rank else { continue };
         let Some(m) = field_amount(label, value) else { continue };
@@ -322,12 +340,13 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
     }
     // amounts in sentences, minus invoice totals, balances, fees
     let mut prose: Vec<Mention> = Vec::new();
-    for line in text.lines() {
-        if tabular(line) || FIELD.is_match(line) {
+    for line in prose_lines {
+        let found = mentions(line);
+        if found.is_empty() || tabular(line) {
             continue;
         }
         let lower = line.to_ascii_lowercase();
-        for m in mentions(line) {
+        for m in found {
             let before = &lower[..m.pos.min(lower.len())];
             let start = before.char_indices().rev().nth(24).map(|(i, _)| i).unwrap_or(0);
             if NOT_PAID.is_match(&before[start..]) || m.amount <= Decimal::ZERO {

@@ -11,7 +11,13 @@ use regex::Regex;
 /// spaces, tabs, curly quotes.
 pub fn normalize(text: &str) -> String {
     let mut s = String::with_capacity(text.len());
-    for c in text.chars() {
+    let mut rest = text;
+    // runs of plain ASCII are copied whole; only CR, tab and non-ASCII are looked at
+    while let Some(i) = rest.bytes().position(|b| b == b'\r' || b == b'\t' || !b.is_ascii()) {
+        s.push_str(&rest[..i]);
+        // `i` is a char boundary: the bytes before it are ASCII
+        let Some(c) = rest[i..].chars().next() else { break };
+        rest = &rest[i + c.len_utf8()..];
         match c {
             '\r' => {}
             '\u{a0}' | '\u{2007}' | '\u{202f}' | '\t' | '\u{2009}' => s.push(' '),
@@ -22,7 +28,28 @@ pub fn normalize(text: &str) -> String {
             _ => s.push(c),
         }
     }
+    s.push_str(rest);
     s
+}
+
+/// The lines of `text`, exactly as [`str::lines`] gives them (a `\r`
+/// before the `\n` dropped, no empty last line), found with a vectorised
+/// search: bodies are split into lines several times over.
+pub fn lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(text).filter(|t| !t.is_empty());
+    std::iter::from_fn(move || {
+        let t = rest?;
+        Some(match memchr::memchr(b'\n', t.as_bytes()) {
+            Some(i) => {
+                rest = Some(&t[i + 1..]).filter(|r| !r.is_empty());
+                t[..i].strip_suffix('\r').unwrap_or(&t[..i])
+            }
+            None => {
+                rest = None;
+                t
+            }
+        })
+    })
 }
 
 /// A message's own words, split from what it quotes or forwards.
@@ -104,13 +131,18 @@ fn header_block_at(lines: &[&str], i: usize) -> bool {
 /// Splits a body at the first quote or forward marker. `forward` says the
 /// subject marks the message as a forward (FW:, Fwd:).
 pub fn split(text: &str, forward: bool) -> Split {
-    let lines: Vec<&str> = text.lines().collect();
+    let lines: Vec<&str> = lines(text).collect();
+    // "On … wrote:" may wrap onto the next line; look only where the verb is
+    let wrote: Vec<bool> = if WROTE_WORDS.iter().any(|w| text.contains(w)) {
+        lines.iter().map(|l| WROTE_WORDS.iter().any(|w| l.contains(w))).collect()
+    } else {
+        vec![false; lines.len()]
+    };
     let mut i = 0;
     while i < lines.len() {
         let l = lines[i];
-        // "On … wrote:" may wrap onto the next line; look only where the verb is
-        let wrote_here = WROTE_WORDS.iter().any(|w| l.contains(w));
-        let wrote_next = i + 1 < lines.len() && WROTE_WORDS.iter().any(|w| lines[i + 1].contains(w));
+        let wrote_here = wrote[i];
+        let wrote_next = i + 1 < lines.len() && wrote[i + 1];
         let on_wrote = (wrote_here && ON_WROTE.is_match(l))
             || (wrote_next
                 && l.trim_start().len() > 3
@@ -186,10 +218,10 @@ pub fn own_words(text: &str, signer: &[String]) -> (String, String) {
     let mut quoted = Vec::new();
     let mut content_lines = 0;
     let mut cut = false;
-    for line in text.lines() {
+    for line in lines(text) {
         let t = line.trim_start();
         if t.starts_with('>') {
-            quoted.push(t.trim_start_matches(['>', ' ']).to_string());
+            quoted.push(t.trim_start_matches(['>', ' ']));
             continue;
         }
         if cut {
@@ -208,7 +240,7 @@ pub fn own_words(text: &str, signer: &[String]) -> (String, String) {
         if !t.is_empty() {
             content_lines += 1;
         }
-        own.push(line.to_string());
+        own.push(line);
     }
     (own.join("\n"), quoted.join("\n"))
 }
@@ -246,7 +278,7 @@ pub fn units(text: &str) -> Vec<Unit> {
         }
     };
 
-    for raw in text.lines() {
+    for raw in lines(text) {
         let line = raw.trim_end();
         let t = line.trim();
         if t.is_empty() {
@@ -333,6 +365,21 @@ pub fn sentences(para: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn lines_match_str_lines(t in "[a\\r\\né ]{0,40}") {
+            proptest::prop_assert_eq!(lines(&t).collect::<Vec<_>>(), t.lines().collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn lines_as_str_lines_gives_them() {
+        for t in ["", "\n", "a", "a\n", "a\r\nb", "a\r\n\r\nb\r\n", "a\rb\r", "\n\nx\n\n", "é\r\n€\n", "\r", "a\n\r"]
+        {
+            assert_eq!(lines(t).collect::<Vec<_>>(), t.lines().collect::<Vec<_>>(), "{t:?}");
+        }
+    }
 
     #[test]
     fn reply_quotes_are_split_off() {
