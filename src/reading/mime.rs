@@ -94,7 +94,10 @@ fn kept_headers(msg: &Message) -> Vec<(String, String)> {
     let Some(top) = msg.parts.first() else { return Vec::new() };
     top.headers
         .iter()
-        .filter(|h| KEPT_HEADERS.iter().any(|k| k.eq_ignore_ascii_case(h.name.as_str())))
+        .filter(|h| {
+            let name = h.name.as_str();
+            KEPT_HEADERS.iter().any(|k| k.len() == name.len() && k.eq_ignore_ascii_case(name))
+        })
         .filter_map(|h| {
             let raw = msg.raw_message.get(h.offset_start as usize..h.offset_end as usize)?;
             Some((h.name.as_str().to_string(), std::str::from_utf8(raw).ok()?.trim().to_string()))
