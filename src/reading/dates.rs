@@ -200,6 +200,15 @@ mod tests {
     }
 
     #[test]
+    fn each_form_index_names_its_pattern() {
+        // the indexes `dates_in` passes to `present`
+        let p = FORMS.patterns();
+        for (i, re) in [&*ISO, &*MONTH_DAY, &*DAY_MONTH, &*NUMERIC, &*WEEKDAY, &*RELATIVE].into_iter().enumerate() {
+            assert_eq!(p[i], re.as_str());
+        }
+    }
+
+    #[test]
     fn common_forms() {
         let sent = d("2026-11-11"); // a Wednesday
         let first = |t: &str| dates_in(t, Some(sent)).first().map(|x| x.1);

@@ -66,9 +66,10 @@ fn label_char(c: char) -> bool {
 /// (A capture search costs ten times a match; bank notices are all fields.)
 ///
 /// The label is one to four words of `label_char`s, the first starting with
-/// a letter, each after the first preceded by exactly one space; the fewest
-/// words win. After the label: spaces and `:`, or one or more spaces and
-/// `|`; then at least one space and at least one more character.
+/// a letter, each after the first preceded by exactly one whitespace
+/// character; the fewest words win. After the label: whitespace and `:`,
+/// or at least one whitespace and `|`; then at least one whitespace and at
+/// least one more character.
 fn field(line: &str) -> Option<(&str, &str)> {
     let body = line.trim_start();
     if !body.starts_with(|c: char| c.is_ascii_alphabetic()) {
@@ -81,8 +82,7 @@ fn field(line: &str) -> Option<(&str, &str)> {
         let word_start = if words == 1 {
             0
         } else {
-            let mut it = rest.chars();
-            match it.next() {
+            match rest.chars().next() {
                 Some(c) if c.is_whitespace() => c.len_utf8(),
                 _ => return None,
             }
@@ -270,6 +270,10 @@ static WORDING: LazyLock<regex::RegexSet> = LazyLock::new(|| {
     regex::RegexSet::new([CLAIM.as_str(), NOTICE.as_str(), OUR_BILL.as_str(), PROMISE.as_str()])
         .expect("patterns compile")
 });
+const WORDING_CLAIM: usize = 0;
+const WORDING_NOTICE: usize = 1;
+const WORDING_OUR_BILL: usize = 2;
+const WORDING_PROMISE: usize = 3;
 
 /// Words without which a message cannot be about money received or sent.
 static MONEY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
@@ -345,10 +349,10 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
         || from.split('@').nth(1).is_some_and(|d| d.contains("bank"));
     // the four kinds of wording in one pass over the text
     let said = WORDING.matches(&all);
-    let claim = said.matched(0);
+    let claim = said.matched(WORDING_CLAIM);
     // a bill or receipt addressed to us is not money received
-    let notice = said.matched(1) && (claim || !said.matched(2));
-    let promise = !claim && !notice && said.matched(3);
+    let notice = said.matched(WORDING_NOTICE) && (claim || !said.matched(WORDING_OUR_BILL));
+    let promise = !claim && !notice && said.matched(WORDING_PROMISE);
     f.strength = if (notice && automated) || claim || (notice && !mentions(&all).is_empty()) {
         Some(Strength::Strong)
     } else if promise && (!mentions(text).is_empty() || !invoice_numbers(text).is_empty()) {
@@ -529,6 +533,19 @@ mod tests {
         ) {
             let by_pattern = FIELD.captures(&line).map(|c| (c.get(1).unwrap().as_str().trim(), c.get(2).unwrap().as_str().trim()));
             proptest::prop_assert_eq!(field(&line), by_pattern);
+        }
+    }
+
+    #[test]
+    fn each_set_index_names_its_pattern() {
+        let w = WORDING.patterns();
+        assert_eq!(w[WORDING_CLAIM], CLAIM.as_str());
+        assert_eq!(w[WORDING_NOTICE], NOTICE.as_str());
+        assert_eq!(w[WORDING_OUR_BILL], OUR_BILL.as_str());
+        assert_eq!(w[WORDING_PROMISE], PROMISE.as_str());
+        let m = METHODS.patterns();
+        for (i, re) in [&*CARD, &*WIRE, &*CHECK, &*ACH].into_iter().enumerate() {
+            assert_eq!(m[i], re.as_str());
         }
     }
 

@@ -342,13 +342,14 @@ fn act_of(clause: &str) -> Option<Asked> {
         pronoun: cue.matched(CUE_PRONOUN),
         tentative: cue.matched(CUE_TENTATIVE),
     };
-    let moved = |c: regex::Captures| -> Option<Act> {
+    let act = if cue.matched(CUE_MOVE_FROM_TO) {
+        let c = MOVE_FROM_TO.captures(&lower)?;
         let from = type_word(&format!("{}time", &c[1]))?;
         let to = type_word(&format!("{}time", &c[2]))?;
-        (from != to).then_some(Act::Move { from, to })
-    };
-    let act = if cue.matched(CUE_MOVE_FROM_TO) {
-        moved(MOVE_FROM_TO.captures(&lower)?)?
+        if from == to {
+            return None;
+        }
+        Act::Move { from, to }
     } else if cue.matched(CUE_MOVE_TO) {
         let c = MOVE_TO.captures(&lower)?;
         let to = type_word(&format!("{}time", &c[2]))?;
@@ -810,6 +811,28 @@ mod tests {
 
     fn adj(f: &Finding) -> Vec<(UserType, i64)> {
         f.adjustments.iter().map(|(t, d)| (*t, *d)).collect()
+    }
+
+    #[test]
+    fn each_cue_index_names_its_pattern() {
+        let p = CUES.patterns();
+        for (i, re) in [
+            (CUE_MOVE_FROM_TO, &*MOVE_FROM_TO),
+            (CUE_MOVE_TO, &*MOVE_TO),
+            (CUE_TOTAL, &*TOTAL),
+            (CUE_REMOVE, &*REMOVE),
+            (CUE_ADD, &*ADD),
+            (CUE_REMOVED_PAST, &*REMOVED_PAST),
+            (CUE_ADDED_PAST, &*ADDED_PAST),
+            (CUE_NEGATED, &*NEGATED),
+            (CUE_REQUEST, &*REQUEST),
+            (CUE_IMPERATIVE, &*IMPERATIVE),
+            (CUE_PRONOUN, &*PRONOUN),
+            (CUE_TENTATIVE, &*TENTATIVE),
+        ] {
+            assert_eq!(p[i], re.as_str());
+        }
+        assert_eq!(p.len(), 12);
     }
 
     #[test]
