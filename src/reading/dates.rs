@@ -72,17 +72,8 @@ static RELATIVE: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// The six forms in one pass, so that only those present are searched for.
-static FORMS: LazyLock<regex::RegexSet> = LazyLock::new(|| {
-    regex::RegexSet::new([
-        ISO.as_str(),
-        MONTH_DAY.as_str(),
-        DAY_MONTH.as_str(),
-        NUMERIC.as_str(),
-        WEEKDAY.as_str(),
-        RELATIVE.as_str(),
-    ])
-    .expect("patterns compile")
-});
+static FORMS: LazyLock<super::OnePass> =
+    LazyLock::new(|| super::OnePass::new(vec![&ISO, &MONTH_DAY, &DAY_MONTH, &NUMERIC, &WEEKDAY, &RELATIVE]));
 
 /// A date with no year: the one nearest the message date (within about
 /// eight months back, otherwise the next year).
@@ -108,12 +99,12 @@ fn next_weekday(after: NaiveDate, wd: Weekday) -> NaiveDate {
 /// Every date written in `text`, in order of appearance.
 pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> {
     let mut found: Vec<(usize, NaiveDate)> = Vec::new();
-    let forms = FORMS.matches(text);
-    if !forms.matched_any() {
+    let forms = FORMS.over(text);
+    if !forms.any() {
         return found;
     }
-    // the matches of form `i`; none searched for where the set saw none
-    let present = |i: usize, re: &'static Regex| forms.matched(i).then(|| re.captures_iter(text)).into_iter().flatten();
+    // the matches of a form; none searched for where the set saw none
+    let present = |re: &'static Regex| forms.has(re).then(|| re.captures_iter(text)).into_iter().flatten();
     let mut taken: Vec<(usize, usize)> = Vec::new();
     let mut push = |start: usize, end: usize, d: Option<NaiveDate>, taken: &mut Vec<(usize, usize)>| {
         if taken.iter().any(|(s, e)| start < *e && end > *s) {
@@ -124,13 +115,13 @@ pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> 
             taken.push((start, end));
         }
     };
-    for c in present(0, &ISO) {
+    for c in present(&ISO) {
         let m = c.get(0).expect("match");
         let d =
             NaiveDate::from_ymd_opt(c[1].parse().unwrap_or(0), c[2].parse().unwrap_or(0), c[3].parse().unwrap_or(0));
         push(m.start(), m.end(), d, &mut taken);
     }
-    for c in present(1, &MONTH_DAY) {
+    for c in present(&MONTH_DAY) {
         let m = c.get(0).expect("match");
         let (Some(month), Ok(day)) = (month_of(&c[1]), c[2].parse::<u32>()) else { continue };
         let d = match c.get(3) {
@@ -139,7 +130,7 @@ pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> 
         };
         push(m.start(), m.end(), d, &mut taken);
     }
-    for c in present(2, &DAY_MONTH) {
+    for c in present(&DAY_MONTH) {
         let m = c.get(0).expect("match");
         let (Some(month), Ok(day)) = (month_of(&c[2]), c[1].parse::<u32>()) else { continue };
         let d = match c.get(3) {
@@ -148,7 +139,7 @@ pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> 
         };
         push(m.start(), m.end(), d, &mut taken);
     }
-    for c in present(3, &NUMERIC) {
+    for c in present(&NUMERIC) {
         let m = c.get(0).expect("match");
         let (Ok(month), Ok(day)) = (c[1].parse::<u32>(), c[2].parse::<u32>()) else { continue };
         let d = match c.get(3) {
@@ -161,7 +152,7 @@ pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> 
         push(m.start(), m.end(), d, &mut taken);
     }
     if let Some(sent) = sent {
-        for c in present(4, &WEEKDAY) {
+        for c in present(&WEEKDAY) {
             let m = c.get(0).expect("match");
             // "Monday, December 7" is the explicit date already found
             if taken.iter().any(|(s, _)| *s > m.end() && *s <= m.end() + 3) {
@@ -170,7 +161,7 @@ pub fn dates_in(text: &str, sent: Option<NaiveDate>) -> Vec<(usize, NaiveDate)> 
             let Some(wd) = weekday_of(&c[2]) else { continue };
             push(m.start(), m.end(), Some(next_weekday(sent, wd)), &mut taken);
         }
-        for c in present(5, &RELATIVE) {
+        for c in present(&RELATIVE) {
             let m = c.get(0).expect("match");
             let w = c[1].to_ascii_lowercase();
             let first_next = NaiveDate::from_ymd_opt(
@@ -200,11 +191,9 @@ mod tests {
     }
 
     #[test]
-    fn each_form_index_names_its_pattern() {
-        // the indexes `dates_in` passes to `present`
-        let p = FORMS.patterns();
-        for (i, re) in [&*ISO, &*MONTH_DAY, &*DAY_MONTH, &*NUMERIC, &*WEEKDAY, &*RELATIVE].into_iter().enumerate() {
-            assert_eq!(p[i], re.as_str());
+    fn each_form_is_in_the_set() {
+        for re in [&*ISO, &MONTH_DAY, &DAY_MONTH, &NUMERIC, &WEEKDAY, &RELATIVE] {
+            assert!(FORMS.holds(re), "{}", re.as_str());
         }
     }
 

@@ -29,6 +29,51 @@ pub(crate) fn keywords(pattern: &str) -> Regex {
     Regex::new(&pattern.replace(r"\b", r"(?-u:\b)")).expect("built-in pattern compiles")
 }
 
+/// Several built-in patterns matched in one pass over a text: a
+/// `RegexSet` says of each of them exactly what its own `is_match` would,
+/// for about the cost of one search. Asked by the pattern itself, so no
+/// index can point at the wrong one.
+pub(crate) struct OnePass {
+    patterns: Vec<&'static Regex>,
+    set: regex::RegexSet,
+}
+
+impl OnePass {
+    pub(crate) fn new(patterns: Vec<&'static Regex>) -> OnePass {
+        let set = regex::RegexSet::new(patterns.iter().map(|p| p.as_str())).expect("built-in patterns compile");
+        OnePass { patterns, set }
+    }
+
+    pub(crate) fn over(&self, text: &str) -> Seen<'_> {
+        Seen { of: self, matched: self.set.matches(text) }
+    }
+
+    /// Is `re` one of the set's patterns?
+    #[cfg(test)]
+    pub(crate) fn holds(&self, re: &Regex) -> bool {
+        self.patterns.iter().any(|p| std::ptr::eq(*p, re))
+    }
+}
+
+/// What one [`OnePass`] saw in a text.
+pub(crate) struct Seen<'a> {
+    of: &'a OnePass,
+    matched: regex::SetMatches,
+}
+
+impl Seen<'_> {
+    /// Does `re` (one of the set's patterns) match the text?
+    pub(crate) fn has(&self, re: &Regex) -> bool {
+        let at = self.of.patterns.iter().position(|p| std::ptr::eq(*p, re));
+        debug_assert!(at.is_some(), "{} is not in the set", re.as_str());
+        at.is_some_and(|i| self.matched.matched(i))
+    }
+
+    pub(crate) fn any(&self) -> bool {
+        self.matched.matched_any()
+    }
+}
+
 /// Messages larger than this are refused unread.
 pub const MAX_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
 /// Only this much of a body is analysed; the rest of a huge body is not a request.

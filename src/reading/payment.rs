@@ -266,14 +266,8 @@ static OUR_BILL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// CLAIM, NOTICE, OUR_BILL and PROMISE, matched together.
-static WORDING: LazyLock<regex::RegexSet> = LazyLock::new(|| {
-    regex::RegexSet::new([CLAIM.as_str(), NOTICE.as_str(), OUR_BILL.as_str(), PROMISE.as_str()])
-        .expect("patterns compile")
-});
-const WORDING_CLAIM: usize = 0;
-const WORDING_NOTICE: usize = 1;
-const WORDING_OUR_BILL: usize = 2;
-const WORDING_PROMISE: usize = 3;
+static WORDING: LazyLock<super::OnePass> =
+    LazyLock::new(|| super::OnePass::new(vec![&CLAIM, &NOTICE, &OUR_BILL, &PROMISE]));
 
 /// Words without which a message cannot be about money received or sent.
 static MONEY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
@@ -315,16 +309,13 @@ const PAYER_LABELS: &[&str] = &[
 ];
 
 /// The four methods' patterns in one pass, to count only those present.
-static METHODS: LazyLock<regex::RegexSet> = LazyLock::new(|| {
-    regex::RegexSet::new([CARD.as_str(), WIRE.as_str(), CHECK.as_str(), ACH.as_str()]).expect("patterns compile")
-});
+static METHODS: LazyLock<super::OnePass> = LazyLock::new(|| super::OnePass::new(vec![&CARD, &WIRE, &CHECK, &ACH]));
 
 fn method_in(text: &str) -> Vec<&'static str> {
+    let present = METHODS.over(text);
     let mut hits = Vec::new();
-    let present = METHODS.matches(text);
-    for (i, (re, m)) in [(&*CARD, "card"), (&*WIRE, "wire"), (&*CHECK, "check"), (&*ACH, "ach")].into_iter().enumerate()
-    {
-        if present.matched(i) {
+    for (re, m) in [(&*CARD, "card"), (&*WIRE, "wire"), (&*CHECK, "check"), (&*ACH, "ach")] {
+        if present.has(re) {
             hits.extend(re.find_iter(text).map(|_| m));
         }
     }
@@ -348,11 +339,11 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
         || from_name.is_some_and(|n| BANKISH_NAME.is_match(n))
         || from.split('@').nth(1).is_some_and(|d| d.contains("bank"));
     // the four kinds of wording in one pass over the text
-    let said = WORDING.matches(&all);
-    let claim = said.matched(WORDING_CLAIM);
+    let said = WORDING.over(&all);
+    let claim = said.has(&CLAIM);
     // a bill or receipt addressed to us is not money received
-    let notice = said.matched(WORDING_NOTICE) && (claim || !said.matched(WORDING_OUR_BILL));
-    let promise = !claim && !notice && said.matched(WORDING_PROMISE);
+    let notice = said.has(&NOTICE) && (claim || !said.has(&OUR_BILL));
+    let promise = !claim && !notice && said.has(&PROMISE);
     f.strength = if (notice && automated) || claim || (notice && !mentions(&all).is_empty()) {
         Some(Strength::Strong)
     } else if promise && (!mentions(text).is_empty() || !invoice_numbers(text).is_empty()) {
@@ -537,15 +528,12 @@ mod tests {
     }
 
     #[test]
-    fn each_set_index_names_its_pattern() {
-        let w = WORDING.patterns();
-        assert_eq!(w[WORDING_CLAIM], CLAIM.as_str());
-        assert_eq!(w[WORDING_NOTICE], NOTICE.as_str());
-        assert_eq!(w[WORDING_OUR_BILL], OUR_BILL.as_str());
-        assert_eq!(w[WORDING_PROMISE], PROMISE.as_str());
-        let m = METHODS.patterns();
-        for (i, re) in [&*CARD, &*WIRE, &*CHECK, &*ACH].into_iter().enumerate() {
-            assert_eq!(m[i], re.as_str());
+    fn each_pattern_asked_about_is_in_its_set() {
+        for re in [&*CLAIM, &NOTICE, &OUR_BILL, &PROMISE] {
+            assert!(WORDING.holds(re), "{}", re.as_str());
+        }
+        for re in [&*CARD, &WIRE, &CHECK, &ACH] {
+            assert!(METHODS.holds(re), "{}", re.as_str());
         }
     }
 
