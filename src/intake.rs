@@ -393,6 +393,19 @@ async fn apply_user_change(
     let (ft, pt) = r.deltas();
     let mut delta = CountDelta { full_time: ft, part_time: pt };
     if let Some(t) = &u.totals {
+        // a change and a total for the same type must agree with the books
+        for (label, total, change, now) in
+            [("full-time", t.full_time, ft, current.full_time), ("part-time", t.part_time, pt, current.part_time)]
+        {
+            if let Some(n) = total
+                && change != 0
+                && now + change != n
+            {
+                return Ok(Err(format!(
+                    "the message changes {label} users by {change:+} and says the new total is {n}, but the account has {now}"
+                )));
+            }
+        }
         if let Some(n) = t.full_time {
             delta.full_time = n - current.full_time;
         }

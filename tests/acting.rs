@@ -249,3 +249,42 @@ fn machines_are_never_answered_and_people_at_most_three_times_a_day() {
     assert!(ingest(&bm, "p.eml", &phish).contains("other -> left"));
     assert_eq!(show(&bm, "ACME")["full_time_users"], 22);
 }
+
+#[test]
+fn a_change_with_its_new_total_is_applied_only_when_both_agree_with_the_books() {
+    // ACME has 22 full-time users: removing one makes 21
+    let bm = setup();
+    let agree = "Please remove Tom Baker, he left last week. That makes 21 full-time users.\r\n";
+    let out = ingest(
+        &bm,
+        "t1.eml",
+        &mail(
+            "Jane Doe <jane.doe@acme-dental.example>",
+            "Remove one",
+            "t1@acme-dental.example",
+            Some(ACME_AUTH),
+            "",
+            agree,
+        ),
+    );
+    assert!(out.contains("user_change -> processed"), "{out}");
+    assert_eq!(show(&bm, "ACME")["full_time_users"], 21);
+    // removing one more and saying the total is 25 cannot both be right
+    let disagree = "Please remove Maria Lopez, she left last week. That makes 25 full-time users.\r\n";
+    let out = ingest(
+        &bm,
+        "t2.eml",
+        &mail(
+            "Jane Doe <jane.doe@acme-dental.example>",
+            "Remove one",
+            "t2@acme-dental.example",
+            Some(ACME_AUTH),
+            "",
+            disagree,
+        ),
+    );
+    assert!(out.contains("-> review"), "{out}");
+    assert_eq!(show(&bm, "ACME")["full_time_users"], 21);
+    let items = bm.run(&["review", "list", "--json"]).ok().json();
+    assert!(items.to_string().contains("says the new total is 25, but the account has 21"), "{items}");
+}

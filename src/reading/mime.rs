@@ -25,6 +25,12 @@ pub struct Mail {
     pub report_type: Option<String>,
     /// The body as text.
     pub text: String,
+    /// Where `text` came from: `text/plain`, or `text/html` when the
+    /// message has no plain part.
+    pub text_part: &'static str,
+    /// The HTML alternative of a message that also has a plain part, raw
+    /// (converted to text only when it is compared: see [`Mail::html_text`]).
+    pub html_alternative: Option<String>,
     /// Messages attached whole (forwards, returned mail).
     pub attached: Vec<Mail>,
     /// Text of delivery-status and returned-headers parts.
@@ -32,6 +38,11 @@ pub struct Mail {
 }
 
 impl Mail {
+    /// The HTML alternative as text, when there is one.
+    pub fn html_text(&self) -> Option<String> {
+        self.html_alternative.as_deref().map(|h| normalize(&html::to_text(h)))
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
@@ -132,7 +143,22 @@ fn from_message(msg: &Message, depth: usize) -> Mail {
             plain.push(cap(t, MAX_BODY_BYTES).to_string());
         }
     }
+    mail.text_part = "text/plain";
+    if !plain.is_empty() && msg.html_body != msg.text_body {
+        let html: Vec<&str> = msg
+            .html_body
+            .iter()
+            .filter_map(|id| match msg.parts.get(*id as usize).map(|p| &p.body) {
+                Some(PartType::Html(h)) => Some(cap(h, MAX_BODY_BYTES)),
+                _ => None,
+            })
+            .collect();
+        if !html.is_empty() {
+            mail.html_alternative = Some(html.join("\n"));
+        }
+    }
     if plain.is_empty() {
+        mail.text_part = "text/html";
         for id in &msg.html_body {
             if let Some(p) = msg.parts.get(*id as usize)
                 && let PartType::Html(h) = &p.body

@@ -240,6 +240,10 @@ static CORRECTION: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)\b(correction|actually|instead|should\s+be|not\s+\w+\s+but|rather\s+than|one\s+more|also\s+add|also\s+remove|plus|in\s+addition|typo|mistake|wrong)\b",
     )
 });
+/// A reply's words that point at the message quoted below them.
+static REFERS_BACK: LazyLock<Regex> = LazyLock::new(|| {
+    keywords(r"(?i)\b(below|my\s+(?:last|previous|earlier)\s+(?:e-?mail|message|note)|as\s+well|too)\b")
+});
 static AFFIRMATIVE: LazyLock<Regex> = LazyLock::new(|| {
     keywords(
         r"(?i)^\s*(yes|yep|yeah|correct|confirmed|approved|that's right|that is right|sounds good|please do|go ahead|ok|okay|agreed|right)\b",
@@ -342,6 +346,9 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
     let reply = REPLY_SUBJECT.is_match(&mail.subject);
     let body = truncate(&mail.text);
     let (split, own, mut quoted) = own_text(body, forward_subject, &signer_names(mail.from_name.as_deref()));
+    if std::env::var_os("BILLMAIL_DEBUG_READER").is_some() {
+        eprintln!("own:\n{own}\n---- quoted:\n{quoted}\n----");
+    }
 
     // a forward: attached whole, or inline below a marker
     let mut forwarded: Option<(Option<String>, String, String)> = None; // (from, subject, own words)
@@ -399,6 +406,41 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
                     uf.doubts.push(format!("the subject says {n} users to {act} but the text says {body_n}"));
                 }
             }
+        }
+    }
+    // a reply that corrects or adds to a request quoted below it
+    if forwarded.is_none() && !quoted.trim().is_empty() && (CORRECTION.is_match(&own) || REFERS_BACK.is_match(&own)) {
+        let q = analyze(&quoted, &[]);
+        if q.strength == Some(users::Strength::Strong) && uf.found() {
+            uf.doubts.push("the reply changes or adds to the request quoted below it; a person combines them".into());
+        }
+    }
+    // the subject and the body give the people to add or remove different types
+    if !request_subject.is_empty()
+        && let Some(t) = users::subject_type(&request_subject)
+        && uf.adjustments.iter().any(|(bt, d)| *bt != t && *d > 0)
+        && !uf.adjustments.iter().any(|(bt, d)| *bt == t && *d > 0)
+    {
+        uf.doubts.push(format!("the subject says {} but the text says otherwise", t.as_str().replace('_', "-")));
+    }
+    // the HTML alternative must say what the plain text says
+    if let Some(html) = mail.html_text().filter(|_| uf.found()) {
+        let (hsplit, hown, _) = own_text(truncate(&html), forward_subject, &signer_names(mail.from_name.as_deref()));
+        let hown = match (&forwarded, hsplit.forwarded) {
+            (Some(_), Some(f)) => own_text(&f.text, false, &[]).1,
+            _ => hown,
+        };
+        let h = analyze(&hown, &skip);
+        let plain = if forwarded.is_some() {
+            forwarded.as_ref().map(|f| analyze(&f.2, &skip))
+        } else {
+            Some(analyze(&own, &skip))
+        };
+        if let Some(p) = plain
+            && p.found()
+            && (p.adjustments != h.adjustments || p.totals != h.totals)
+        {
+            uf.doubts.push("the plain-text and HTML parts of the message give different changes".into());
         }
     }
     let mut quoted_request = false;

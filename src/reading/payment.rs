@@ -269,6 +269,18 @@ static OUR_BILL: LazyLock<Regex> = LazyLock::new(|| {
 static WORDING: LazyLock<super::OnePass> =
     LazyLock::new(|| super::OnePass::new(vec![&CLAIM, &NOTICE, &OUR_BILL, &PROMISE]));
 
+/// A notice that reports more than one payment: "2 ACH credits posted today".
+static SEVERAL_PAYMENTS: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)\b([2-9]|\d{2,3}|two|three|four|five|six|seven|eight|nine|ten)\s+(?:incoming\s+|new\s+)?(?:ach\s+|wire\s+|check\s+)?(?:credits|payments|deposits|transfers|wires|remittances)\s+(?:posted|received|credited|deposited|today|were|have)\b",
+    )
+});
+/// A SWIFT settlement field: `:32A:` value date, currency, amount.
+static SWIFT_32A: LazyLock<Regex> = LazyLock::new(|| Regex::new(r":32A:\s*\d{6}([A-Z]{3})(\d[\d,.]*)").expect("regex"));
+/// Words that explain two currencies: a conversion.
+static CONVERSION: LazyLock<Regex> =
+    LazyLock::new(|| super::keywords(r"(?i)(:33B:|:36:|\bexchange\s+rate\b|\bfx\s+rate\b|\bconver(?:ted|sion)\b)"));
+
 /// Words without which a message cannot be about money received or sent.
 static MONEY_WORDS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)pai|pay|deposit|credit|wire|ach|check|cheque|remit|receiv|transfer|\$|usd|eur|cad|gbp|€|£|lockbox|funds|mailed")
@@ -433,6 +445,30 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
             Some(many[0].clone())
         }
     };
+    if SEVERAL_PAYMENTS.is_match(&all) {
+        f.doubts.push("the notice reports several payments; a reading holds one".into());
+    }
+    if let Some(m) = &chosen
+        && !CONVERSION.is_match(&all)
+    {
+        // the same figure in two currencies, with no conversion between them
+        let mut same: Vec<String> = mentions(&all)
+            .into_iter()
+            .filter(|x| x.amount == m.amount)
+            .filter_map(|x| x.currency)
+            .chain(
+                SWIFT_32A
+                    .captures_iter(&all)
+                    .filter(|c| parse_number(&c[2]) == Some(m.amount))
+                    .map(|c| c[1].to_string()),
+            )
+            .collect();
+        same.sort();
+        same.dedup();
+        if same.len() > 1 {
+            f.doubts.push(format!("the amount appears in two currencies ({})", same.join(", ")));
+        }
+    }
     if let Some(m) = chosen {
         for s in mentions(subject) {
             if s.amount != m.amount && !NOT_PAID.is_match(&subject.to_ascii_lowercase()) {

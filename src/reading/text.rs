@@ -253,6 +253,17 @@ pub struct Unit {
     pub item: bool,
     /// The sentence introduces a list (ends with ':').
     pub leads_list: bool,
+    /// A form's field ("Contact:   Gloria Menendez", "Priority: 3 - Normal"),
+    /// one of several such lines in a row; its label is in `text`.
+    pub field: bool,
+}
+
+/// A line of a form: a short capitalised label, a colon, a value.
+static FIELD_LINE: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"^\s*[A-Z][A-Za-z#/&()' .-]{0,24}:\s+\S").expect("regex"));
+
+fn is_field(line: &str) -> bool {
+    line.contains(':') && !line.trim_end().ends_with(':') && FIELD_LINE.is_match(line)
 }
 
 static BULLET: LazyLock<Regex> =
@@ -274,13 +285,24 @@ pub fn units(text: &str) -> Vec<Unit> {
         para.clear();
         for s in sentences(&joined) {
             let leads_list = s.trim_end().ends_with(':');
-            out.push(Unit { text: s, item: false, leads_list });
+            out.push(Unit { text: s, item: false, leads_list, field: false });
         }
     };
 
-    for raw in lines(text) {
+    let all: Vec<&str> = lines(text).collect();
+    for (k, raw) in all.iter().enumerate() {
         let line = raw.trim_end();
         let t = line.trim();
+        // a run of form fields: each line on its own, never joined into a sentence
+        if is_field(line)
+            && (k > 0 && is_field(all[k - 1]) || all.get(k + 1).is_some_and(|n| is_field(n)))
+            && !BULLET.is_match(line)
+        {
+            flush(&mut para, &mut out);
+            out.push(Unit { text: t.to_string(), item: false, leads_list: false, field: true });
+            in_list = false;
+            continue;
+        }
         if t.is_empty() {
             flush(&mut para, &mut out);
             if !out.last().is_some_and(|u: &Unit| u.leads_list) {
@@ -302,7 +324,7 @@ pub fn units(text: &str) -> Vec<Unit> {
         if bullet || table_row || (indented && (in_list || after_colon)) || short_item || colon_item {
             flush(&mut para, &mut out);
             let body = BULLET.replace(line, "").trim().to_string();
-            out.push(Unit { text: body, item: true, leads_list: false });
+            out.push(Unit { text: body, item: true, leads_list: false, field: false });
             in_list = true;
             blank_since_item = false;
             continue;

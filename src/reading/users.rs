@@ -85,7 +85,9 @@ fn type_word(s: &str) -> Option<UserType> {
 
 static TYPE_RE: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)\b(full|part)[- ]?time\b"));
 static MOVE_FROM_TO: LazyLock<Regex> = LazyLock::new(|| {
-    super::keywords(r"(?i)\bfrom\s+(full|part)[- ]?time(?:\s+status)?\s+(?:to|into)\s+(full|part)[- ]?time\b")
+    super::keywords(
+        r"(?i)\bfrom\s+(full|part)[- ]?time(?:\s+status)?\s+(?:to|into)\s+(full|part)[- ]?time\b|\b(full|part)[- ]?time\s*(?:→|->|=>|⇒)\s*(full|part)[- ]?time\b",
+    )
 });
 static MOVE_TO: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
@@ -94,19 +96,19 @@ static MOVE_TO: LazyLock<Regex> = LazyLock::new(|| {
 });
 static TOTAL: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(?:bill|charge|invoice)\s+(?:us|me|our\b[^.;:]{0,60}?)\s+for\s+(?:a\s+total\s+of\s+)?(?:\d{1,3}|[a-z]+)\s+(?:full|part|users|people|staff|employees|seats)|\bwe\s+(?:now\s+|currently\s+|will\s+)?(?:have|are\s+(?:now\s+)?at|are\s+down\s+to|are\s+up\s+to|will\s+be\s+at)\s+(?:a\s+total\s+of\s+)?\d{1,3}\s+(?:full|part|users|people|staff|employees|seats)|\b(?:new|updated|current|correct)\s+(?:user\s+)?(?:count|total|headcount)\b|\bheadcount\s+(?:is|will\s+be|of)\s+\d|\bbring(?:s|ing)?\s+(?:us|our\s+total|the\s+total|you)\s+to\s+\d",
+        r"(?i)\b(?:bill|charge|invoice)\s+(?:us|me|our\b[^.;:]{0,60}?)\s+for\s+(?:a\s+total\s+of\s+)?(?:\d{1,3}|[a-z]+)\s+(?:full|part|users|people|staff|employees|seats)|\bwe\s+(?:now\s+|currently\s+|will\s+)?(?:have|are\s+(?:now\s+)?at|are\s+down\s+to|are\s+up\s+to|will\s+be\s+at)\s+(?:a\s+total\s+of\s+)?\d{1,3}\s+(?:full|part|users|people|staff|employees|seats)|\b(?:new|updated|current|correct)\s+(?:user\s+)?(?:count|total|headcount)\b|\bheadcount\s+(?:is|will\s+be|of)\s+\d|\bbring(?:s|ing)?\s+(?:us|our\s+total|the\s+total|you)\s+to\s+\d|\b(?:that|this|which|it)(?:'ll|\s+will|\s+would)?\s+(?:make|makes|bring|brings|leave|leaves|put|puts)\s+(?:us\s+)?(?:at\s+|to\s+)?(?:a\s+total\s+of\s+)?(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)\s+(?:full|part|users|people|staff|employees|seats|total)|\b\d{1,3}\s+(?:full|part)[- ]?time(?:\s+(?:users|people|staff|employees|seats))?\s+(?:in\s+)?total\b|\b(?:our|the)\s+(?:new\s+|updated\s+)?(?:numbers|counts|user\s+counts?|totals|headcounts?)\b[^.;?]{0,60}?\d{1,3}\s+(?:full|part)|\bthe\s+(?:\d{1,3}|[a-z]+)\s+(?:full|part)[- ]?time(?:rs|\s+users|\s+staff|\s+people)?\s+(?:are|is)\s+(?:still\s+)?(?:correct|right|accurate|unchanged|the\s+same)\b|\bwe(?:'re|\s+are)\s+(?:now\s+)?(?:at|down\s+to|up\s+to)\s+(?:a\s+total\s+of\s+)?(?:\d{1,3}|[a-z]+(?:-[a-z]+)?)\s+(?:full|part|users|people|staff|employees|seats|agents)|\b(?:no\s+longer|don't|do\s+not)\s+have\s+any\s+(?:full|part)[- ]?time",
     )
 });
 static REMOVE: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(remove|removing|delete|deleting|drop|dropping|deactivate|deactivating|offboard|offboarding|terminate|terminating|cancel|cancelling|canceling)\b|\bno\s+longer\s+(?:with|employed|working|works|here|at|part\s+of|on)\b|\b(left|leaving|retired|retiring|resigned|resigning|departed|departing|quit|quitting)\b|\blast\s+day\b|\bstop\s+(?:billing|charging)\b|\blet\s+go\b|\btake\b[^.;]{0,30}\boff\b|\b(?:decrease|decreasing|reduce|reducing|lower)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b",
+        r"(?i)\b(remove|removing|delete|deleting|drop|dropping|deactivate|deactivating|offboard|offboarding|terminate|terminating|cancel|cancelling|canceling)\b|\bno\s+longer\s+(?:with|employed|working|works|here|at|part\s+of|on)\b|\b(left|leaving|leavers?|departures?|retired|retiring|resigned|resigning|departed|departing|quit|quitting)\b|\blast\s+day\b|\bstop\s+(?:billing|charging)\b|\blet\s+go\b|\btake\b[^.;]{0,30}\boff\b|\b(?:decrease|decreasing|reduce|reducing|lower)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b",
     )
 });
 static REMOVED_PAST: LazyLock<Regex> =
     LazyLock::new(|| super::keywords(r"(?i)\b(removed|deleted|dropped|deactivated|disabled)\b"));
 static ADD: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(add|adds|adding|onboard|onboarding|hire|hires|hired|hiring|joining|joins|welcoming)\b|\bnew\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|staff|employees?|hires?|people|team\s+members?|members?|seats?|licenses?)\b|\bstart(?:ing)?\s+billing\s+for\b|\b(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of|some|several)\s+(?:more|additional|extra)\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|seats?|licenses?|people|staff|employees)\b|\b(?:increase|increasing|bump|raise)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b",
+        r"(?i)\b(add|adds|adding|onboard|onboarding|hire|hires|hired|hiring|joining|joins|welcoming)\b|\bnew\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|staff|employees?|hires?|people|team\s+members?|members?|seats?|licenses?)\b|\bstart(?:ing)?\s+billing\s+for\b|\b(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of|some|several)\s+(?:more|additional|extra)\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|seats?|licenses?|people|staff|employees)\b|\b(?:increase|increasing|bump|raise)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b|\bnew\s+(?:[a-z-]+\s+){0,3}?[a-z-]+\s+(?:starting|start|starts|joining|join|joins|beginning|begins|coming\s+on)\b|\b(?:new\s+)?(?:starters?|joiners?|arrivals?)\b",
     )
 });
 static ADDED_PAST: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)\badded\b"));
@@ -145,14 +147,62 @@ static DATE_CUE: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
-static NO_FULL_TIME: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"\b(no|zero)\s+full[- ]?time\b"));
-static NO_PART_TIME: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"\b(no|zero)\s+part[- ]?time\b"));
+static NO_FULL_TIME: LazyLock<Regex> =
+    LazyLock::new(|| super::keywords(r"\b(no|zero|(?:don't|do\s+not|no\s+longer)\s+have\s+any)\s+full[- ]?time"));
+static NO_PART_TIME: LazyLock<Regex> =
+    LazyLock::new(|| super::keywords(r"\b(no|zero|(?:don't|do\s+not|no\s+longer)\s+have\s+any)\s+part[- ]?time"));
+
+/// A sentence that gives one type to the people just named or counted:
+/// "All three are part-time", "Both is part time, not full time", "he was
+/// part time".
+static GROUP_TYPE: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)\b(?:all|both|each|they|they're|these|those|everyone|he|she|he's|she's)\b[^.;]{0,30}?\b(?:are|is|was|were|be|'re|'s|work|works|as)\b[^.;]{0,20}?\b(?:full|part)[- ]?tim",
+    )
+});
+/// "not full-time", taken out before a sentence's type is read.
+static NOT_TYPE: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)\bnot\s+(?:a\s+)?(?:full|part)[- ]?time\w*"));
+/// The type left open on purpose: "full-time or part-time", "whether she'll be full- or part-time".
+static TYPE_OPEN: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)\b(?:full|part)(?:[- ]?time)?\s*(?:-\s*)?(?:or|/)\s*(?:full|part)[- ]?time\b|\bwhether\b[^.;]{0,40}\b(?:full|part)[- ]?time",
+    )
+});
+/// An action asked about as a price or a plan, not asked for: "a quote for
+/// adding 10 seats", "what would it cost to add".
+static HYPOTHETICAL: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)\b(?:quote|quotation|estimate|pricing|price|cost|costs|budget)\s+(?:for|of|to|on)\b|\bhow\s+much\b|\bwhat\s+(?:would|will|does)\b",
+    )
+});
+/// The sender says nothing is to change now: "please don't add anything yet".
+static NO_CHANGE_NOW: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)\b(?:don't|do\s+not|no\s+need\s+to)\s+(?:add|remove|change|make)\s+(?:anything|any\s+changes?|anyone)\b|\bfor\s+budget(?:ing)?\s+(?:purposes\s+)?only\b|\bno\s+changes?\s+(?:yet|for\s+now|needed|at\s+this\s+time)\b",
+    )
+});
+/// A total stated as the new count, not as background: "now", "down to",
+/// "that makes", "please bill".
+static TOTAL_NOW: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)\b(?:now|new|updated?|after|down\s+to|up\s+to|make|makes|bring|brings|will\s+be|going\s+forward|from\s+now|effective|starting|as\s+of|please|bill|charge|invoice|total|correct|right|accurate|unchanged|same|replaces?|no\s+longer|numbers|counts)\b",
+    )
+});
+/// A request to bill the counts given: "please update our billing to reflect this".
+static UPDATE_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)\b(?:please|kindly|can\s+you|could\s+you)\b[^.?]{0,40}\b(?:update|bill|charge|adjust|change|reflect|use|invoice|correct)\b",
+    )
+});
+/// Words before a capitalised run that make it a place or a company, not a
+/// person: "moved on from Mustard Seed", "works at Acme".
+const PLACE_PREPOSITIONS: &[&str] = &["from", "at", "of", "in"];
 
 /// Stems of every action the patterns below know; a clause with none of
 /// them is not a request and skips the patterns (one literal-set search).
 static ACT_STEMS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)add(?:s|ed|ing)?(?-u:\b)|remov|delet|drop|deactiv|offboard|onboard|terminat|cancel|no longer|left|leav|retir|resign|depart|quit|last day|stop billing|stop charging|let go|take |decreas|reduc|lower|increas|bump|raise|hire|hiring|join|welcom|new (?:full|part|user|staff|employee|hire|people|team|member|seat|licen)|(?:more|additional|extra) (?:full|part|user|seat|licen|people|staff|employee)|(?:bill|charge|invoice) (?:us|me|our)|to (?:be )?(?:a )?(?:full|part)[- ]?time|from (?:full|part)[- ]?time|(?:user|new|updated|current|correct|head) ?count|(?:new|updated|current|correct|a) total|total of|bring|billing for|we (?:now |currently |will )?(?:have|are)|disabled",
+        r"(?i)add(?:s|ed|ing)?(?-u:\b)|remov|delet|drop|deactiv|offboard|onboard|terminat|cancel|no longer|left|leav|retir|resign|depart|quit|last day|stop billing|stop charging|let go|take |decreas|reduc|lower|increas|bump|raise|hire|hiring|join|welcom|new (?:full|part|user|staff|employee|hire|people|team|member|seat|licen)|(?:more|additional|extra) (?:full|part|user|seat|licen|people|staff|employee)|(?:bill|charge|invoice) (?:us|me|our)|to (?:be )?(?:a )?(?:full|part)[- ]?time|from (?:full|part)[- ]?time|(?:user|new|updated|current|correct|head) ?count|(?:new|updated|current|correct|a) total|total of|bring|billing for|we (?:now |currently |will )?(?:have|are)|we're|disabled|starter|joiner|arrival|leaver|departure|makes? |numbers|counts|totals|(?:are|is) (?:still )?(?:correct|right|accurate|unchanged|the same)|have any|new [a-z]|time\s*(?:→|->|=>|⇒)",
     )
     .expect("regex")
 });
@@ -317,7 +367,7 @@ fn act_of(clause: &str) -> Option<Asked> {
     let cue = CUES.over(&lower);
     let any_act =
         [&*MOVE_FROM_TO, &MOVE_TO, &TOTAL, &REMOVE, &ADD, &REMOVED_PAST, &ADDED_PAST].iter().any(|re| cue.has(re));
-    if !any_act || cue.has(&NEGATED) {
+    if !any_act || cue.has(&NEGATED) || HYPOTHETICAL.is_match(&lower) {
         return None;
     }
     let past = cue.has(&REMOVED_PAST) || cue.has(&ADDED_PAST);
@@ -325,8 +375,12 @@ fn act_of(clause: &str) -> Option<Asked> {
     let found = |act, strength| Asked { act, strength, pronoun: cue.has(&PRONOUN), tentative: cue.has(&TENTATIVE) };
     let act = if cue.has(&MOVE_FROM_TO) {
         let c = MOVE_FROM_TO.captures(&lower)?;
-        let from = type_word(&format!("{}time", &c[1]))?;
-        let to = type_word(&format!("{}time", &c[2]))?;
+        let (f, t) = match (c.get(1), c.get(2)) {
+            (Some(f), Some(t)) => (f.as_str(), t.as_str()),
+            _ => (c.get(3)?.as_str(), c.get(4)?.as_str()),
+        };
+        let from = type_word(&format!("{f}time"))?;
+        let to = type_word(&format!("{t}time"))?;
         if from == to {
             return None;
         }
@@ -419,7 +473,8 @@ fn typed_names(clause: &str, names: &[String]) -> Vec<(String, Option<UserType>)
 }
 
 fn stated_type(text: &str) -> (Option<UserType>, bool) {
-    let types: Vec<UserType> = TYPE_RE.find_iter(text).filter_map(|m| type_word(m.as_str())).collect();
+    let text = NOT_TYPE.replace_all(text, "");
+    let types: Vec<UserType> = TYPE_RE.find_iter(&text).filter_map(|m| type_word(m.as_str())).collect();
     let ft = types.contains(&UserType::FullTime);
     let pt = types.contains(&UserType::PartTime);
     match (ft, pt) {
@@ -477,8 +532,18 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
     let mut last_unit_led_list = false;
     let mut units_since_group = 0usize;
     let mut unbound_dates: Vec<NaiveDate> = Vec::new();
+    // a total said as the new count ("now", "that makes"), not as background
+    let mut total_now = false;
+    let mut type_conflict = false;
 
     for unit in units {
+        if unit.field {
+            // a form's field is read only when its label is an action ("Add: …")
+            let label = unit.text.split(':').next().unwrap_or("");
+            if act_of(label).is_none() {
+                continue;
+            }
+        }
         // a unit from `units` is one sentence already; an item may hold several
         let unit_sentences = if unit.item { sentences(&unit.text) } else { vec![unit.text.clone()] };
         // each clause with its action, worked out once
@@ -521,8 +586,17 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                 acted = true;
                 let lower = clause.to_ascii_lowercase();
                 if act == Act::Total {
+                    if lower.trim_end().ends_with('?') {
+                        continue;
+                    }
                     any_total = true;
-                    let (vals, _) = counts_in(&lower);
+                    total_now |= TOTAL_NOW.is_match(&lower);
+                    let (mut vals, _) = counts_in(&lower);
+                    // "11 users: 8 full-time and 3 part-time": 11 is their sum, not a third figure
+                    let typed_sum: i64 = vals.iter().filter(|v| v.1.is_some()).map(|v| v.0).sum();
+                    if vals.iter().filter(|v| v.1.is_some()).count() >= 2 {
+                        vals.retain(|v| v.1.is_some() || v.0 != typed_sum);
+                    }
                     let mut found_typed = false;
                     for (n, t) in vals {
                         match t {
@@ -562,7 +636,7 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                 if counts.iter().any(|c| c.1.is_some()) && counts.iter().any(|c| c.1.is_none() && c.0 == typed_sum) {
                     counts.retain(|c| c.1.is_some());
                 }
-                let names: Vec<String> = names_in(&clause).into_iter().filter(|n| !names_to_skip.contains(n)).collect();
+                let names = person_names(&clause, names_to_skip);
                 let named = typed_names(&clause, &names);
                 let (st, both_types) = stated_type(&clause);
                 let type_doubt = TYPE_DOUBT.iter().any(|w| lower.contains(w));
@@ -635,6 +709,9 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                 }
                 units_since_group = 0;
             }
+            if !acted {
+                type_for_group(&sentence, &mut groups, &mut type_conflict);
+            }
             if !acted && let Some(d) = sentence_date {
                 // "Please make the change effective November 1."
                 let empty = groups.is_empty();
@@ -652,9 +729,29 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
     if *DEBUG {
         eprintln!("groups: {groups:#?}");
     }
+    let all_text: String = units.iter().map(|u| u.text.as_str()).collect::<Vec<_>>().join("\n");
+    if any_total && !total_now && !UPDATE_REQUEST.is_match(&all_text) {
+        // "we currently have 8 full-time and 3 part-time, if that matters": background
+        any_total = false;
+        totals = (None, None);
+        total_untyped = false;
+        total_conflict = false;
+    }
     let mut f = Finding::default();
     if groups.is_empty() && !any_total {
         return f;
+    }
+    if NO_CHANGE_NOW.is_match(&all_text) {
+        for g in &mut groups {
+            g.strength = Strength::Weak;
+        }
+        f.doubts.push("the sender says nothing is to change yet".into());
+    }
+    if TYPE_OPEN.is_match(&all_text) && groups.iter().any(|g| matches!(g.act, Act::Add | Act::Remove)) {
+        f.doubts.push("the message leaves the type (full-time or part-time) open".into());
+    }
+    if type_conflict {
+        f.doubts.push("the message gives the same people two different types".into());
     }
     f.strength = groups.iter().map(|g| g.strength).chain(any_total.then_some(Strength::Strong)).max();
     let mut dates: Vec<NaiveDate> = groups.iter().filter_map(|g| g.date).collect();
@@ -759,12 +856,52 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
         } else {
             f.doubts.push("could not read the new totals".into());
         }
-        if groups.iter().any(|g| g.strength == Strength::Strong) {
-            f.doubts.push("gives both changes and new totals; a person checks they agree".into());
-        }
     }
     f.doubts.dedup();
     f
+}
+
+/// People named in a clause: not the sender's own names, not a place or a
+/// company ("moved on from Mustard Seed").
+fn person_names(clause: &str, names_to_skip: &[String]) -> Vec<String> {
+    names_in(clause)
+        .into_iter()
+        .filter(|n| !names_to_skip.contains(n))
+        .filter(|n| {
+            let Some(at) = clause.find(n.as_str()) else { return true };
+            let before = clause[..at].trim_end().rsplit(char::is_whitespace).next().unwrap_or("");
+            !PLACE_PREPOSITIONS.iter().any(|p| before.eq_ignore_ascii_case(p))
+        })
+        .collect()
+}
+
+/// A sentence with no action that gives the last group of people one type
+/// ("All three are part-time"). Records a conflict with a type already given.
+fn type_for_group(sentence: &str, groups: &mut [Group], conflict: &mut bool) {
+    let lower = sentence.to_ascii_lowercase();
+    if !GROUP_TYPE.is_match(&lower) {
+        return;
+    }
+    let (Some(t), false) = stated_type(&lower) else { return };
+    let Some(g) = groups.iter_mut().rev().find(|g| matches!(g.act, Act::Add | Act::Remove)) else { return };
+    match g.stated_type {
+        None => g.stated_type = Some(t),
+        Some(x) if x != t => *conflict = true,
+        Some(_) => {}
+    }
+}
+
+/// The one type a subject gives the people it asks about ("Add 3
+/// part-time users"), when it asks for something and names one type.
+pub fn subject_type(subject: &str) -> Option<UserType> {
+    let asked = act_of(subject)?;
+    if !matches!(asked.act, Act::Add | Act::Remove) {
+        return None;
+    }
+    match stated_type(&subject.to_ascii_lowercase()) {
+        (Some(t), false) => Some(t),
+        _ => None,
+    }
 }
 
 /// The subject read as a request ("Add 2 users"), for checking the body.
@@ -865,6 +1002,86 @@ mod tests {
             read("Please add Priya Nair as a part-time user starting next Monday. She works about 20 hours a week.");
         assert_eq!(adj(&f), [(UserType::PartTime, 1)]);
         assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+    }
+
+    #[test]
+    fn totals_said_as_the_new_count() {
+        // "that makes", "the N part-time are correct", "here are our numbers", "N ... total"
+        let f = read("Lisa Tran left us, so please take her off. That makes 7 full-time; the 2 part-time are correct.");
+        assert_eq!(f.totals, Some((Some(7), Some(2))));
+        assert_eq!(adj(&f), [(UserType::FullTime, -1)]);
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        let f = read("Now that our hiring is done, here are our numbers: 31 full-time and 9 part-time staff accounts.");
+        assert_eq!(f.totals, Some((Some(31), Some(9))));
+        assert!(f.adjustments.is_empty());
+        let f = read(
+            "Please add Ollie Grant as a part-timer. That'll make 5 part-time users total. Full-time stays the same.",
+        );
+        assert_eq!(f.totals, Some((None, Some(5))));
+        // the grand total that is the sum of the types is not a third figure
+        let f = read(
+            "Dr. Kevin Ma's last day with us was Friday. Please remove his user. After that we have 11 users: 8 full-time and 3 part-time.",
+        );
+        assert_eq!(f.totals, Some((Some(8), Some(3))));
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        // "twenty-two" in words; "no longer have any part-timers" is zero
+        let f = read("We're down to twenty-two agents, all full-time. We no longer have any part-timers.");
+        assert_eq!(f.totals.and_then(|t| t.1), Some(0));
+    }
+
+    #[test]
+    fn counts_given_as_background_are_not_totals() {
+        let f = read("What is the rate per user? We currently have 8 full-time and 3 part-time, if that matters.");
+        assert!(!f.found(), "{f:?}");
+        // the same figures with a request to bill them are totals
+        let f = read(
+            "We currently have 15 full-time and 4 part-time employees. Please update our billing to reflect this.",
+        );
+        assert_eq!(f.totals, Some((Some(15), Some(4))));
+    }
+
+    #[test]
+    fn a_type_stated_once_for_the_group() {
+        let f = read(
+            "We have three new home health aides starting on the 23rd: Tasha Greene, Mohammed Farah and Lily Nguyen. All three are part-time. Please add them to our agreement.",
+        );
+        assert_eq!(adj(&f), [(UserType::PartTime, 3)]);
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        let f = read("Please add 2 more users, Ana Ruiz and Jo Park. Both is part time, not full time.");
+        assert_eq!(adj(&f), [(UserType::PartTime, 2)]);
+    }
+
+    #[test]
+    fn a_type_left_open_is_not_defaulted() {
+        let f = read(
+            "We're adding Priya Raman as a new user starting December 1. We haven't decided yet whether she'll be full-time or part-time.",
+        );
+        assert!(!f.doubts.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn prices_quotes_and_no_change_yet_are_not_requests() {
+        let f = read("Could you send me a quote for adding 10 more seats (full-time)? This is for budgeting only.");
+        assert!(f.strength != Some(Strength::Strong), "{f:?}");
+        let f = read("We plan to grow. Please add 3 full-time users in January. Please don't add anything yet.");
+        assert!(!f.doubts.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn places_and_form_fields_are_not_people() {
+        let f = read("Please remove these folks, who have moved on from Mustard Seed:\n\nAaron Bell\nCynthia Moore\n");
+        assert_eq!(adj(&f), [(UserType::FullTime, -2)]);
+        assert_eq!(f.names_removed, ["Aaron Bell", "Cynthia Moore"]);
+        let f = read(
+            "Contact:   Gloria Menendez\nType:      User Change > New User\nPriority:  3 - Normal\n\nNothing else.",
+        );
+        assert!(!f.found(), "{f:?}");
+    }
+
+    #[test]
+    fn an_arrow_between_types_is_a_move() {
+        let f = read("Name | Change | Type\nTasha Reed | Full-time → Part-time | \n");
+        assert_eq!(adj(&f), [(UserType::FullTime, -1), (UserType::PartTime, 1)]);
     }
 
     #[test]

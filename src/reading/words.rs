@@ -30,7 +30,17 @@ pub fn count_word(w: &str) -> Option<i64> {
         "thirty" => 30,
         "forty" => 40,
         "fifty" => 50,
-        _ => return None,
+        "sixty" => 60,
+        "seventy" => 70,
+        "eighty" => 80,
+        "ninety" => 90,
+        _ => {
+            // "twenty-two": tens and units joined by a hyphen
+            let (tens, unit) = w.split_once('-')?;
+            let t = count_word(tens).filter(|t| *t >= 20 && t % 10 == 0 && tens.len() > 3)?;
+            let u = count_word(unit).filter(|u| (1..=9).contains(u) && unit.len() > 2)?;
+            return Some(t + u);
+        }
     })
 }
 
