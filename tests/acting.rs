@@ -287,4 +287,10 @@ fn a_change_with_its_new_total_is_applied_only_when_both_agree_with_the_books() 
     assert_eq!(show(&bm, "ACME")["full_time_users"], 21);
     let items = bm.run(&["review", "list", "--json"]).ok().json();
     assert!(items.to_string().contains("says the new total is 25, but the account has 21"), "{items}");
+    // review show puts under each figure the sentence it was read from
+    let id = items.as_array().unwrap().last().unwrap()["id"].to_string();
+    let shown = bm.run(&["review", "show", &id]).ok().stdout;
+    let expect = "  -1 full-time\n      read from (text/plain): \"Please remove Maria Lopez, she left last week.\"\n  \
+                  new total full-time: 25\n      read from (text/plain): \"That makes 25 full-time users.\"";
+    assert!(shown.contains(expect), "{shown}");
 }

@@ -65,6 +65,43 @@ fn mismatches(exp: &Value, got: &Value) -> Vec<String> {
     miss
 }
 
+/// The figures of a `high` reading that no evidence backs (parse-output.md:
+/// every figure has at least one entry, with its text and part).
+fn unbacked(got: &Value) -> Vec<String> {
+    let mut figures: Vec<String> = Vec::new();
+    let u = &got["user_change"];
+    for i in 0..u["adjustments"].as_array().map_or(0, Vec::len) {
+        figures.push(format!("adjustments[{i}]"));
+    }
+    for t in ["full_time", "part_time"] {
+        if u["totals"][t].is_i64() {
+            figures.push(format!("totals.{t}"));
+        }
+    }
+    if u["effective_date"].is_string() {
+        figures.push("effective_date".into());
+    }
+    let p = &got["payment"];
+    if p["amount"].is_string() {
+        figures.push("amount".into());
+    }
+    for i in 0..p["invoice_numbers"].as_array().map_or(0, Vec::len) {
+        figures.push(format!("invoice_numbers[{i}]"));
+    }
+    let evidence = got["evidence"].as_array().cloned().unwrap_or_default();
+    let parts = ["text/plain", "text/html", "attachment", "subject"];
+    figures
+        .into_iter()
+        .filter(|f| {
+            !evidence.iter().any(|e| {
+                e["field"] == f.as_str()
+                    && e["text"].as_str().is_some_and(|t| !t.is_empty() && t.chars().count() <= 300)
+                    && parts.contains(&e["part"].as_str().unwrap_or(""))
+            })
+        })
+        .collect()
+}
+
 struct Score {
     correct: usize,
     safe: usize,
@@ -119,7 +156,12 @@ fn score(dir: &Path) -> Score {
                 s.wrong.push(format!("{}: said high where a person must look ({got})", eml.display()))
             }
         } else if miss.is_empty() {
-            s.correct += 1;
+            let lacking = unbacked(&got);
+            if lacking.is_empty() {
+                s.correct += 1;
+            } else {
+                s.wrong.push(format!("{}: no evidence for {}", eml.display(), lacking.join(", ")));
+            }
         } else if said_other && (exp["kind"] == "user_change" || exp["kind"] == "payment") {
             // left unread in the inbox for a person: nothing wrong, the work undone
             s.missed += 1;

@@ -300,45 +300,62 @@ fn parse(file: &Path, json: bool) -> Result<Outcome> {
         println!("{}", serde_json::to_string_pretty(&reading)?);
         return Ok(Outcome { code: 0 });
     }
-    let kind = serde_json::to_value(reading.kind)?;
-    let conf = serde_json::to_value(reading.confidence)?;
-    println!("{} ({} confidence) from {}", kind.as_str().unwrap_or(""), conf.as_str().unwrap_or(""), reading.from);
-    if let Some(o) = &reading.on_behalf_of {
-        println!("  on behalf of {o}");
-    }
-    println!("  subject: {}", reading.subject);
-    if let Some(u) = &reading.user_change {
-        for a in &u.adjustments {
-            println!("  {:+} {}", a.delta, a.user_type.replace('_', "-"));
-        }
-        if let Some(t) = &u.totals {
-            println!("  new totals: full-time {:?}, part-time {:?}", t.full_time, t.part_time);
-        }
-        if let Some(d) = &u.effective_date {
-            println!("  effective {d}");
-        }
-    }
-    if let Some(p) = &reading.payment {
-        println!(
-            "  {} {} by {} for {} ({})",
-            p.amount.as_deref().unwrap_or("no amount"),
-            p.currency.as_deref().unwrap_or(""),
-            p.method,
-            if p.invoice_numbers.is_empty() { "no invoice".to_string() } else { p.invoice_numbers.join(", ") },
-            p.source
-        );
-    }
-    if let Some(b) = &reading.bounce {
-        println!(
-            "  failed: {} (message {})",
-            b.failed_recipients.join(", "),
-            b.original_message_id.as_deref().unwrap_or("?")
-        );
-    }
-    for r in &reading.reasons {
-        println!("  - {r}");
-    }
+    print!("{}", describe_reading(&serde_json::to_value(&reading)?));
     Ok(Outcome { code: 0 })
+}
+
+/// A reading as a person reads it: kind and confidence, each figure with
+/// the sentence or row it was read from under it, then the reasons. Used by
+/// `parse` and `review show`.
+fn describe_reading(r: &Value) -> String {
+    use std::fmt::Write;
+    let mut out = String::new();
+    let s = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let evidence = r["evidence"].as_array().cloned().unwrap_or_default();
+    let backed = |out: &mut String, field: &str| {
+        for e in evidence.iter().filter(|e| e["field"] == field) {
+            let _ = writeln!(out, "      read from ({}): \"{}\"", s(&e["part"]), s(&e["text"]));
+        }
+    };
+    let _ = writeln!(out, "{} ({} confidence) from {}", s(&r["kind"]), s(&r["confidence"]), s(&r["from"]));
+    if r["on_behalf_of"].is_string() {
+        let _ = writeln!(out, "  on behalf of {}", s(&r["on_behalf_of"]));
+    }
+    let _ = writeln!(out, "  subject: {}", s(&r["subject"]));
+    let u = &r["user_change"];
+    for (i, a) in u["adjustments"].as_array().into_iter().flatten().enumerate() {
+        let _ = writeln!(out, "  {:+} {}", a["delta"].as_i64().unwrap_or(0), s(&a["user_type"]).replace('_', "-"));
+        backed(&mut out, &format!("adjustments[{i}]"));
+    }
+    for t in ["full_time", "part_time"] {
+        if let Some(n) = u["totals"][t].as_i64() {
+            let _ = writeln!(out, "  new total {}: {n}", t.replace('_', "-"));
+            backed(&mut out, &format!("totals.{t}"));
+        }
+    }
+    if u["effective_date"].is_string() {
+        let _ = writeln!(out, "  effective {}", s(&u["effective_date"]));
+        backed(&mut out, "effective_date");
+    }
+    let p = &r["payment"];
+    if p.is_object() {
+        let amount = if p["amount"].is_string() { s(&p["amount"]) } else { "no amount".into() };
+        let _ = writeln!(out, "  {amount} {} by {} ({})", s(&p["currency"]), s(&p["method"]), s(&p["source"]));
+        backed(&mut out, "amount");
+        for (i, n) in p["invoice_numbers"].as_array().into_iter().flatten().enumerate() {
+            let _ = writeln!(out, "  for {}", s(n));
+            backed(&mut out, &format!("invoice_numbers[{i}]"));
+        }
+    }
+    let b = &r["bounce"];
+    if b.is_object() {
+        let failed: Vec<String> = b["failed_recipients"].as_array().into_iter().flatten().map(s).collect();
+        let _ = writeln!(out, "  failed: {} (message {})", failed.join(", "), s(&b["original_message_id"]));
+    }
+    for reason in r["reasons"].as_array().into_iter().flatten() {
+        let _ = writeln!(out, "  - {}", s(reason));
+    }
+    out
 }
 
 fn check_config(path: &Path) -> Result<Outcome> {
@@ -482,7 +499,7 @@ async fn dispatch(
             if let Some(d) = &r.decision_reason {
                 println!("decided {}: {d}", r.decided_at.as_deref().unwrap_or(""));
             }
-            println!("\nreading:\n{}", serde_json::to_string_pretty(&serde_json::from_str::<Value>(&reading)?)?);
+            println!("\nreading:\n{}", describe_reading(&serde_json::from_str::<Value>(&reading)?));
             println!("\nmessage:\n{}", String::from_utf8_lossy(&raw));
         }
         Command::Review(ReviewCmd::Approve { id }) => {

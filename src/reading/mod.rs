@@ -128,6 +128,37 @@ pub struct Payment {
     pub source: &'static str,
 }
 
+/// Where one figure of a reading was read: the sentence or row as it
+/// stands (whitespace collapsed, at most 300 characters) and the part that
+/// held it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evidence {
+    /// What it backs: `adjustments[0]`, `totals.full_time`, `amount`,
+    /// `invoice_numbers[1]`, `effective_date`.
+    pub field: String,
+    pub text: String,
+    /// `text/plain`, `text/html`, `attachment` or `subject`.
+    pub part: &'static str,
+}
+
+/// At most this many characters of a sentence are kept as evidence.
+const EVIDENCE_CHARS: usize = 300;
+
+fn collapse(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Evidence {
+    fn new(field: String, text: &str, part: &'static str) -> Evidence {
+        let text = collapse(text);
+        let text = match text.char_indices().nth(EVIDENCE_CHARS) {
+            Some((i, _)) => text[..i].to_string(),
+            None => text,
+        };
+        Evidence { field, text, part }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct BounceInfo {
     pub failed_recipients: Vec<String>,
@@ -146,6 +177,9 @@ pub struct Reading {
     pub user_change: Option<UserChange>,
     pub payment: Option<Payment>,
     pub reasons: Vec<String>,
+    /// Where each figure was read (parse-output.md): every figure of a
+    /// `high` reading has at least one entry.
+    pub evidence: Vec<Evidence>,
     /// Set for `bounce`: who could not be reached, and which message failed.
     pub bounce: Option<BounceInfo>,
     pub message_id: Option<String>,
@@ -306,6 +340,7 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         user_change: None,
         payment: None,
         reasons: Vec::new(),
+        evidence: Vec::new(),
         bounce: None,
         message_id: mail.message_id.clone(),
         in_reply_to: mail.in_reply_to.clone(),
@@ -464,6 +499,9 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         // "RE: Invoice INV-2026-0169": the invoice the payment answers
         let n = payment::invoice_numbers(&mail.subject);
         if !n.is_empty() {
+            for i in 0..n.len() {
+                pf.evidence.push((format!("invoice_numbers[{i}]"), mail.subject.clone(), true));
+            }
             pf.invoice_numbers = n;
             pf.doubts.retain(|d| d != "no invoice number");
         }
@@ -499,8 +537,21 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
     if quoted_request {
         reasons.push("the request is only in the quoted text; the reply itself does not state it".into());
     }
+    // which part held a sentence: the subject, an attached message, or the body
+    let attached_text = mail.attached.first().map(|a| collapse(&a.text));
+    let part_of = |line: &str, in_subject: bool| -> &'static str {
+        let line = collapse(line);
+        if in_subject || (!line.is_empty() && (line == collapse(&mail.subject) || line == collapse(&request_subject))) {
+            "subject"
+        } else if attached_text.as_ref().is_some_and(|a| a.contains(&line)) {
+            "attachment"
+        } else {
+            mail.text_part
+        }
+    };
     match kind {
         Kind::UserChange => {
+            r.evidence = uf.evidence.iter().map(|(f, t)| Evidence::new(f.clone(), t, part_of(t, false))).collect();
             reasons.extend(uf.doubts.iter().cloned());
             if p == Some(payment::Strength::Weak) {
                 reasons.extend(pf.doubts.iter().cloned());
@@ -523,6 +574,8 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
             }
         }
         Kind::Payment => {
+            r.evidence =
+                pf.evidence.iter().map(|(f, t, subj)| Evidence::new(f.clone(), t, part_of(t, *subj))).collect();
             reasons.extend(pf.doubts.iter().cloned());
             if u == Some(users::Strength::Weak) {
                 reasons.extend(uf.doubts.iter().cloned());

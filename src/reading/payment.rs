@@ -32,6 +32,23 @@ pub struct Finding {
     pub payer: Option<String>,
     pub source: Option<Source>,
     pub doubts: Vec<String>,
+    /// What each figure was read from: (`amount`, `invoice_numbers[0]`; the
+    /// line), with whether the line is the subject's.
+    pub evidence: Vec<(String, String, bool)>,
+}
+
+/// The first line of `text` that shows `amount` (a labelled field first).
+fn line_showing(text: &str, amount: Decimal) -> Option<&str> {
+    let shows = |l: &str| {
+        mentions(l).iter().any(|m| m.amount == amount)
+            || field(l).is_some_and(|(_, v)| BARE_AMOUNT.captures(v).and_then(|c| parse_number(&c[1])) == Some(amount))
+    };
+    let mut lines = super::text::lines(text).filter(|l| shows(l));
+    let first = lines.next()?;
+    if field(first).is_some() {
+        return Some(first);
+    }
+    Some(lines.find(|l| field(l).is_some()).unwrap_or(first))
 }
 
 /// A money amount as written, with its currency.
@@ -515,6 +532,20 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
     let body_numbers = invoice_numbers(text);
     let subject_numbers = invoice_numbers(subject);
     f.invoice_numbers = if body_numbers.is_empty() { subject_numbers.clone() } else { body_numbers.clone() };
+    if let Some(a) = f.amount {
+        match line_showing(text, a) {
+            Some(l) => f.evidence.push(("amount".into(), l.to_string(), false)),
+            None if line_showing(subject, a).is_some() => f.evidence.push(("amount".into(), subject.to_string(), true)),
+            None => {}
+        }
+    }
+    for (i, n) in f.invoice_numbers.iter().enumerate() {
+        let line = super::text::lines(text).find(|l| invoice_numbers(l).contains(n));
+        f.evidence.push(match line {
+            Some(l) => (format!("invoice_numbers[{i}]"), l.to_string(), false),
+            None => (format!("invoice_numbers[{i}]"), subject.to_string(), true),
+        });
+    }
     if !body_numbers.is_empty() && subject_numbers.iter().any(|n| !body_numbers.contains(n)) {
         f.doubts.push("the subject and the text name different invoices".into());
     }

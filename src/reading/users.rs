@@ -48,6 +48,10 @@ struct Group {
     date: Option<NaiveDate>,
     /// Came from a sentence whose only people are a pronoun.
     pronoun_only: bool,
+    /// The sentences and rows it was read from.
+    said: Vec<String>,
+    /// The sentence its date was read from.
+    date_said: Option<String>,
 }
 
 /// What a request says about user counts.
@@ -63,6 +67,9 @@ pub struct Finding {
     pub doubts: Vec<String>,
     /// (act, count) per action, for comparing with the subject.
     pub totals_by_act: Vec<(&'static str, i64)>,
+    /// What each figure was read from: (`adjustments[0]`, `totals.full_time`,
+    /// `effective_date`; the sentence or row).
+    pub evidence: Vec<(String, String)>,
 }
 
 impl Finding {
@@ -528,10 +535,12 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
     let mut total_untyped = false;
     let mut any_total = false;
     let mut pending_items: Vec<(String, Option<UserType>)> = Vec::new();
-    let mut pending_date: Option<NaiveDate> = None;
+    let mut pending_rows: Vec<String> = Vec::new();
+    let mut pending_date: Option<(NaiveDate, String)> = None;
+    let mut totals_said: (Option<String>, Option<String>) = (None, None);
     let mut last_unit_led_list = false;
     let mut units_since_group = 0usize;
-    let mut unbound_dates: Vec<NaiveDate> = Vec::new();
+    let mut unbound_dates: Vec<(NaiveDate, String)> = Vec::new();
     // a total said as the new count ("now", "that makes"), not as background
     let mut total_now = false;
     let mut type_conflict = false;
@@ -568,9 +577,13 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                     Some(g) if g.act != Act::Total => {
                         if !g.names.iter().any(|(n, _)| n == &person.0) {
                             g.names.push(person);
+                            g.said.push(unit.text.clone());
                         }
                     }
-                    _ => pending_items.push(person),
+                    _ => {
+                        pending_items.push(person);
+                        pending_rows.push(unit.text.clone());
+                    }
                 }
             }
             continue;
@@ -604,11 +617,13 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                                 found_typed = true;
                                 total_conflict |= totals.0.is_some_and(|x| x != n);
                                 totals.0 = Some(n);
+                                totals_said.0 = Some(sentence.clone());
                             }
                             Some(UserType::PartTime) => {
                                 found_typed = true;
                                 total_conflict |= totals.1.is_some_and(|x| x != n);
                                 totals.1 = Some(n);
+                                totals_said.1 = Some(sentence.clone());
                             }
                             None => total_untyped = true,
                         }
@@ -620,9 +635,14 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                         };
                         if re.is_match(&lower) {
                             found_typed = true;
-                            let slot = if t == UserType::FullTime { &mut totals.0 } else { &mut totals.1 };
+                            let (slot, said) = if t == UserType::FullTime {
+                                (&mut totals.0, &mut totals_said.0)
+                            } else {
+                                (&mut totals.1, &mut totals_said.1)
+                            };
                             total_conflict |= slot.is_some_and(|x| x != 0);
                             *slot = Some(0);
+                            *said = Some(sentence.clone());
                         }
                     }
                     if !found_typed {
@@ -660,9 +680,11 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                         if g.stated_type.is_none() {
                             g.stated_type = stated;
                         }
-                        if g.date.is_none() {
+                        if g.date.is_none() && sentence_date.is_some() {
                             g.date = sentence_date;
+                            g.date_said = Some(sentence.clone());
                         }
+                        g.said.push(sentence.clone());
                         units_since_group = 0;
                         continue;
                     }
@@ -677,6 +699,7 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                     if g.stated_type.is_none() {
                         g.stated_type = stated;
                     }
+                    g.said.push(sentence.clone());
                     continue;
                 }
                 let mut g = Group {
@@ -688,11 +711,19 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                     names: named,
                     tentative,
                     type_doubt,
-                    date: sentence_date.or(pending_date.take()),
+                    date: None,
                     pronoun_only: !has_people && pronoun,
+                    said: vec![sentence.clone()],
+                    date_said: None,
                 };
+                match (sentence_date, pending_date.take()) {
+                    (Some(d), _) => (g.date, g.date_said) = (Some(d), Some(sentence.clone())),
+                    (None, Some((d, said))) => (g.date, g.date_said) = (Some(d), Some(said)),
+                    (None, None) => {}
+                }
                 if !has_people && !pending_items.is_empty() {
                     g.names.append(&mut pending_items);
+                    g.said.append(&mut pending_rows);
                     g.pronoun_only = false;
                 }
                 if both_types && counts.len() >= 2 {
@@ -716,9 +747,9 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                 // "Please make the change effective November 1."
                 let empty = groups.is_empty();
                 match groups.iter_mut().rev().find(|g| g.date.is_none()) {
-                    Some(g) => g.date = Some(d),
-                    None if empty => pending_date = Some(d),
-                    None => unbound_dates.push(d),
+                    Some(g) => (g.date, g.date_said) = (Some(d), Some(sentence.clone())),
+                    None if empty => pending_date = Some((d, sentence.clone())),
+                    None => unbound_dates.push((d, sentence.clone())),
                 }
             }
         }
@@ -758,10 +789,22 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
     dates.sort();
     dates.dedup();
     match dates.as_slice() {
-        [] => f.effective_date = pending_date.or(unbound_dates.first().copied()),
-        [one] => f.effective_date = Some(*one),
+        [] => {
+            if let Some((d, said)) = pending_date.or(unbound_dates.into_iter().next()) {
+                f.effective_date = Some(d);
+                f.evidence.push(("effective_date".into(), said));
+            }
+        }
+        [one] => {
+            f.effective_date = Some(*one);
+            if let Some(said) = groups.iter().find(|g| g.date == Some(*one)).and_then(|g| g.date_said.clone()) {
+                f.evidence.push(("effective_date".into(), said));
+            }
+        }
         _ => f.doubts.push("the changes take effect on different dates".into()),
     }
+    // the sentences and rows behind each type's change
+    let mut backing: BTreeMap<UserType, Vec<String>> = BTreeMap::new();
     for g in groups.iter().filter(|g| g.strength == Strength::Strong) {
         let label = match g.act {
             Act::Add => "add",
@@ -838,13 +881,24 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
         }
         for (t, d) in per_type {
             *f.adjustments.entry(t).or_default() += d;
+            backing.entry(t).or_default().extend(g.said.iter().cloned());
         }
     }
     if groups.iter().all(|g| g.strength == Strength::Weak) && !any_total {
         f.doubts.push("mentions user changes but does not ask for one".into());
     }
     f.adjustments.retain(|_, d| *d != 0);
+    for (i, t) in f.adjustments.keys().enumerate() {
+        let mut said = backing.remove(t).unwrap_or_default();
+        said.dedup();
+        f.evidence.extend(said.into_iter().map(|s| (format!("adjustments[{i}]"), s)));
+    }
     if any_total {
+        for (field, said) in [("totals.full_time", &totals_said.0), ("totals.part_time", &totals_said.1)] {
+            if let Some(s) = said {
+                f.evidence.push((field.into(), s.clone()));
+            }
+        }
         if total_conflict {
             f.doubts.push("two different totals for the same user type".into());
         }
@@ -889,6 +943,7 @@ fn type_for_group(sentence: &str, groups: &mut [Group], conflict: &mut bool) {
         Some(x) if x != t => *conflict = true,
         Some(_) => {}
     }
+    g.said.push(sentence.to_string());
 }
 
 /// The one type a subject gives the people it asks about ("Add 3
