@@ -466,13 +466,19 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
             _ => hown,
         };
         let h = analyze(&hown, &skip);
+        if std::env::var_os("BILLMAIL_DEBUG_READER").is_some() {
+            eprintln!("html own:\n{hown}\n---- html reading: {:?} {:?}", h.adjustments, h.totals);
+        }
         let plain = if forwarded.is_some() {
             forwarded.as_ref().map(|f| analyze(&f.2, &skip))
         } else {
             Some(analyze(&own, &skip))
         };
+        // (an HTML part whose structure hides the request, as a forward in a
+        // blockquote does, reads as nothing: that is no disagreement)
         if let Some(p) = plain
             && p.found()
+            && h.found()
             && (p.adjustments != h.adjustments || p.totals != h.totals)
         {
             uf.doubts.push("the plain-text and HTML parts of the message give different changes".into());

@@ -525,9 +525,8 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
             }
         }
     };
-    if f.method == "unknown" && !f.doubts.iter().any(|d| d.contains("method")) {
-        f.doubts.push("the payment method is not stated".into());
-    }
+    // a method none of the four (an instant rail, or none stated) is `unknown`:
+    // it changes nothing that is applied, so it is no doubt
 
     let body_numbers = invoice_numbers(text);
     let subject_numbers = invoice_numbers(subject);

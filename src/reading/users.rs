@@ -98,7 +98,7 @@ static MOVE_FROM_TO: LazyLock<Regex> = LazyLock::new(|| {
 });
 static MOVE_TO: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(mov(?:e|es|ed|ing)|switch(?:es|ed|ing)?|chang(?:e|es|ed|ing)|convert(?:s|ed|ing)?|going|goes|go|transition(?:s|ed|ing)?|reduc(?:e|es|ed|ing)|becom(?:e|es|ing)|drop(?:s|ped|ping)?\s+(?:down\s+)?)\b[^.;:]{0,40}?\bto\s+(?:be\s+)?(?:a\s+)?(full|part)[- ]?time\b",
+        r"(?i)\b(mov(?:e|es|ed|ing)|switch(?:es|ed|ing)?|return(?:s|ed|ing)?|cut(?:s|ting)?\s+back|chang(?:e|es|ed|ing)|convert(?:s|ed|ing)?|going|goes|go|transition(?:s|ed|ing)?|reduc(?:e|es|ed|ing)|becom(?:e|es|ing)|drop(?:s|ped|ping)?\s+(?:down\s+)?)\b[^.;:]{0,40}?\bto\s+(?:be\s+)?(?:a\s+)?(full|part)[- ]?time\b",
     )
 });
 static TOTAL: LazyLock<Regex> = LazyLock::new(|| {
@@ -115,7 +115,7 @@ static REMOVED_PAST: LazyLock<Regex> =
     LazyLock::new(|| super::keywords(r"(?i)\b(removed|deleted|dropped|deactivated|disabled)\b"));
 static ADD: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(add|adds|adding|onboard|onboarding|hire|hires|hired|hiring|joining|joins|welcoming)\b|\bnew\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|staff|employees?|hires?|people|team\s+members?|members?|seats?|licenses?)\b|\bstart(?:ing)?\s+billing\s+for\b|\b(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of|some|several)\s+(?:more|additional|extra)\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|seats?|licenses?|people|staff|employees)\b|\b(?:increase|increasing|bump|raise)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b|\bnew\s+(?:[a-z-]+\s+){0,3}?[a-z-]+\s+(?:starting|start|starts|joining|join|joins|beginning|begins|coming\s+on)\b|\b(?:new\s+)?(?:starters?|joiners?|arrivals?)\b",
+        r"(?i)\b(add|adds|adding|onboard|onboarding|hire|hires|hired|hiring|joining|joins|welcoming)\b|\bnew\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|staff|employees?|hires?|people|team\s+members?|members?|seats?|licenses?)\b|\bstart(?:ing)?\s+billing\s+for\b|\b(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of|some|several)\s+(?:more|additional|extra)\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:[a-z-]+\s+){0,2}?(?:users?|seats?|licen[cs]es?|people|staff|employees|logins?|accounts?|mailboxes)\b|\bbring(?:s|ing)?\s+on\b|\b(?:increase|increasing|bump|raise)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b|\bnew\s+(?:[a-z-]+\s+){0,3}?[a-z-]+\s+(?:starting|start|starts|joining|join|joins|beginning|begins|coming\s+on)\b|\b(?:new\s+)?(?:starters?|joiners?|arrivals?)\b",
     )
 });
 static ADDED_PAST: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)\badded\b"));
@@ -145,7 +145,7 @@ static PRONOUN: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 static NAME: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:Dr\.?\s+)?[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þa-zà-öø-ÿ][a-zà-öø-ÿ'’]+)?(?:\s+[A-Z]\.)?(?:\s+(?:(?:de|van|von|der|da|del|la|le|di|du|dos|das|bin|al)\s+)?[A-ZÀ-ÖØ-Þ][a-zà-öø-ÿ'’]+(?:-[A-ZÀ-ÖØ-Þa-zà-öø-ÿ][a-zà-öø-ÿ'’]+)?){0,2}")
+    Regex::new(r"\b(?:Dr\.?\s+)?(?:Mc|Mac|[OD]['’])?\p{Lu}[\p{Ll}\p{M}'’]+(?:-\p{L}[\p{Ll}\p{M}'’]+)?(?:\s+\p{Lu}\.)?(?:\s+(?:(?:de|van|von|der|da|del|la|le|di|du|dos|das|bin|al)\s+)?(?:Mc|Mac|[OD]['’])?\p{Lu}[\p{Ll}\p{M}'’]+(?:-\p{L}[\p{Ll}\p{M}'’]+)?){0,2}")
         .expect("regex")
 });
 static DATE_CUE: LazyLock<Regex> = LazyLock::new(|| {
@@ -203,13 +203,13 @@ static UPDATE_REQUEST: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// Words before a capitalised run that make it a place or a company, not a
 /// person: "moved on from Mustard Seed", "works at Acme".
-const PLACE_PREPOSITIONS: &[&str] = &["from", "at", "of", "in"];
+const PLACE_PREPOSITIONS: &[&str] = &["from", "at", "in"];
 
 /// Stems of every action the patterns below know; a clause with none of
 /// them is not a request and skips the patterns (one literal-set search).
 static ACT_STEMS: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r"(?i)add(?:s|ed|ing)?(?-u:\b)|remov|delet|drop|deactiv|offboard|onboard|terminat|cancel|no longer|left|leav|retir|resign|depart|quit|last day|stop billing|stop charging|let go|take |decreas|reduc|lower|increas|bump|raise|hire|hiring|join|welcom|new (?:full|part|user|staff|employee|hire|people|team|member|seat|licen)|(?:more|additional|extra) (?:full|part|user|seat|licen|people|staff|employee)|(?:bill|charge|invoice) (?:us|me|our)|to (?:be )?(?:a )?(?:full|part)[- ]?time|from (?:full|part)[- ]?time|(?:user|new|updated|current|correct|head) ?count|(?:new|updated|current|correct|a) total|total of|bring|billing for|we (?:now |currently |will )?(?:have|are)|we're|disabled|starter|joiner|arrival|leaver|departure|makes? |numbers|counts|totals|(?:are|is) (?:still )?(?:correct|right|accurate|unchanged|the same)|have any|new [a-z]|time\s*(?:→|->|=>|⇒)",
+        r"(?i)add(?:s|ed|ing)?(?-u:\b)|remov|delet|drop|deactiv|offboard|onboard|terminat|cancel|no longer|left|leav|retir|resign|depart|quit|last day|stop billing|stop charging|let go|take |decreas|reduc|lower|increas|bump|raise|hire|hiring|join|welcom|new (?:full|part|user|staff|employee|hire|people|team|member|seat|licen)|(?:more|additional|extra) (?:full|part|user|seat|licen|people|staff|employee)|(?:bill|charge|invoice) (?:us|me|our)|to (?:be )?(?:a )?(?:full|part)[- ]?time|from (?:full|part)[- ]?time|(?:user|new|updated|current|correct|head) ?count|(?:new|updated|current|correct|a) total|total of|bring|billing for|we (?:now |currently |will )?(?:have|are)|we're|disabled|starter|joiner|arrival|leaver|departure|bring|makes? |numbers|counts|totals|(?:are|is) (?:still )?(?:correct|right|accurate|unchanged|the same)|have any|new [a-z]|time\s*(?:→|->|=>|⇒)|return|cut",
     )
     .expect("regex")
 });
@@ -918,8 +918,14 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
 /// People named in a clause: not the sender's own names, not a place or a
 /// company ("moved on from Mustard Seed").
 fn person_names(clause: &str, names_to_skip: &[String]) -> Vec<String> {
-    names_in(clause)
-        .into_iter()
+    let mut out: Vec<String> = Vec::new();
+    for n in names_in(clause) {
+        // "Dr. Anita Shah ... (Dr. Shah is going to 3 days)": one person
+        if !out.iter().any(|o| same_person(o, &n)) {
+            out.push(n);
+        }
+    }
+    out.into_iter()
         .filter(|n| !names_to_skip.contains(n))
         .filter(|n| {
             let Some(at) = clause.find(n.as_str()) else { return true };
@@ -927,6 +933,15 @@ fn person_names(clause: &str, names_to_skip: &[String]) -> Vec<String> {
             !PLACE_PREPOSITIONS.iter().any(|p| before.eq_ignore_ascii_case(p))
         })
         .collect()
+}
+
+/// Two mentions of one person: the same surname, and the same first name
+/// or a title in place of it ("Dr. Anita Shah", "Dr. Shah").
+fn same_person(a: &str, b: &str) -> bool {
+    let words = |s: &str| s.split_whitespace().map(|w| w.trim_end_matches('.').to_string()).collect::<Vec<_>>();
+    let (wa, wb) = (words(a), words(b));
+    let (Some(la), Some(lb)) = (wa.last(), wb.last()) else { return false };
+    la == lb && (wa[0] == wb[0] || wa[0] == "Dr" || wb[0] == "Dr")
 }
 
 /// A sentence with no action that gives the last group of people one type
