@@ -74,6 +74,13 @@ impl Seen<'_> {
     }
 }
 
+/// `BILLMAIL_DEBUG_READER` set: the reader prints what it read to standard
+/// error (own words, quotes, groups), for working on its rules.
+pub(crate) fn debugging() -> bool {
+    static ON: LazyLock<bool> = LazyLock::new(|| std::env::var_os("BILLMAIL_DEBUG_READER").is_some());
+    *ON
+}
+
 /// Messages larger than this are refused unread.
 pub const MAX_MESSAGE_BYTES: usize = 25 * 1024 * 1024;
 /// Only this much of a body is analysed; the rest of a huge body is not a request.
@@ -381,7 +388,7 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
     let reply = REPLY_SUBJECT.is_match(&mail.subject);
     let body = truncate(&mail.text);
     let (split, own, mut quoted) = own_text(body, forward_subject, &signer_names(mail.from_name.as_deref()));
-    if std::env::var_os("BILLMAIL_DEBUG_READER").is_some() {
+    if debugging() {
         eprintln!("own:\n{own}\n---- quoted:\n{quoted}\n----");
     }
 
@@ -466,7 +473,7 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
             _ => hown,
         };
         let h = analyze(&hown, &skip);
-        if std::env::var_os("BILLMAIL_DEBUG_READER").is_some() {
+        if debugging() {
             eprintln!("html own:\n{hown}\n---- html reading: {:?} {:?}", h.adjustments, h.totals);
         }
         let plain = if forwarded.is_some() {

@@ -756,8 +756,7 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
         last_unit_led_list = unit.leads_list;
     }
 
-    static DEBUG: LazyLock<bool> = LazyLock::new(|| std::env::var_os("BILLMAIL_DEBUG_READER").is_some());
-    if *DEBUG {
+    if super::debugging() {
         eprintln!("groups: {groups:#?}");
     }
     let all_text: String = units.iter().map(|u| u.text.as_str()).collect::<Vec<_>>().join("\n");
