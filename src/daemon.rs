@@ -6,10 +6,10 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use crate::config::Config;
 use crate::domain::calendar::local_time;
@@ -60,9 +60,36 @@ pub fn backoff(failures: u32) -> Duration {
     base + jitter
 }
 
+/// The daemon's "now". By default the real clock; with `run --now T` the
+/// daemon starts at `T` and its clock advances with the machine's monotonic
+/// clock from there, so a replay or a test acts at the moments it names
+/// whatever the date on the machine.
+#[derive(Clone, Copy, Debug)]
+pub struct Clock {
+    start: Option<(DateTime<Utc>, Instant)>,
+}
+
+impl Clock {
+    /// The machine's clock.
+    pub fn real() -> Clock {
+        Clock { start: None }
+    }
+
+    /// A clock that reads `t` now and advances in real time from here.
+    pub fn starting_at(t: DateTime<Utc>) -> Clock {
+        Clock { start: Some((t, Instant::now())) }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        match self.start {
+            None => Utc::now(),
+            Some((t, at)) => t + chrono::TimeDelta::from_std(at.elapsed()).unwrap_or_default(),
+        }
+    }
+}
+
 /// Time until the next scheduled send moment (billing runs at it).
-fn until_next_send(config: &Config) -> Duration {
-    let now = Utc::now();
+fn until_next_send(config: &Config, now: DateTime<Utc>) -> Duration {
     let local = local_time(&now, config.company.timezone);
     let today = local.date().and_time(config.schedule.send_time);
     let next = if local < today { today } else { today + chrono::Duration::days(1) };
@@ -115,7 +142,7 @@ pub struct Signals {
 /// Runs until a stop is asked (SIGTERM/SIGINT), finishing the message in
 /// hand; on SIGHUP reads `config_path` again and, if it is valid, carries
 /// on with it (a bad one is refused and the running config kept).
-pub async fn run(config_path: &Path, config: Config, store: Store, signals: Signals) -> Result<()> {
+pub async fn run(config_path: &Path, config: Config, store: Store, signals: Signals, clock: Clock) -> Result<()> {
     let Signals { stop, reload, wake } = signals;
     let mut parts = Parts::build(config)?;
     let watchdog = watchdog_interval();
@@ -127,7 +154,7 @@ pub async fn run(config_path: &Path, config: Config, store: Store, signals: Sign
         ready = true;
     }
     while !stop.load(Ordering::SeqCst) {
-        let now = Utc::now();
+        let now = clock.now();
         if reload.swap(false, Ordering::SeqCst) {
             notify("RELOADING=1");
             match Parts::reload(config_path, &parts.config) {
@@ -241,9 +268,9 @@ pub async fn run(config_path: &Path, config: Config, store: Store, signals: Sign
             notify("WATCHDOG=1");
         }
         // 4. wait: for new mail, the next send moment, an outbox retry, the watchdog
-        let mut due = until_next_send(config).min(Duration::from_secs(3600));
+        let mut due = until_next_send(config, clock.now()).min(Duration::from_secs(3600));
         if let Ok(Some(next_retry)) = store.next_mail_attempt().await {
-            let secs = (next_retry - Utc::now()).num_seconds().max(1) as u64;
+            let secs = (next_retry - clock.now()).num_seconds().max(1) as u64;
             due = due.min(Duration::from_secs(secs));
         }
         if let Some(w) = watchdog {

@@ -64,7 +64,7 @@ fn the_daemon_takes_mail_in_as_it_arrives_survives_a_restart_and_stops_cleanly()
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_billmail"))
-        .args(["run", "--config"])
+        .args(["run", "--now", "2026-11-24T10:00:00-05:00", "--config"])
         .arg(bm.path("billmail.toml"))
         .env("NOTIFY_SOCKET", &sock_path)
         .stdout(Stdio::null())
@@ -149,7 +149,10 @@ fn under_systemd_it_keeps_its_books_in_the_state_directory_pings_the_watchdog_an
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
     let log = std::fs::File::create(bm.path("daemon.log")).unwrap();
-    let child = as_the_unit(&bm, &["run"])
+    // the daemon's clock starts where the tick left off, whatever today's date
+    // is on the machine (on the real clock the invoices would be overdue and
+    // reminders would go out beside them)
+    let child = as_the_unit(&bm, &["run", "--now", "2026-11-15T09:00:00-05:00"])
         .env("NOTIFY_SOCKET", &sock_path)
         .env("WATCHDOG_USEC", "2000000")
         .stdout(Stdio::null())

@@ -270,7 +270,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         return Ok(Outcome { code: 0 });
     }
     let store = Store::open(&config.database.path).await?;
-    let result = dispatch(cli.command, &cli.config, &config, &store, now).await;
+    let result = dispatch(cli.command, &cli.config, &config, &store, now, cli.now.is_some()).await;
     store.close().await;
     result
 }
@@ -397,6 +397,7 @@ async fn dispatch(
     config: &Config,
     store: &Store,
     now: DateTime<Utc>,
+    now_given: bool,
 ) -> Result<Outcome> {
     let tz = config.company.timezone;
     let today = local_date(&now, tz);
@@ -428,7 +429,8 @@ async fn dispatch(
                     break;
                 }
             });
-            crate::daemon::run(config_path, config.clone(), store.clone(), signals).await?;
+            let clock = if now_given { crate::daemon::Clock::starting_at(now) } else { crate::daemon::Clock::real() };
+            crate::daemon::run(config_path, config.clone(), store.clone(), signals, clock).await?;
         }
         Command::Tick => {
             if let Err(e) = tick(config, store, now).await {
