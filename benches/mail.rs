@@ -136,7 +136,7 @@ async fn intake(stack: &Stack) {
     let t = Instant::now();
     let mut mb = Mailbox::connect(&imap, None, chrono::Utc::now()).await.unwrap();
     let renderer = Renderer::new();
-    let actor = billmail::intake::Actor { config: &cfg, renderer: &renderer };
+    let actor = billmail::intake::Actor { config: &cfg, renderer: &renderer, dkim: None };
     let report = mb.intake(&imap, &actor, &store, at("2026-11-17T09:00:00-05:00")).await.unwrap();
     mb.logout().await;
     let full = t.elapsed();

@@ -17,6 +17,8 @@
 # and OAUTHBEARER when started with OAUTH_INTROSPECTION_URL set: Dovecot then
 # checks each token by POSTing it to that URL, RFC 7662 style, and accepts
 # {"active": true, "email": USER}) and relays through OpenSMTPD.
+# OpenSMTPD names itself SMTPD_HOSTNAME in the Received lines it writes when
+# that is set (tests play the organisation's receiving server with it).
 # TLS: a CA made for the run (TLS_CA, a PEM file) signs a certificate for
 # localhost and 127.0.0.1; IMAP_PORT and SUBMISSION_PORT offer STARTTLS,
 # IMAPS_PORT and SUBMISSIONS_PORT speak TLS from the start.
@@ -35,6 +37,8 @@ install() {
   [ -e /usr/lib/dovecot/submission ] || missing+=(dovecot-submissiond)
   command -v smtpd >/dev/null || missing+=(opensmtpd)
   command -v openssl >/dev/null || missing+=(openssl)
+  # the DNS server the DKIM tests publish their keys on
+  command -v dnsmasq >/dev/null || missing+=(dnsmasq-base)
   if [ ${#missing[@]} -gt 0 ]; then
     echo "installing ${missing[*]}" >&2
     export DEBIAN_FRONTEND=noninteractive
@@ -163,7 +167,7 @@ CONF
 table vusers file:$dir/smtpd/virtuals
 smtp limit max-mails 100000
 smtp limit max-rcpt 100000
-listen on 127.0.0.1 port $smtp
+listen on 127.0.0.1 port $smtp${SMTPD_HOSTNAME:+ hostname $SMTPD_HOSTNAME}
 action "dovecot" lmtp "127.0.0.1:$lmtp" rcpt-to virtual <vusers>
 match from any for domain "reject.example" reject
 match from any for any action "dovecot"

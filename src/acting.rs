@@ -30,6 +30,12 @@ pub struct Facts {
     pub approved: bool,
     /// Accounts on credit or service hold: additions of users wait for a person.
     pub on_hold: Vec<String>,
+    /// For a bounce: the recipients of the message billmail sent that it
+    /// names (None: billmail sent no such message).
+    pub bounced_mail: Option<Vec<String>>,
+    /// For a bounce: domains whose servers may report our mail undelivered
+    /// (the SMTP relay's, the company's own, `[trust] bounce_domains`).
+    pub bounce_domains: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,24 +81,72 @@ fn one(accounts: &[String]) -> Result<String, String> {
 
 pub fn plan(r: &Reading, f: &Facts) -> Plan {
     let action = match r.kind {
-        Kind::AutoReply | Kind::Bounce => Action::Processed,
+        Kind::AutoReply => Action::Processed,
+        Kind::Bounce => match bounce_targets(r, f) {
+            Ok(_) => Action::Processed,
+            Err(why) => Action::Review { account: None, reasons: vec![why] },
+        },
         Kind::Other => Action::Left,
         Kind::UserChange => user_change(r, f),
         Kind::Payment => payment(r, f),
     };
     let reviewing = matches!(action, Action::Review { .. } | Action::RecordClaim { .. });
     let known = !f.from_accounts.is_empty() || (f.from_is_services_team && !f.behalf_accounts.is_empty());
-    let acknowledge = reviewing && known && !r.automated && !f.approved && f.answers_today < ANSWERS_PER_SENDER_PER_DAY;
+    // a message that failed the check of its origin is never answered
+    let acknowledge = reviewing
+        && known
+        && !r.automated
+        && !f.approved
+        && r.authentication != "fail"
+        && f.answers_today < ANSWERS_PER_SENDER_PER_DAY;
     Plan { action, acknowledge }
 }
 
+/// The addresses a delivery failure report may flag: it must name a
+/// message billmail sent (its original Message-ID is in the outbox), come
+/// from a server that would report on that mail (our relay, our own domain,
+/// `[trust] bounce_domains`, or the failed recipient's own domain), and name
+/// recipients of that message. Anyone can write "Returned mail"; only these
+/// may switch off a customer's billing address.
+pub fn bounce_targets(r: &Reading, f: &Facts) -> Result<Vec<String>, String> {
+    let Some(b) = &r.bounce else { return Err("not a delivery failure report".into()) };
+    let original = b.original_message_id.as_deref().unwrap_or("");
+    let Some(sent_to) = &f.bounced_mail else {
+        return Err(if original.is_empty() {
+            "a delivery failure report that names no message billmail sent: no address is flagged".into()
+        } else {
+            format!("a delivery failure report for {original}, which billmail did not send: no address is flagged")
+        });
+    };
+    let reporter = r.from.rsplit('@').next().unwrap_or("").to_ascii_lowercase();
+    let failed: Vec<String> =
+        b.failed_recipients.iter().filter(|a| sent_to.iter().any(|t| t.eq_ignore_ascii_case(a))).cloned().collect();
+    let recipient_domains = failed.iter().filter_map(|a| a.rsplit_once('@').map(|(_, d)| d.to_string()));
+    let mut may_report = f.bounce_domains.iter().cloned().chain(recipient_domains);
+    if !may_report.any(|d| crate::trust::aligned(&d, &reporter)) {
+        return Err(format!(
+            "a delivery failure report from {reporter}, which neither relays our mail nor receives the recipient's: no address is flagged"
+        ));
+    }
+    if failed.is_empty() {
+        return Err(format!(
+            "a delivery failure report for {original} naming {}, who were not its recipients: no address is flagged",
+            b.failed_recipients.join(", ")
+        ));
+    }
+    Ok(failed)
+}
+
 fn authenticated(r: &Reading, f: &Facts) -> Result<(), String> {
+    let domain = r.from.rsplit('@').next().unwrap_or("");
+    let how =
+        if r.authentication_detail.is_empty() { String::new() } else { format!(" ({})", r.authentication_detail) };
     if !f.require_authentication || f.approved || r.authentication == "pass" {
         Ok(())
     } else if r.authentication == "fail" {
-        Err("the receiving server could not verify the sender (DMARC/DKIM failed): possibly forged".into())
+        Err(format!("possibly forged: the check of its origin failed{how}"))
     } else {
-        Err("the message carries no DMARC or DKIM pass for the sender's domain".into())
+        Err(format!("not proven to come from {domain}{how}"))
     }
 }
 
@@ -106,6 +160,18 @@ fn user_change(r: &Reading, f: &Facts) -> Action {
     let mut reasons = Vec::new();
     if let Err(e) = authenticated(r, f) {
         reasons.push(e);
+    }
+    // a customer's contact forwarding someone else's request: only the
+    // services team acts for customers, and nobody for another customer
+    if let (Some(o), false) = (&r.on_behalf_of, f.from_is_services_team)
+        && let Ok(a) = &account
+        && !f.behalf_accounts.contains(a)
+        && !f.approved
+    {
+        reasons.push(format!(
+            "{} forwards a request from {o}, who is not a contact of {a}: only the services team forwards for customers",
+            r.from
+        ));
     }
     match &account {
         Err(n) if n == "none" => reasons.push(format!("{who} is not a billing or authorized contact of any account")),
@@ -145,6 +211,17 @@ fn payment(r: &Reading, f: &Facts) -> Action {
     let mut reasons = Vec::new();
     if !f.unknown_invoices.is_empty() {
         reasons.push(format!("no such invoice: {}", f.unknown_invoices.join(", ")));
+    }
+    // one customer's payer naming another's invoice: whose money is it?
+    if let (Ok(owner), Ok(payer)) = (&by_invoice, one(&f.payer_accounts))
+        && *owner != payer
+        && !f.approved
+    {
+        reasons.push(format!(
+            "the payer {} is {payer}'s, but {} belongs to {owner}",
+            p.payer.as_deref().unwrap_or("named"),
+            p.invoice_numbers.join(", ")
+        ));
     }
     if let Err(e) = &account {
         reasons.push(e.clone());
@@ -186,12 +263,18 @@ fn payment(r: &Reading, f: &Facts) -> Action {
 mod tests {
     use super::*;
 
+    /// A reading whose origin intake proved (`pass`).
     fn reading(raw: &str) -> Reading {
-        crate::reading::read(raw.as_bytes()).unwrap()
+        proven(raw, "pass")
     }
 
-    const ADD: &str = "From: Jane <jane@acme.example>\r\nSubject: Add a user\r\nMessage-ID: <a1@acme.example>\r\n\
-        Authentication-Results: mx.kr.example; dmarc=pass header.from=acme.example\r\n\r\n\
+    fn proven(raw: &str, verdict: &'static str) -> Reading {
+        let mut r = crate::reading::read(raw.as_bytes()).unwrap();
+        r.authentication = verdict;
+        r
+    }
+
+    const ADD: &str = "From: Jane <jane@acme.example>\r\nSubject: Add a user\r\nMessage-ID: <a1@acme.example>\r\n\r\n\
         Please add Tom Baker as a full-time user from December 1, 2026.\r\n";
 
     fn facts() -> Facts {
@@ -212,11 +295,12 @@ mod tests {
 
     #[test]
     fn forged_unknown_or_ambiguous_senders_go_to_review() {
-        let forged = ADD.replace("dmarc=pass", "dmarc=fail");
-        assert!(matches!(plan(&reading(&forged), &facts()).action, Action::Review { .. }));
-        let unauthenticated =
-            ADD.replace("Authentication-Results: mx.kr.example; dmarc=pass header.from=acme.example\r\n", "");
-        assert!(matches!(plan(&reading(&unauthenticated), &facts()).action, Action::Review { .. }));
+        let forged = plan(&proven(ADD, "fail"), &facts());
+        assert!(matches!(forged.action, Action::Review { .. }));
+        assert!(!forged.acknowledge, "a forgery is never answered");
+        let unauthenticated = plan(&proven(ADD, "none"), &facts());
+        assert!(matches!(unauthenticated.action, Action::Review { .. }));
+        assert!(unauthenticated.acknowledge, "an unproven contact is told a person will look");
         let stranger = Facts { from_accounts: vec![], ..facts() };
         let p = plan(&reading(ADD), &stranger);
         assert!(matches!(p.action, Action::Review { .. }));
@@ -228,7 +312,7 @@ mod tests {
     #[test]
     fn only_trusted_bank_notices_are_money() {
         let notice = "From: Bank Alerts <alerts@bank.example>\r\nSubject: ACH Credit Received\r\nMessage-ID: <n1@bank.example>\r\n\
-            Authentication-Results: mx; dkim=pass header.d=bank.example\r\n\r\n\
+            \r\n\
             An ACH credit has been posted to your account.\r\nAmount: $100.00\r\nAddenda: INV-2026-0001\r\n";
         let trusted = Facts {
             trusted_payment_sender: true,

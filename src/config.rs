@@ -131,6 +131,16 @@ pub struct Tier {
 pub struct Trust {
     pub payment_senders: Vec<EmailAddress>,
     pub require_authentication: bool,
+    /// billmail checks DKIM signatures itself (DNS).
+    pub verify_dkim: bool,
+    /// The authserv-ids of the organisation's own receiving servers, whose
+    /// `Authentication-Results` may be believed (lower-cased).
+    pub authserv_ids: Vec<String>,
+    /// DNS servers for DKIM keys; empty: the system's resolver.
+    pub dns_servers: Vec<std::net::SocketAddr>,
+    /// Domains besides the SMTP relay's and the company's whose servers may
+    /// report our mail undelivered (Google's bounces come from googlemail.com).
+    pub bounce_domains: Vec<String>,
 }
 
 /// `INV-{year}-{seq:04}`: literal text with a year and a zero-padded
@@ -384,6 +394,20 @@ impl Validator {
             Some(_) => {
                 self.err(section, key, "must be a whole number");
                 default
+            }
+        }
+    }
+
+    /// A list of strings (absent: empty).
+    fn strings(&mut self, t: &Table, section: &str, key: &str) -> Vec<String> {
+        match t.get(key) {
+            None => Vec::new(),
+            Some(Value::Array(a)) if a.iter().all(Value::is_str) => {
+                a.iter().filter_map(|v| v.as_str().map(str::to_string)).collect()
+            }
+            Some(_) => {
+                self.err(section, key, "must be a list of strings");
+                Vec::new()
             }
         }
     }
@@ -836,9 +860,57 @@ impl Validator {
 
     fn trust(&mut self, root: &Table) -> Trust {
         const S: &str = "trust";
-        let mut trust = Trust { payment_senders: Vec::new(), require_authentication: true };
+        let mut trust = Trust {
+            payment_senders: Vec::new(),
+            require_authentication: true,
+            verify_dkim: false,
+            authserv_ids: Vec::new(),
+            dns_servers: Vec::new(),
+            bounce_domains: Vec::new(),
+        };
         let Some(t) = self.table(root, S, false) else { return trust };
-        self.unknown(t, S, &["payment_senders", "require_authentication"]);
+        self.unknown(
+            t,
+            S,
+            &[
+                "payment_senders",
+                "require_authentication",
+                "verify_dkim",
+                "authserv_ids",
+                "dns_servers",
+                "bounce_domains",
+            ],
+        );
+        for id in self.strings(t, S, "authserv_ids") {
+            let id = id.trim().to_ascii_lowercase();
+            if id.is_empty() || id.contains(|c: char| c.is_whitespace() || c == ';' || c == '"') {
+                self.err(S, "authserv_ids", format!("{id:?} is not an authserv-id (a host name like mx.example.com)"));
+            } else {
+                trust.authserv_ids.push(id);
+            }
+        }
+        for d in self.strings(t, S, "bounce_domains") {
+            let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+            if d.is_empty() || !d.contains('.') || d.contains(|c: char| c.is_whitespace() || c == '@') {
+                self.err(S, "bounce_domains", format!("{d:?} is not a domain"));
+            } else {
+                trust.bounce_domains.push(d);
+            }
+        }
+        for s in self.strings(t, S, "dns_servers") {
+            let parsed = s
+                .parse::<std::net::SocketAddr>()
+                .or_else(|_| s.parse::<IpAddr>().map(|ip| std::net::SocketAddr::new(ip, 53)));
+            match parsed {
+                Ok(a) => trust.dns_servers.push(a),
+                Err(_) => self.err(
+                    S,
+                    "dns_servers",
+                    format!("{s:?} is not an address like \"192.0.2.53\" or \"127.0.0.1:5353\""),
+                ),
+            }
+        }
+        trust.verify_dkim = self.boolean(t, S, "verify_dkim", false);
         match t.get("payment_senders") {
             None => {}
             Some(Value::Array(a)) => {
@@ -929,6 +1001,36 @@ mod tests {
 
     fn with(extra: &str) -> Result<Config, Vec<String>> {
         Config::parse(&format!("{EXAMPLE}\n{extra}"), Path::new("/etc/billmail"))
+    }
+
+    #[test]
+    fn trust_settings_and_their_mistakes() {
+        let c = Config::parse(
+            &EXAMPLE.replace(
+                "verify_dkim = false",
+                "verify_dkim = true\ndns_servers = [\"127.0.0.1:5353\", \"192.0.2.53\"]",
+            ),
+            Path::new("/etc/billmail"),
+        )
+        .unwrap();
+        assert!(c.trust.verify_dkim);
+        assert_eq!(c.trust.authserv_ids, vec!["mx1.krgroup.example".to_string()]);
+        assert_eq!(c.trust.dns_servers, vec!["127.0.0.1:5353".parse().unwrap(), "192.0.2.53:53".parse().unwrap()]);
+        let errs = Config::parse(
+            &EXAMPLE.replace(
+                "authserv_ids = [\"mx1.krgroup.example\"]",
+                "authserv_ids = [\"mx1 krgroup\"]\ndns_servers = [\"dns.example\"]",
+            ),
+            Path::new("/etc/billmail"),
+        )
+        .unwrap_err()
+        .join("\n");
+        assert!(errs.contains("[trust] authserv_ids: \"mx1 krgroup\" is not an authserv-id"), "{errs}");
+        assert!(errs.contains("[trust] dns_servers: \"dns.example\" is not an address"), "{errs}");
+        let errs = Config::parse(&EXAMPLE.replace("verify_dkim = false", "verify_dkim = \"yes\""), Path::new("/x"))
+            .unwrap_err()
+            .join("\n");
+        assert!(errs.contains("[trust] verify_dkim: must be true or false"), "{errs}");
     }
 
     #[test]

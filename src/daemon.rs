@@ -102,6 +102,7 @@ struct Parts {
     renderer: Renderer,
     tokens: Option<Arc<crate::mail::oauth2::TokenSource>>,
     sender: Option<Sender>,
+    dkim: Option<crate::trust::dkim::Dkim>,
 }
 
 impl Parts {
@@ -110,7 +111,8 @@ impl Parts {
         let tokens = crate::mail::token_source(&config)?;
         let sender =
             config.smtp.as_ref().map(|s| Sender::new(s, tokens.clone())).transpose().context("the [smtp] settings")?;
-        Ok(Parts { config, renderer, tokens, sender })
+        let dkim = crate::trust::dkim::Dkim::for_config(&config)?;
+        Ok(Parts { config, renderer, tokens, sender, dkim })
     }
 
     /// The config file read again, checked whole (templates and secrets
@@ -173,7 +175,7 @@ pub async fn run(config_path: &Path, config: Config, store: Store, signals: Sign
             }
             notify("READY=1");
         }
-        let Parts { config, renderer, tokens, sender } = &parts;
+        let Parts { config, renderer, tokens, sender, dkim } = &parts;
         // 1. the mailbox
         if let Some(imap) = &config.imap {
             if mailbox.is_none() {
@@ -197,7 +199,7 @@ pub async fn run(config_path: &Path, config: Config, store: Store, signals: Sign
                 }
             }
             if let Some(m) = mailbox.as_mut() {
-                let actor = crate::intake::Actor { config, renderer };
+                let actor = crate::intake::Actor { config, renderer, dkim: dkim.as_ref() };
                 match m.intake_until(imap, &actor, &store, now, &stop).await {
                     Ok(r) => {
                         if !r.taken.is_empty() {

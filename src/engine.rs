@@ -159,8 +159,12 @@ fn invoice_mail(
 }
 
 /// A Message-ID on the company's domain, unique per message.
+/// A Message-ID of ours. Its random part makes it unguessable: a delivery
+/// failure report counts only when it names a message billmail sent, so no
+/// one may name one without having seen it.
 pub fn message_id(config: &Config, local_part: &str, now: DateTime<Utc>) -> String {
-    format!("<{local_part}.{}@{}>", now.timestamp(), config.company.mail_domain())
+    let nonce = getrandom::u64().expect("the system's random source");
+    format!("<{local_part}.{}.{nonce:016x}@{}>", now.timestamp(), config.company.mail_domain())
 }
 
 /// Attempts after which a message that keeps failing temporarily is marked failed.
@@ -324,6 +328,13 @@ pub async fn run_collections(
         let fmt = |d: chrono::NaiveDate| d.format("%B %-d, %Y").to_string();
         let mut tx = store.begin().await?;
         let billing = tx.account_contact(&acct.account).await?.1;
+        // every billing address bounced: the notice goes to accounting to
+        // pass on, never silently nowhere, and the history says so
+        let (recipients, relayed) = if billing.is_empty() {
+            (vec![config.company.accounting_address.to_string()], " (every billing address bounced: to pass on)")
+        } else {
+            (billing, "")
+        };
         let (kind, subject, ctx, invoice, line) = match step {
             Step::Remind { invoice, stage, days_past_due } => {
                 tx.record_reminder(invoice, stage, now).await?;
@@ -331,7 +342,12 @@ pub async fn run_collections(
                     &acct.account,
                     now,
                     "notice",
-                    &format!("reminder {} sent: {}", stage + 1, days_late(days_past_due)),
+                    &format!(
+                        "reminder {} sent to {}{relayed}: {}",
+                        stage + 1,
+                        recipients.join(", "),
+                        days_late(days_past_due)
+                    ),
                 )
                 .await?;
                 let ctx = context! {
@@ -384,10 +400,8 @@ pub async fn run_collections(
         let thread =
             tx.thread_for(&acct.account, invoice.or(acct.ledger.unpaid.first().map(|u| u.0)), team.as_deref()).await?;
         let mut mails = Vec::new();
-        if !billing.is_empty() {
-            let r = renderer.notice(kind, &config.company, subject.clone(), common.clone())?;
-            mails.push((billing.clone(), r, thread.clone()));
-        }
+        let r = renderer.notice(kind, &config.company, subject.clone(), common.clone())?;
+        mails.push((recipients.clone(), r, thread.clone()));
         if kind != "reminder"
             && let Some(t) = &team
         {
@@ -400,7 +414,7 @@ pub async fn run_collections(
                 &acct.account,
                 now,
                 "notice",
-                &format!("{} notice sent to {}", kind.replace('_', " "), told.join("; ")),
+                &format!("{} notice sent to {}{relayed}", kind.replace('_', " "), told.join("; ")),
             )
             .await?;
         }

@@ -17,6 +17,7 @@ use crate::engine::message_id;
 use crate::reading::{Confidence, ReadError, Reading};
 use crate::render::Renderer;
 use crate::store::{NewMail, NewMessage, Store, Tx};
+use crate::trust::{self, Proof, dkim::Dkim};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Disposition {
@@ -77,10 +78,88 @@ pub fn dedupe_key(raw: &[u8], reading: &Result<Reading, ReadError>) -> String {
     }
 }
 
-/// What intake needs to act: the settings and the templates.
+/// What a message says, apart from how it travelled: its From, Subject and
+/// Date and its body, as SHA-256 hex. Two deliveries of one message have the
+/// same digest whatever trace headers each gathered; a different message
+/// reusing its Message-ID does not.
+pub fn content_digest(raw: &[u8]) -> String {
+    let mut h = Sha256::new();
+    if let Some(msg) = mail_parser::MessageParser::new().parse_headers(raw) {
+        for name in ["From", "Subject", "Date"] {
+            for header in msg.headers().iter().filter(|x| x.name.as_str().eq_ignore_ascii_case(name)) {
+                let value = raw.get(header.offset_start as usize..header.offset_end as usize).unwrap_or_default();
+                h.update(name.as_bytes());
+                h.update(String::from_utf8_lossy(value).split_whitespace().collect::<Vec<_>>().join(" ").as_bytes());
+                h.update(b"\n");
+            }
+        }
+    }
+    h.update(body_digest(raw).as_bytes());
+    format!("{:x}", h.finalize())
+}
+
+/// The body alone (every byte after the headers, line ends and trailing
+/// spaces evened out), as SHA-256 hex.
+pub fn body_digest(raw: &[u8]) -> String {
+    let body_start = [&b"\r\n\r\n"[..], &b"\n\n"[..]]
+        .iter()
+        .filter_map(|sep| memchr::memmem::find(raw, sep).map(|i| i + sep.len()))
+        .min()
+        .unwrap_or(raw.len());
+    let mut h = Sha256::new();
+    for line in String::from_utf8_lossy(&raw[body_start..]).lines() {
+        h.update(line.trim_end().as_bytes());
+        h.update(b"\n");
+    }
+    format!("{:x}", h.finalize())
+}
+
+/// What makes two bank notices the same payment: its reference (with the
+/// amount) when it has one, else what it says (payer, amount, account and
+/// the notice's text, which holds its dates), never its headers, which a
+/// replay changes.
+fn payment_identity(p: &crate::reading::Payment, amount: Money, account: &str, body: &str) -> String {
+    match &p.reference {
+        Some(reference) => format!("ref:{}:{}", reference.trim().to_ascii_uppercase(), amount.cents()),
+        None => {
+            let mut h = Sha256::new();
+            for part in [
+                p.payer.as_deref().unwrap_or("").trim().to_lowercase().as_str(),
+                &amount.cents().to_string(),
+                account,
+                body,
+            ] {
+                h.update(part.as_bytes());
+                h.update(b"\0");
+            }
+            format!("text:{:x}", h.finalize())
+        }
+    }
+}
+
+/// What intake needs to act: the settings, the templates, and billmail's
+/// own DKIM check when `[trust] verify_dkim` is on.
 pub struct Actor<'a> {
     pub config: &'a Config,
     pub renderer: &'a Renderer,
+    pub dkim: Option<&'a Dkim>,
+}
+
+/// What is known of where a message came from (`[trust]`): its From domain
+/// checked against the organisation's own servers' headers and, with
+/// `verify_dkim`, against DKIM signatures billmail verifies. Done before the
+/// message's transaction: it may wait on DNS.
+pub async fn prove(actor: &Actor<'_>, raw: &[u8]) -> Proof {
+    let domain = match trust::sender_domain(raw) {
+        Ok(d) => d,
+        Err(why) => return Proof::none(why),
+    };
+    let headers = trust::from_headers(raw, &actor.config.trust.authserv_ids, &domain);
+    let dkim = match actor.dkim {
+        Some(v) => Some(v.verify(raw, &domain).await),
+        None => None,
+    };
+    trust::combine(headers, dkim)
 }
 
 /// Takes one message in, in its own transaction.
@@ -91,8 +170,9 @@ pub async fn take_in(
     origin: Origin<'_>,
     now: DateTime<Utc>,
 ) -> Result<Taken> {
+    let proof = prove(actor, raw).await;
     let mut tx = store.begin().await?;
-    let taken = take_in_tx(&mut tx, actor, raw, origin, now).await?;
+    let taken = take_in_tx(&mut tx, actor, raw, &proof, origin, now).await?;
     tx.commit().await?;
     tracing::info!(message = taken.id, kind = %taken.kind, disposition = taken.disposition.as_str(), "taken in");
     Ok(taken)
@@ -103,11 +183,16 @@ pub async fn take_in_tx(
     tx: &mut Tx,
     actor: &Actor<'_>,
     raw: &[u8],
+    proof: &Proof,
     origin: Origin<'_>,
     now: DateTime<Utc>,
 ) -> Result<Taken> {
-    let reading = crate::reading::read(raw);
-    let key = dedupe_key(raw, &reading);
+    let mut reading = crate::reading::read(raw);
+    if let Ok(r) = &mut reading {
+        r.authentication = proof.verdict;
+        r.authentication_detail = proof.detail.clone();
+    }
+    let mut key = dedupe_key(raw, &reading);
     let (kind, from, subject, confidence, json) = match &reading {
         Ok(r) => (
             serde_json::to_value(r.kind)?.as_str().unwrap_or("other").to_string(),
@@ -124,7 +209,18 @@ pub async fn take_in_tx(
             serde_json::json!({ "error": e.to_string() }).to_string(),
         ),
     };
-    if let Some(seen) = tx.find_message(&key).await? {
+    let digest = content_digest(raw);
+    let mut seen = tx.find_message(&key).await?;
+    if let Some(s) = &seen
+        && key.starts_with("mid:")
+        && content_digest(&tx.message_raw(s.id).await?) != digest
+    {
+        // the same Message-ID on a different message: a message of its own,
+        // never "seen before" (whoever sent the first cannot hide the second)
+        key = format!("{key} sha256:{digest}");
+        seen = tx.find_message(&key).await?;
+    }
+    if let Some(seen) = seen {
         if let (Some(folder), Some(v), Some(uid)) = (origin.folder, origin.uidvalidity, origin.uid) {
             tx.relocate_message(seen.id, folder, v, uid).await?;
         }
@@ -138,15 +234,19 @@ pub async fn take_in_tx(
             reasons: vec![],
         });
     }
-    let plan = match &reading {
+    let (facts, plan) = match &reading {
         Ok(r) => {
-            let facts = facts(tx, actor.config, r, now, false).await?;
-            acting::plan(r, &facts)
+            let f = facts(tx, actor.config, r, now, false).await?;
+            let plan = acting::plan(r, &f);
+            (Some(f), plan)
         }
-        Err(e) => Plan {
-            action: Action::Review { account: None, reasons: vec![format!("could not be read as a message: {e}")] },
-            acknowledge: false,
-        },
+        Err(e) => (
+            None,
+            Plan {
+                action: Action::Review { account: None, reasons: vec![format!("could not be read as a message: {e}")] },
+                acknowledge: false,
+            },
+        ),
     };
     let id = tx
         .insert_message(
@@ -168,15 +268,16 @@ pub async fn take_in_tx(
             now,
         )
         .await?;
-    if let Ok(r) = &reading
+    if let (Ok(r), Some(f)) = (&reading, &facts)
         && let Some(b) = &r.bounce
+        && let Ok(failed) = acting::bounce_targets(r, f)
     {
         let why = format!(
             "{}, message {}",
             b.status.as_deref().unwrap_or("delivery failed"),
             b.original_message_id.as_deref().unwrap_or("unknown")
         );
-        for addr in &b.failed_recipients {
+        for addr in &failed {
             let accounts = tx.flag_bounced(addr, &why, now).await?;
             // accounting is told, in its own mailbox
             let rendered = actor.renderer.notice(
@@ -206,8 +307,18 @@ pub async fn take_in_tx(
             queue(tx, actor.config, out, rendered, now).await?;
         }
     }
+    // a proven message from a flagged address shows it works again
+    if let Ok(r) = &reading
+        && r.authentication == "pass"
+        && r.kind != crate::reading::Kind::Bounce
+        && !r.automated
+    {
+        for account in tx.flagged_accounts_of(&r.from).await? {
+            tx.restore_contact(&account, &r.from, &format!("a proven message from it, #{id}"), now).await?;
+        }
+    }
     let (disposition, reasons) = match &reading {
-        Ok(r) => apply(tx, actor, r, id, &plan, now).await?,
+        Ok(r) => apply(tx, actor, r, id, &body_digest(raw), &plan, now).await?,
         Err(_) => {
             let reasons = match &plan.action {
                 Action::Review { reasons, .. } => reasons.clone(),
@@ -235,6 +346,14 @@ async fn facts(tx: &mut Tx, config: &Config, r: &Reading, now: DateTime<Utc>, ap
         f.behalf_accounts = tx.accounts_of_contact(o).await?;
     }
     f.trusted_payment_sender = config.trust.payment_senders.iter().any(|s| s.as_str() == r.from);
+    if let Some(b) = &r.bounce {
+        if let Some(original) = &b.original_message_id {
+            f.bounced_mail = tx.sent_recipients(original).await?;
+        }
+        f.bounce_domains = config.smtp.iter().map(|s| s.host.clone()).collect();
+        f.bounce_domains.push(config.company.mail_domain().to_string());
+        f.bounce_domains.extend(config.trust.bounce_domains.iter().cloned());
+    }
     for a in f.from_accounts.iter().chain(&f.behalf_accounts).cloned().collect::<Vec<_>>() {
         if tx.standing(&a).await?.0 != crate::domain::collections::Standing::Active {
             f.on_hold.push(a);
@@ -266,6 +385,7 @@ async fn apply(
     actor: &Actor<'_>,
     r: &Reading,
     message: i64,
+    body: &str,
     plan: &Plan,
     now: DateTime<Utc>,
 ) -> Result<(Disposition, Vec<String>)> {
@@ -281,7 +401,7 @@ async fn apply(
             }
         },
         Action::RecordPayment { account } => {
-            record_payment(tx, actor, r, account, message, now).await?;
+            record_payment(tx, actor, r, account, message, body, now).await?;
             (Disposition::Processed, vec![])
         }
         Action::RecordClaim { account, reasons } => {
@@ -310,19 +430,28 @@ async fn apply(
         }
     };
     if plan.acknowledge && outcome.0 == Disposition::Review {
+        // an answer to a message not proven to be the sender's quotes none
+        // of it: whoever forged it cannot make us mail their words (or links)
+        // to the real address
+        let proven = r.authentication == "pass";
+        let (subject, quoted) = if proven {
+            (reply_subject(&r.subject), Some(r.subject.as_str()))
+        } else {
+            (format!("Your message to {} Accounting", config.company.name), None)
+        };
         let rendered = actor.renderer.notice(
             "review_acknowledgement",
             &config.company,
-            reply_subject(&r.subject),
-            context! { subject => r.subject },
+            subject,
+            context! { subject => quoted },
         )?;
         let out = Outgoing {
             kind: "review_acknowledgement",
             account: None,
             to: vec![r.from.clone()],
             cc: vec![],
-            answers: r.message_id.as_deref(),
-            tag: "",
+            answers: if proven { r.message_id.as_deref() } else { None },
+            tag: &format!("m{message}"),
         };
         queue(tx, config, out, rendered, now).await?;
     }
@@ -447,9 +576,12 @@ async fn apply_user_change(
     };
     let rendered = actor.renderer.notice("change_confirmation", &config.company, reply_subject(&r.subject), ctx)?;
     let cc = config.company.services_team_address.iter().map(|a| a.to_string()).filter(|a| *a != r.from).collect();
+    // the forwarder, and the forwarded sender only when it is one of this
+    // account's contacts: an address read from a forwarded text is free text
     let mut to = vec![r.from.clone()];
     if let Some(o) = &r.on_behalf_of
         && !to.contains(o)
+        && tx.accounts_of_contact(o).await?.iter().any(|a| a == account)
     {
         to.push(o.clone());
     }
@@ -473,16 +605,29 @@ async fn record_payment(
     r: &Reading,
     account: &str,
     message: i64,
+    body: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let config = actor.config;
     let Some(p) = &r.payment else { return Ok(()) };
     let Some(amount) = p.amount.as_deref().and_then(|a| Money::parse(a).ok()) else { return Ok(()) };
-    if let Some(reference) = &p.reference
-        && tx.payment_seen(account, reference, amount.cents()).await?
-    {
-        tx.history(account, now, "payment", &format!("a second notice of payment {reference} ({amount}) was ignored"))
-            .await?;
+    let identity = payment_identity(p, amount, account, body);
+    let seen = match &p.reference {
+        Some(reference) => tx.payment_seen(account, reference, amount.cents()).await?,
+        None => false,
+    } || tx.payment_identity_seen(&identity).await?;
+    if seen {
+        let what = match &p.reference {
+            Some(reference) => format!("payment {reference} ({amount})"),
+            None => format!("the payment of {amount} from {}", p.payer.as_deref().unwrap_or("an unnamed payer")),
+        };
+        tx.history(
+            account,
+            now,
+            "payment",
+            &format!("a second notice of {what} was recorded as a duplicate, not applied"),
+        )
+        .await?;
         return Ok(());
     }
     let received = r
@@ -504,6 +649,7 @@ async fn record_payment(
         )
         .await?;
     tx.link_payment(out.payment_id, message).await?;
+    tx.set_payment_identity(out.payment_id, &identity).await?;
     let (name, billing) = tx.account_contact(account).await?;
     if billing.is_empty() {
         return Ok(());
@@ -555,7 +701,7 @@ pub async fn approve(store: &Store, actor: &Actor<'_>, review: i64, now: DateTim
             Err(why) => anyhow::bail!("cannot apply: {why}"),
         },
         Action::RecordPayment { account } => {
-            record_payment(&mut tx, actor, &r, account, message, now).await?;
+            record_payment(&mut tx, actor, &r, account, message, &body_digest(&raw), now).await?;
             format!("payment recorded for {account}")
         }
         Action::Review { reasons, .. } | Action::RecordClaim { reasons, .. } => {

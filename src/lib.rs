@@ -15,3 +15,4 @@ pub mod mail;
 pub mod reading;
 pub mod render;
 pub mod store;
+pub mod trust;

@@ -9,7 +9,10 @@ use serde_json::Value;
 const NOV20: &str = "2026-11-20T10:00:00-05:00";
 
 fn mail(from: &str, subject: &str, id: &str, auth: Option<&str>, extra: &str, body: &str) -> String {
-    let auth = auth.map(|a| format!("Authentication-Results: mx1.krgroup.example; {a}\r\n")).unwrap_or_default();
+    // our server's results stand above the Received line where it took the message in
+    let auth = auth
+        .map(|a| format!("Authentication-Results: mx1.krgroup.example; {a}\r\n{}", common::ENTRY))
+        .unwrap_or_default();
     format!(
         "{auth}From: {from}\r\nTo: accounting@krgroup.example\r\nSubject: {subject}\r\nMessage-ID: <{id}>\r\n\
          Date: Fri, 20 Nov 2026 09:00:00 -0500\r\n{extra}\r\n{body}\r\n"
@@ -103,10 +106,13 @@ fn forged_or_unauthenticated_or_unknown_senders_change_nothing() {
     assert!(ingest(&bm, "s.eml", &stranger).contains("-> review"));
     assert_eq!(show(&bm, "ACME")["full_time_users"], 22);
     assert!(outbox_of(&bm, "change_confirmation").is_empty());
-    // known contacts hear that a person will confirm; strangers hear nothing
+    // a known contact's unproven message is answered without quoting it; a
+    // failed check of origin (possibly forged) and strangers get nothing
     let acks = outbox_of(&bm, "review_acknowledgement");
-    assert_eq!(acks.len(), 2, "{acks:?}");
-    assert!(acks.iter().all(|m| m["to"] == serde_json::json!(["jane.doe@acme-dental.example"])));
+    assert_eq!(acks.len(), 1, "{acks:?}");
+    assert_eq!(acks[0]["to"], serde_json::json!(["jane.doe@acme-dental.example"]));
+    assert_eq!(acks[0]["subject"], "Your message to KR Group Accounting");
+    assert_eq!(acks[0]["in_reply_to"], Value::Null);
     let overview = bm.run(&["status", "--json"]).ok().json();
     assert_eq!(overview["review_open"], 3);
     assert!(overview["last_intake"]["detail"].as_str().unwrap().starts_with("ingested message #3"), "{overview}");

@@ -155,7 +155,7 @@ fn reminders_thread_under_the_invoice() {
 fn a_claim_pauses_escalation_for_the_grace_period_once() {
     let bm = setup();
     ticks(&bm, "2026-12-01", "2026-12-12");
-    let claim = "Authentication-Results: mx1.krgroup.example; dmarc=pass header.from=acme-dental.example\r\n\
+    let claim = "Authentication-Results: mx1.krgroup.example; dmarc=pass header.from=acme-dental.example\r\nReceived: from mail.sender.example (mail.sender.example [203.0.113.10])\r\n\tby mx1.krgroup.example (Postfix) with ESMTPS; Mon, 16 Nov 2026 09:00:00 -0500\r\n\
 From: Jane Doe <jane.doe@acme-dental.example>\r\nTo: accounting@krgroup.example\r\nSubject: Paid INV-2026-0001\r\n\
 Message-ID: <claim-1@acme-dental.example>\r\nDate: Sun, 13 Dec 2026 09:00:00 -0500\r\n\r\n\
 We sent payment for INV-2026-0001 today via ACH in the amount of $1,997.50.\r\n";
@@ -209,7 +209,7 @@ fn a_hold_blocks_new_purchases_unless_overridden_but_not_removals() {
     // emailed additions wait for a person; removals still apply
     let mail = |id: &str, body: &str| {
         format!(
-            "Authentication-Results: mx1.krgroup.example; dmarc=pass header.from=acme-dental.example\r\n\
+            "Authentication-Results: mx1.krgroup.example; dmarc=pass header.from=acme-dental.example\r\nReceived: from mail.sender.example (mail.sender.example [203.0.113.10])\r\n\tby mx1.krgroup.example (Postfix) with ESMTPS; Mon, 16 Nov 2026 09:00:00 -0500\r\n\
 From: Jane Doe <jane.doe@acme-dental.example>\r\nTo: accounting@krgroup.example\r\nSubject: Users\r\n\
 Message-ID: <{id}@acme-dental.example>\r\nDate: Wed, 16 Dec 2026 09:00:00 -0500\r\n\r\n{body}\r\n"
         )

@@ -39,32 +39,34 @@ fn each_message_is_stored_once_and_lands_in_the_right_folder() {
     let bm = billmail_reading(&stack);
     stack.append(ACCOUNTING, "INBOX", &corpus("102-")); // a user change (two typed users)
     stack.append(ACCOUNTING, "INBOX", &corpus("112-")); // an out-of-office reply
-    stack.append(ACCOUNTING, "INBOX", &corpus("124-")); // a bounce
+    stack.append(ACCOUNTING, "INBOX", &corpus("124-")); // a bounce of a message billmail never sent
     stack.append(ACCOUNTING, "INBOX", QUESTION); // for people
     let out = bm.at("2026-11-17T09:00:00-05:00", &["tick"]).ok();
-    assert!(out.stdout.contains("intake: 2 processed, 1 to review, 1 left for people"), "{}", out.stdout);
+    assert!(out.stdout.contains("intake: 1 processed, 2 to review, 1 left for people"), "{}", out.stdout);
 
     let inbox = stack.folder(ACCOUNTING, "INBOX");
     assert_eq!(inbox.len(), 1, "only the question stays: {inbox:?}");
     assert!(!inbox[0].1, "and it is still unread");
-    assert_eq!(stack.folder(ACCOUNTING, "Billing/Processed").len(), 2);
-    assert_eq!(stack.folder(ACCOUNTING, "Billing/Review").len(), 1);
+    assert_eq!(stack.folder(ACCOUNTING, "Billing/Processed").len(), 1);
+    assert_eq!(stack.folder(ACCOUNTING, "Billing/Review").len(), 2);
     assert!(stack.folder(ACCOUNTING, "Billing/Review").iter().all(|(_, seen)| !seen), "moved, not read");
 
     let review = bm.run(&["review", "list", "--json"]).ok().json();
     let items = review.as_array().unwrap();
-    assert_eq!(items.len(), 1);
-    assert_eq!(items[0]["kind"], "user_change");
-    assert_eq!(items[0]["from"], "gliu@northgate-cpa.example");
-    // a stranger, and no DMARC/DKIM pass: a person decides
-    let reasons: Vec<&str> = items[0]["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(items.len(), 2);
+    let bounce = items.iter().find(|i| i["kind"] == "bounce").expect("the bounce waits for a person");
+    assert!(bounce["reasons"].to_string().contains("names no message billmail sent"), "{bounce}");
+    let request = items.iter().find(|i| i["kind"] == "user_change").unwrap();
+    assert_eq!(request["from"], "gliu@northgate-cpa.example");
+    // a stranger, and no proof of origin: a person decides
+    let reasons: Vec<&str> = request["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
     assert!(reasons.iter().any(|r| r.contains("not a billing or authorized contact")), "{reasons:?}");
-    assert!(reasons.iter().any(|r| r.contains("no DMARC or DKIM pass")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("not proven to come from northgate-cpa.example")), "{reasons:?}");
 
     // a second cycle takes in nothing again
     let again = bm.at("2026-11-17T09:05:00-05:00", &["tick"]).ok();
     assert!(again.stdout.contains("intake: 0 processed, 0 to review, 0 left for people"), "{}", again.stdout);
-    assert_eq!(bm.run(&["review", "list", "--json"]).ok().json().as_array().unwrap().len(), 1);
+    assert_eq!(bm.run(&["review", "list", "--json"]).ok().json().as_array().unwrap().len(), 2);
     assert_eq!(stack.folder(ACCOUNTING, "INBOX").len(), 1);
 }
 
@@ -72,7 +74,15 @@ fn each_message_is_stored_once_and_lands_in_the_right_folder() {
 fn a_bounce_flags_the_billing_contact() {
     let stack = MailStack::start();
     let bm = billmail_reading(&stack);
-    stack.append(ACCOUNTING, "INBOX", &corpus("125-"));
+    // the invoice billmail sent, and the relay's report that it bounced
+    bm.at("2026-11-15T08:00:00-05:00", &["tick"]).ok();
+    let invoice = bm.outbox().into_iter().find(|m| m["to"] == serde_json::json!(["billing@baysidecourier.example"]));
+    let sent_id = invoice.expect("Bayside's invoice")["message_id"].as_str().unwrap().to_string();
+    let report = String::from_utf8(corpus("125-"))
+        .unwrap()
+        .replace("<invoice-INV-2026-0159.20261115060048@krgroup.example>", &sent_id);
+    assert!(report.contains(&sent_id));
+    stack.append(ACCOUNTING, "INBOX", report.as_bytes());
     bm.at("2026-11-17T09:00:00-05:00", &["tick"]).ok();
     let show = bm.run(&["accounts", "show", "BAYSIDE", "--json"]).ok().json();
     assert!(show["billing_emails"][0]["bounced_at"].is_string(), "{show:#}");
@@ -128,12 +138,14 @@ fn ingest_takes_a_message_in_once() {
     std::io::Write::write_all(child.stdin.as_mut().unwrap(), &bounce).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    assert!(String::from_utf8_lossy(&out.stdout).contains("bounce -> processed"));
+    // a report on a message billmail never sent flags nobody: a person looks
+    assert!(String::from_utf8_lossy(&out.stdout).contains("bounce -> review"));
     let empty = bm.write("empty.eml", "");
     assert!(bm.run(&["ingest", empty.to_str().unwrap()]).fails().stderr.contains("empty"));
     // review items can be closed with a reason, once
     bm.run(&["review", "reject", "1", "--reason", "duplicate of a phone call"]).ok();
     assert!(bm.run(&["review", "reject", "1", "--reason", "again"]).fails().stderr.contains("no open review item"));
+    bm.run(&["review", "reject", "2", "--reason", "not our message"]).ok();
     assert!(bm.run(&["review", "list"]).ok().stdout.contains("nothing waits"));
 }
 
@@ -144,7 +156,7 @@ fn a_request_through_the_mailbox_is_applied_and_the_confirmation_arrives_threade
     let pw = bm.write("imap-password", &stack.password);
     bm.write("billmail.toml", &format!("{}\n{}\n{}", common::CONFIG, stack.imap_config(&pw), stack.smtp_config()));
     bm.import_accounts(ACCOUNTS, NOV2).ok();
-    let request = b"Authentication-Results: mx1.krgroup.example; dkim=pass header.d=acme-dental.example; dmarc=pass header.from=acme-dental.example\r\n\
+    let request = b"Authentication-Results: mx1.krgroup.example; dkim=pass header.d=acme-dental.example; dmarc=pass header.from=acme-dental.example\r\nReceived: from mail.sender.example (mail.sender.example [203.0.113.10])\r\n\tby mx1.krgroup.example (Postfix) with ESMTPS; Mon, 16 Nov 2026 09:00:00 -0500\r\n\
 From: Jane Doe <jane.doe@acme-dental.example>\r\nTo: accounting@krgroup.example\r\nSubject: One more hygienist\r\n\
 Message-ID: <e2e-1@acme-dental.example>\r\nDate: Tue, 17 Nov 2026 09:00:00 -0500\r\n\r\n\
 Please add Maria Lopez as a full-time user starting December 1, 2026.\r\n\r\nThanks,\r\nJane\r\n";

@@ -112,6 +112,13 @@ pub enum AccountsCmd {
         #[arg(long)]
         json: bool,
     },
+    /// The account's contacts; `--restore ADDRESS` clears a bounce flag, so
+    /// mail goes to that address again.
+    Contacts {
+        id: String,
+        #[arg(long, value_name = "ADDRESS")]
+        restore: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -451,7 +458,8 @@ async fn dispatch(
                 bail!("{}: the message is empty", file.display());
             }
             let renderer = Renderer::for_config(config)?;
-            let actor = crate::intake::Actor { config, renderer: &renderer };
+            let dkim = crate::trust::dkim::Dkim::for_config(config)?;
+            let actor = crate::intake::Actor { config, renderer: &renderer, dkim: dkim.as_ref() };
             let taken = crate::intake::take_in(store, &actor, &raw, crate::intake::Origin::INGEST, now).await?;
             if !taken.duplicate {
                 let detail =
@@ -506,7 +514,8 @@ async fn dispatch(
         }
         Command::Review(ReviewCmd::Approve { id }) => {
             let renderer = Renderer::for_config(config)?;
-            let actor = crate::intake::Actor { config, renderer: &renderer };
+            // a person approved it: no proof of origin is needed
+            let actor = crate::intake::Actor { config, renderer: &renderer, dkim: None };
             let done = crate::intake::approve(store, &actor, id, now).await?;
             println!("review #{id} approved: {done}");
         }
@@ -559,6 +568,27 @@ async fn dispatch(
             } else {
                 print_account(&a, &config.company.currency);
             }
+        }
+        Command::Accounts(AccountsCmd::Contacts { id, restore }) => {
+            if store.account_summary(&id, today).await?.is_none() {
+                bail!("no account {id:?}");
+            }
+            if let Some(address) = restore {
+                let address = address.trim().to_ascii_lowercase();
+                let mut tx = store.begin().await?;
+                let why = "restored by hand (accounts contacts --restore)";
+                if !tx.restore_contact(&id, &address, why, now).await? {
+                    bail!("{address} is not a flagged contact of {id}");
+                }
+                tx.commit().await?;
+                println!("{address} restored: {id}'s mail goes to it again");
+            }
+            let mut tx = store.begin().await?;
+            for (email, role, bounced) in tx.contacts_of(&id).await? {
+                let flag = bounced.map(|b| format!("  bounced {b}: no mail goes here")).unwrap_or_default();
+                println!("{role:<10} {email}{flag}");
+            }
+            tx.commit().await?;
         }
         Command::Accounts(AccountsCmd::History { id, json }) => {
             if store.account_summary(&id, today).await?.is_none() {
@@ -867,7 +897,8 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
     if let Some(imap) = &config.imap {
         let mut mailbox =
             crate::mail::imap::Mailbox::connect(imap, tokens.as_deref(), now).await.context("the mailbox")?;
-        let actor = crate::intake::Actor { config, renderer: &renderer };
+        let dkim = crate::trust::dkim::Dkim::for_config(config)?;
+        let actor = crate::intake::Actor { config, renderer: &renderer, dkim: dkim.as_ref() };
         let report = mailbox.intake(imap, &actor, store, now).await.context("reading the mailbox")?;
         mailbox.logout().await;
         for t in report.taken.iter().filter(|t| !t.duplicate) {

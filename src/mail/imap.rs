@@ -13,7 +13,7 @@ use futures::TryStreamExt;
 use tokio::net::TcpStream;
 
 use crate::config::{Auth, Imap, Security};
-use crate::intake::{Actor, Disposition, Origin, take_in_tx};
+use crate::intake::{Actor, Disposition, Origin, prove, take_in_tx};
 use crate::mail::oauth2::TokenSource;
 use crate::store::Store;
 
@@ -340,15 +340,20 @@ impl Mailbox {
             .await?;
             let mut fetched = fetched;
             fetched.sort_by_key(|(uid, _)| *uid);
+            // proof of origin may wait on DNS: found before the transaction
+            let mut proofs = Vec::with_capacity(fetched.len());
+            for (_, raw) in &fetched {
+                proofs.push(prove(actor, raw).await);
+            }
             // the batch is taken in and committed together, then moved
             let mut tx = store.begin().await?;
             let mut batch = Vec::new();
-            for (uid, raw) in fetched {
+            for ((uid, raw), proof) in fetched.into_iter().zip(&proofs) {
                 if stop.load(std::sync::atomic::Ordering::SeqCst) {
                     break;
                 }
                 let origin = Origin { folder: Some(&cfg.mailbox), uidvalidity: Some(validity), uid: Some(uid) };
-                let taken = take_in_tx(&mut tx, actor, &raw, origin, now).await?;
+                let taken = take_in_tx(&mut tx, actor, &raw, proof, origin, now).await?;
                 last = uid;
                 batch.push((uid, taken));
             }

@@ -61,7 +61,6 @@ const KEPT_HEADERS: &[&str] = &[
     "List-Post",
     "To",
     "Received",
-    "Authentication-Results",
     "Reply-To",
     "References",
     "X-Billmail-Kind",

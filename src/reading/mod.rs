@@ -193,74 +193,16 @@ pub struct Reading {
     pub in_reply_to: Option<String>,
     /// The sender's date, `YYYY-MM-DD`.
     pub date: Option<String>,
-    /// What the receiving server's (top-most) Authentication-Results says of
-    /// the From domain: `pass` (DMARC pass, or DKIM pass aligned with it),
-    /// `fail`, or `none` (no such header).
+    /// Whether the message is proven to come from its From domain: `pass`,
+    /// `fail` or `none`. Reading alone proves nothing (`none`); intake sets
+    /// it from `[trust]` (see `crate::trust`).
     pub authentication: &'static str,
+    /// How that was decided, for the review queue.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub authentication_detail: String,
     /// Sent by a machine or to a list (Auto-Submitted, Precedence, List-*):
     /// never answered automatically.
     pub automated: bool,
-}
-
-/// The top-most Authentication-Results, judged for `from_domain`.
-pub fn authentication(results: Option<&str>, from_domain: &str) -> &'static str {
-    let Some(ar) = results else { return "none" };
-    let lower = ar.to_ascii_lowercase();
-    let aligned = |d: &str| {
-        let d = d.trim_matches(|c: char| c == ';' || c == ')' || c == '(' || c.is_whitespace());
-        !d.is_empty()
-            && (from_domain == d || from_domain.ends_with(&format!(".{d}")) || d.ends_with(&format!(".{from_domain}")))
-    };
-    let mut dmarc_pass = false;
-    let mut dkim_aligned = false;
-    let mut failed = false;
-    for clause in lower.split(';').map(str::trim) {
-        let mut words = clause.split_whitespace();
-        let Some(first) = words.next() else { continue };
-        let Some((method, result)) = first.split_once('=') else { continue };
-        let props: Vec<(&str, &str)> = clause.split_whitespace().skip(1).filter_map(|w| w.split_once('=')).collect();
-        match (method, result) {
-            ("dmarc", "pass") => {
-                let from_ok = props.iter().find(|(k, _)| *k == "header.from").is_none_or(|(_, v)| aligned(v));
-                dmarc_pass |= from_ok;
-            }
-            ("dkim", "pass") => {
-                dkim_aligned |= props.iter().any(|(k, v)| {
-                    (*k == "header.d" || *k == "header.i")
-                        && aligned(v.trim_start_matches('@').rsplit('@').next().unwrap_or(v))
-                });
-            }
-            ("dmarc" | "dkim", r) if r != "none" && r != "neutral" => failed = true,
-            _ => {}
-        }
-    }
-    if dmarc_pass || dkim_aligned {
-        "pass"
-    } else if failed {
-        "fail"
-    } else {
-        "none"
-    }
-}
-
-#[cfg(test)]
-mod auth_tests {
-    use super::authentication;
-
-    #[test]
-    fn top_most_results_for_the_from_domain() {
-        let ok = "mx1.krgroup.example; dkim=pass header.d=acme-dental.example; spf=pass; dmarc=pass header.from=acme-dental.example";
-        assert_eq!(authentication(Some(ok), "acme-dental.example"), "pass");
-        let other_domain =
-            "mx1.krgroup.example; dkim=pass header.d=mailer.example; dmarc=fail header.from=acme-dental.example";
-        assert_eq!(authentication(Some(other_domain), "acme-dental.example"), "fail");
-        assert_eq!(
-            authentication(Some("mx1; dkim=pass header.d=mail.acme-dental.example"), "acme-dental.example"),
-            "pass"
-        );
-        assert_eq!(authentication(Some("mx1; spf=pass smtp.mailfrom=x.example"), "acme-dental.example"), "none");
-        assert_eq!(authentication(None, "acme-dental.example"), "none");
-    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -352,10 +294,8 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         message_id: mail.message_id.clone(),
         in_reply_to: mail.in_reply_to.clone(),
         date: mail.date.map(|d| d.to_string()),
-        authentication: authentication(
-            mail.header("Authentication-Results"),
-            mail.from.rsplit('@').next().unwrap_or(""),
-        ),
+        authentication: "none",
+        authentication_detail: String::new(),
         automated: mail.header("Auto-Submitted").is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"))
             || auto::mailing_list(&mail).is_some()
             || mail.header("X-Billmail-Kind").is_some()

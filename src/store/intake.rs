@@ -151,6 +151,40 @@ impl Tx {
         Ok(unique)
     }
 
+    /// Clears the bounce flag of `email` on `account`; false when it had none.
+    pub async fn restore_contact(&mut self, account: &str, email: &str, why: &str, now: DateTime<Utc>) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE contacts SET bounced_at = NULL WHERE account_id = ? AND lower(email) = ? AND bounced_at IS NOT NULL",
+        )
+        .bind(account)
+        .bind(email.to_ascii_lowercase())
+        .execute(self.conn())
+        .await?
+        .rows_affected();
+        if n > 0 {
+            self.history(account, now, "bounce", &format!("{email} restored ({why}); mail goes to it again")).await?;
+        }
+        Ok(n > 0)
+    }
+
+    /// Accounts where `email` is a flagged contact.
+    pub async fn flagged_accounts_of(&mut self, email: &str) -> Result<Vec<String>> {
+        Ok(sqlx::query_scalar(
+            "SELECT DISTINCT account_id FROM contacts WHERE lower(email) = ? AND bounced_at IS NOT NULL ORDER BY account_id",
+        )
+        .bind(email.to_ascii_lowercase())
+        .fetch_all(self.conn())
+        .await?)
+    }
+
+    /// (email, role, bounced_at) of an account's contacts, in their order.
+    pub async fn contacts_of(&mut self, account: &str) -> Result<Vec<(String, String, Option<String>)>> {
+        Ok(sqlx::query_as("SELECT email, role, bounced_at FROM contacts WHERE account_id = ? ORDER BY role, position")
+            .bind(account)
+            .fetch_all(self.conn())
+            .await?)
+    }
+
     pub async fn set_folder_mark(&mut self, folder: &str, uidvalidity: u32, last_uid: u32) -> Result<()> {
         sqlx::query(
             "INSERT INTO imap_folders (folder, uidvalidity, last_seen_uid) VALUES (?, ?, ?)
@@ -304,6 +338,42 @@ impl Tx {
         .fetch_one(self.conn())
         .await?;
         Ok(n > 0)
+    }
+
+    /// The recipients (To and Cc) of the message billmail queued with this
+    /// Message-ID; None when it queued no such message.
+    pub async fn sent_recipients(&mut self, message_id: &str) -> Result<Option<Vec<String>>> {
+        let id = format!("<{}>", message_id.trim().trim_matches(['<', '>']));
+        let row: Option<(String, String)> =
+            sqlx::query_as("SELECT to_addrs, cc_addrs FROM outbox WHERE message_id = ?")
+                .bind(&id)
+                .fetch_optional(self.conn())
+                .await?;
+        Ok(row.map(|(to, cc)| {
+            to.split(',')
+                .chain(cc.split(','))
+                .map(|a| a.trim().to_ascii_lowercase())
+                .filter(|a| !a.is_empty())
+                .collect()
+        }))
+    }
+
+    /// A payment with this identity (`payment_identity` in intake) exists.
+    pub async fn payment_identity_seen(&mut self, identity: &str) -> Result<bool> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM payments WHERE identity = ?")
+            .bind(identity)
+            .fetch_one(self.conn())
+            .await?;
+        Ok(n > 0)
+    }
+
+    pub async fn set_payment_identity(&mut self, payment: i64, identity: &str) -> Result<()> {
+        sqlx::query("UPDATE payments SET identity = ? WHERE id = ?")
+            .bind(identity)
+            .bind(payment)
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 
     pub async fn link_payment(&mut self, payment: i64, message: i64) -> Result<()> {

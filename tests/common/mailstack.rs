@@ -61,6 +61,12 @@ impl MailStack {
         MailStack::start_with(&[("OAUTH_INTROSPECTION_URL", introspection_url)])
     }
 
+    /// A stack whose OpenSMTPD writes `by HOST` in its Received lines, as
+    /// the organisation's receiving server does.
+    pub fn start_as(host: &str) -> MailStack {
+        MailStack::start_with(&[("SMTPD_HOSTNAME", host)])
+    }
+
     fn start_with(env: &[(&str, &str)]) -> MailStack {
         let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
         let dir = tempfile::tempdir().unwrap();

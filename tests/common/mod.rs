@@ -1,6 +1,7 @@
 //! A temporary billmail installation driven through the built binary.
 #![allow(dead_code)]
 
+pub mod dns;
 pub mod mailstack;
 pub mod oauth;
 
@@ -32,6 +33,11 @@ impl Run {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
     }
 }
+
+/// The line our receiving server (`authserv_ids` in the example config)
+/// writes when it takes a message in: its Authentication-Results above it are
+/// believed.
+pub const ENTRY: &str = "Received: from mail.sender.example (mail.sender.example [203.0.113.10])\r\n\tby mx1.krgroup.example (Postfix) with ESMTPS; Mon, 16 Nov 2026 09:00:00 -0500\r\n";
 
 pub const CONFIG: &str = include_str!("../../examples/billmail.toml");
 
