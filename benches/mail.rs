@@ -1,9 +1,11 @@
 //! Mail benchmarks on the local Dovecot + OpenSMTPD (needs root; starts
 //! its own stack with scripts/mailstack.sh). Each against a baseline in the
 //! same run:
-//! - intake of 5,000 messages: billmail's intake against a bare
-//!   `UID FETCH 1:* BODY.PEEK[]` of the same messages (target: >= 1,000
-//!   messages/s and within 3x);
+//! - intake of 5,000 messages, against the sum of what it cannot avoid,
+//!   measured in the same run on the same messages: a bare `UID FETCH 1:*
+//!   BODY.PEEK[]`, the reader's `read` of each, and one SQLite commit of
+//!   the raw messages per batch of 50 (target: within 2x of that sum, and at
+//!   least 2,000 messages/s);
 //! - delivery of 1,000 queued invoices: billmail's outbox delivery against a
 //!   bare pooled lettre send of the same messages (target: within 1.5x);
 //! - an idle `billmail run` connected to the mailbox for 60 s: resident
@@ -69,7 +71,7 @@ fn config(stack: &Stack, dir: &Path, imap: bool, smtp: bool) -> Config {
     let mut text = include_str!("../examples/billmail.toml").to_string();
     if imap {
         text.push_str(&format!(
-            "\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nusername = \"{ACCOUNTING}\"\npassword_file = \"{}\"\n",
+            "\n[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nusername = \"{ACCOUNTING}\"\npassword_file = \"{}\"\nstart = \"2026-01-01\"\n",
             stack.imap,
             pw.display()
         ));
@@ -128,6 +130,31 @@ async fn intake(stack: &Stack) {
     let bare = t.elapsed();
     assert_eq!(fetched.len(), n);
     let _ = s.logout().await;
+    let raws: Vec<Vec<u8>> = fetched.iter().map(|f| f.body().unwrap().to_vec()).collect();
+    // the reader on each message
+    let t = Instant::now();
+    for raw in &raws {
+        std::hint::black_box(billmail::reading::read(raw).ok());
+    }
+    let reading = t.elapsed();
+    // one SQLite commit of the raw messages per batch, in a database of its own
+    let scratch = tempfile::tempdir().unwrap();
+    let options = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(scratch.path().join("s.db"))
+        .create_if_missing(true)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+    let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
+    sqlx::query("CREATE TABLE m (id INTEGER PRIMARY KEY, raw BLOB NOT NULL)").execute(&pool).await.unwrap();
+    let t = Instant::now();
+    for chunk in raws.chunks(billmail::mail::imap::BATCH) {
+        let mut tx = pool.begin().await.unwrap();
+        for raw in chunk {
+            sqlx::query("INSERT INTO m (raw) VALUES (?)").bind(raw).execute(&mut *tx).await.unwrap();
+        }
+        tx.commit().await.unwrap();
+    }
+    let commits = t.elapsed();
+    let floor = bare + reading + commits;
 
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(stack, dir.path(), true, false);
@@ -142,16 +169,18 @@ async fn intake(stack: &Stack) {
     let full = t.elapsed();
     assert_eq!(report.taken.len(), n);
     let rate = n as f64 / full.as_secs_f64();
-    let ratio = full.as_secs_f64() / bare.as_secs_f64();
+    let ratio = full.as_secs_f64() / floor.as_secs_f64();
+    let line = |what: &str, d: Duration| {
+        println!("  {what:<44} {:>7.3} s  {:>8.0} messages/s", d.as_secs_f64(), n as f64 / d.as_secs_f64());
+    };
+    line("bare UID FETCH 1:* BODY.PEEK[]", bare);
+    line("the reader's read of each", reading);
+    line("one SQLite commit of the raw per 50", commits);
+    line("sum: what intake cannot avoid", floor);
+    line("billmail intake (read, prove, store, move)", full);
     println!(
-        "  bare UID FETCH 1:* BODY.PEEK[]:          {:>7.3} s  {:>8.0} messages/s",
-        bare.as_secs_f64(),
-        n as f64 / bare.as_secs_f64()
-    );
-    println!("  billmail intake (read, store, move):     {:>7.3} s  {:>8.0} messages/s", full.as_secs_f64(), rate);
-    println!(
-        "  ratio {ratio:.2}x (target <= 3x); throughput target >= 1000 messages/s: {}",
-        if rate >= 1000.0 && ratio <= 3.0 { "met" } else { "NOT met" }
+        "  ratio {ratio:.2}x of the sum (target <= 2x); throughput target >= 2000 messages/s: {}",
+        if rate >= 2000.0 && ratio <= 2.0 { "met" } else { "NOT met" }
     );
 }
 

@@ -20,9 +20,12 @@ trap './scripts/mailstack.sh stop "$out/mail" >/dev/null 2>&1 || true' EXIT
 
 cp examples/accounts.csv examples/subscriptions.csv "$out/"
 printf '%s\n' "$MAIL_PASSWORD" > "$out/imap-password"
+# [imap] start: the demo's customer mail is delivered today, while billmail
+# acts on dates in November; without it a first connection would leave for
+# people whatever is already in the mailbox
 sed -e 's/^# \[imap\].*/[imap]/' -e 's/^# \[smtp\].*/[smtp]/' examples/billmail.toml \
-  | awk -v imap="$IMAP_PORT" -v smtp="$SMTP_PORT" -v pw="$out/imap-password" '
-      /^\[imap\]/ {print; print "host = \"127.0.0.1\"\nport = " imap "\nsecurity = \"plain\"\nusername = \"accounting@krgroup.example\"\npassword_file = \"" pw "\""; skip=1; next}
+  | awk -v imap="$IMAP_PORT" -v smtp="$SMTP_PORT" -v pw="$out/imap-password" -v today="$(date +%F)" '
+      /^\[imap\]/ {print; print "host = \"127.0.0.1\"\nport = " imap "\nsecurity = \"plain\"\nusername = \"accounting@krgroup.example\"\npassword_file = \"" pw "\"\nstart = \"" today "\""; skip=1; next}
       /^\[smtp\]/ {print; print "host = \"127.0.0.1\"\nport = " smtp "\nsecurity = \"plain\"\nfrom = \"KR Group Accounting <accounting@krgroup.example>\""; skip=1; next}
       skip && /^# / {next}
       {skip=0; print}' > "$out/billmail.toml"
@@ -39,11 +42,12 @@ PY
 }
 mailbox() { # list USER's folders and subjects over IMAP
   python3 - "$IMAP_PORT" "$MAIL_PASSWORD" "$@" <<'PY'
-import imaplib, email, email.policy, sys
+import imaplib, email, email.policy, re, sys
 port, pw, users = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
 for user in users:
     m = imaplib.IMAP4("127.0.0.1", port); m.login(user, pw)
-    folders = [f.decode().split(' "/" ')[-1].strip('"') for f in m.list()[1]]
+    # (flags) "separator" name, whatever the server's separator
+    folders = [re.match(rb'\(.*?\) (?:NIL|"[^"]*") (.*)', f).group(1).decode().strip('"') for f in m.list()[1]]
     for folder in sorted(folders):
         if m.select('"%s"' % folder, readonly=True)[0] != "OK":
             continue  # a parent folder that holds no messages

@@ -17,6 +17,8 @@
 # and OAUTHBEARER when started with OAUTH_INTROSPECTION_URL set: Dovecot then
 # checks each token by POSTing it to that URL, RFC 7662 style, and accepts
 # {"active": true, "email": USER}) and relays through OpenSMTPD.
+# IMAP_LAYOUT picks the folder layout: slash (separator "/", the default),
+# maildir (separator "."), courier (separator "." under the prefix "INBOX.").
 # OpenSMTPD names itself SMTPD_HOSTNAME in the Received lines it writes when
 # that is set (tests play the organisation's receiving server with it).
 # TLS: a CA made for the run (TLS_CA, a PEM file) signs a certificate for
@@ -93,6 +95,16 @@ CONF
 }"
   fi
 
+  # the folder layout of real servers: IMAP_LAYOUT=slash (Exchange, Gmail;
+  # the default), maildir (Dovecot's Maildir++ default, separator "."), or
+  # courier (separator "." under the prefix "INBOX.", as Courier and cPanel)
+  local namespace
+  case "${IMAP_LAYOUT:-slash}" in
+    slash) namespace="  separator = /" ;;
+    maildir) namespace="  separator = ." ;;
+    courier) namespace=$'  separator = .\n  prefix = INBOX.' ;;
+    *) echo "IMAP_LAYOUT must be slash, maildir or courier" >&2; exit 2 ;;
+  esac
   cat > "$dir/dovecot/dovecot.conf" <<CONF
 base_dir = $dir/dovecot/run
 state_dir = $dir/dovecot/state
@@ -128,7 +140,7 @@ userdb {
 }
 namespace inbox {
   inbox = yes
-  separator = /
+$namespace
 }
 service imap-login {
   inet_listener imap {

@@ -106,6 +106,9 @@ pub struct Imap {
     pub processed_folder: String,
     pub review_folder: String,
     pub poll_interval: Duration,
+    /// On the first connection to the mailbox, read what arrived since this
+    /// date; None: read nothing already there (start at UIDNEXT).
+    pub start: Option<chrono::NaiveDate>,
 }
 
 #[derive(Clone, Debug)]
@@ -138,6 +141,9 @@ pub struct Trust {
     pub authserv_ids: Vec<String>,
     /// DNS servers for DKIM keys; empty: the system's resolver.
     pub dns_servers: Vec<std::net::SocketAddr>,
+    /// Domains whose ARC seals may carry a forwarded message's proof
+    /// (checked with `verify_dkim`).
+    pub arc_sealers: Vec<String>,
     /// Domains besides the SMTP relay's and the company's whose servers may
     /// report our mail undelivered (Google's bounces come from googlemail.com).
     pub bounce_domains: Vec<String>,
@@ -723,7 +729,11 @@ impl Validator {
     fn imap(&mut self, root: &Table, base: &Path) -> Option<Imap> {
         const S: &str = "imap";
         let t = self.table(root, S, false)?;
-        self.unknown(t, S, &[CONNECTION, &["mailbox", "processed_folder", "review_folder", "poll_interval"]].concat());
+        self.unknown(
+            t,
+            S,
+            &[CONNECTION, &["mailbox", "processed_folder", "review_folder", "poll_interval", "start"]].concat(),
+        );
         let (host, port, security) = self.endpoint(t, S);
         let username = self.nonempty(t, S, "username").unwrap_or_default();
         let auth = self.auth(t, S, base, true);
@@ -740,6 +750,23 @@ impl Validator {
                 Duration::from_secs(60)
             }
         };
+        let start = self.string(t, S, "start", false).and_then(|d| {
+            match chrono::NaiveDate::parse_from_str(d.trim(), "%Y-%m-%d") {
+                Ok(date) => Some(date),
+                Err(_) => {
+                    self.err(S, "start", format!("{d:?} is not a date like \"2026-12-01\""));
+                    None
+                }
+            }
+        });
+        for (key, name) in
+            [("mailbox", &mailbox), ("processed_folder", &processed_folder), ("review_folder", &review_folder)]
+        {
+            if name.trim_matches('/').is_empty() || name.split('/').any(|p| p.is_empty() || p.contains(['*', '%', '"']))
+            {
+                self.err(S, key, format!("{name:?} is not a folder name like \"Billing/Processed\""));
+            }
+        }
         Some(Imap {
             host,
             port,
@@ -751,6 +778,7 @@ impl Validator {
             processed_folder,
             review_folder,
             poll_interval,
+            start,
         })
     }
 
@@ -867,6 +895,7 @@ impl Validator {
             authserv_ids: Vec::new(),
             dns_servers: Vec::new(),
             bounce_domains: Vec::new(),
+            arc_sealers: Vec::new(),
         };
         let Some(t) = self.table(root, S, false) else { return trust };
         self.unknown(
@@ -879,6 +908,7 @@ impl Validator {
                 "authserv_ids",
                 "dns_servers",
                 "bounce_domains",
+                "arc_sealers",
             ],
         );
         for id in self.strings(t, S, "authserv_ids") {
@@ -889,12 +919,16 @@ impl Validator {
                 trust.authserv_ids.push(id);
             }
         }
-        for d in self.strings(t, S, "bounce_domains") {
-            let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
-            if d.is_empty() || !d.contains('.') || d.contains(|c: char| c.is_whitespace() || c == '@') {
-                self.err(S, "bounce_domains", format!("{d:?} is not a domain"));
-            } else {
-                trust.bounce_domains.push(d);
+        for key in ["bounce_domains", "arc_sealers"] {
+            for d in self.strings(t, S, key) {
+                let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+                if d.is_empty() || !d.contains('.') || d.contains(|c: char| c.is_whitespace() || c == '@') {
+                    self.err(S, key, format!("{d:?} is not a domain"));
+                } else if key == "arc_sealers" {
+                    trust.arc_sealers.push(d);
+                } else {
+                    trust.bounce_domains.push(d);
+                }
             }
         }
         for s in self.strings(t, S, "dns_servers") {

@@ -92,10 +92,28 @@ pub async fn run_billing(
             batch.push(out);
         }
         tx.queue_mails(&mails, now).await.context("queueing invoices")?;
+        for (mail, (item, (i, _, _))) in mails.iter().zip(items.iter().zip(chunk)) {
+            if books[*i].account.billing_emails.is_empty() {
+                let outbox = tx.outbox_id(&mail.message_id).await?;
+                let why = relayed_reason(config, item.account, "invoice");
+                tx.insert_notice_review(outbox, "invoice", &mail.subject, &[why], now).await?;
+                tx.history(item.account, now, "notice", &format!("{} sent to accounting to pass on", mail.subject))
+                    .await?;
+            }
+        }
         tx.commit().await?;
         issued.extend(batch);
     }
     Ok(issued)
+}
+
+/// Why one of billmail's own messages waits for a person.
+fn relayed_reason(config: &Config, account: &str, kind: &str) -> String {
+    format!(
+        "every billing address of {account} bounced: this {} went to {} to pass on; once the customer has a working address, `accounts contacts {account} --restore ADDRESS`",
+        kind.replace('_', " "),
+        config.company.accounting_address
+    )
 }
 
 /// Renders an issued invoice into the message that carries it.
@@ -436,7 +454,11 @@ pub async fn run_collections(
                 in_reply_to: thread.clone(),
                 references: thread,
             };
-            tx.queue_mail(&mail, now).await?;
+            let outbox = tx.queue_mail(&mail, now).await?;
+            if n == 0 && !relayed.is_empty() {
+                let why = relayed_reason(config, &acct.account, kind);
+                tx.insert_notice_review(outbox, kind, &mail.subject, &[why], now).await?;
+            }
         }
         tx.commit().await?;
         report.lines.push(line);

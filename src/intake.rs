@@ -155,11 +155,13 @@ pub async fn prove(actor: &Actor<'_>, raw: &[u8]) -> Proof {
         Err(why) => return Proof::none(why),
     };
     let headers = trust::from_headers(raw, &actor.config.trust.authserv_ids, &domain);
-    let dkim = match actor.dkim {
-        Some(v) => Some(v.verify(raw, &domain).await),
-        None => None,
+    let (dkim, arc) = match actor.dkim {
+        Some(v) => {
+            (Some(v.verify(raw, &domain).await), v.verify_arc(raw, &domain, &actor.config.trust.arc_sealers).await)
+        }
+        None => (None, None),
     };
-    trust::combine(headers, dkim)
+    trust::combine(headers, dkim, arc)
 }
 
 /// Takes one message in, in its own transaction.
@@ -690,7 +692,10 @@ async fn record_payment(
 /// Applies a reviewed message as if it had been read with certainty.
 pub async fn approve(store: &Store, actor: &Actor<'_>, review: i64, now: DateTime<Utc>) -> Result<String> {
     let mut tx = store.begin().await?;
-    let message = tx.approve_review(review, now).await?;
+    let Some(message) = tx.approve_review(review, now).await? else {
+        tx.commit().await?;
+        return Ok("closed: billmail's own notice, passed on by hand".into());
+    };
     let raw = tx.message_raw(message).await?;
     let r = crate::reading::read(&raw).map_err(|e| anyhow::anyhow!("the message cannot be read: {e}"))?;
     let f = facts(&mut tx, actor.config, &r, now, true).await?;

@@ -3,22 +3,11 @@
 
 mod common;
 
-use std::path::Path;
-
 use common::mailstack::MailStack;
-use common::{ACCOUNTS, Bm};
+use common::{ACCOUNTS, Bm, corpus};
 
 const NOV2: &str = "2026-11-02T09:00:00-05:00";
 const ACCOUNTING: &str = "accounting@krgroup.example";
-
-fn corpus(name: &str) -> Vec<u8> {
-    // our own fixtures only: the tests pass on a clone with nothing beside it
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let found = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).find(|p| {
-        p.file_name().unwrap().to_string_lossy().starts_with(name) && p.extension().is_some_and(|x| x == "eml")
-    });
-    std::fs::read(found.unwrap_or_else(|| panic!("no corpus message {name}"))).unwrap()
-}
 
 const WITH_BAYSIDE: &str = "BAYSIDE,Bayside Courier,remote,5,0,billing@baysidecourier.example,,,\n";
 

@@ -36,6 +36,7 @@ port = {}
 security = \"plain\"
 username = \"{ACCOUNTING}\"
 auth = \"oauth2\"
+start = \"2026-01-01\"
 
 [smtp]
 host = \"127.0.0.1\"

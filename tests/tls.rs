@@ -26,6 +26,7 @@ port = {imap_port}
 security = \"{security}\"
 {ca}username = \"{ACCOUNTING}\"
 password_file = \"password\"
+start = \"2026-01-01\"
 
 [smtp]
 host = \"127.0.0.1\"

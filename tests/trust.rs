@@ -249,19 +249,35 @@ fn through_the_mail_server_only_the_signed_request_is_applied() {
     );
     deliver(&stack, &forged);
     deliver(&stack, &sign(&k.acme, ACME, "s1", &request("", "Signed request"), true));
+    // a forged bank notice and a forged bounce of Acme's real invoice
+    let sent = bm.outbox().into_iter().find(|m| m["kind"] == "invoice" && m["account"] == "ACME").unwrap();
+    deliver(
+        &stack,
+        "Authentication-Results: mx1.krgroup.example; dmarc=pass header.from=firstohiobank.example\r\n\
+         From: First Ohio Bank Alerts <alerts@firstohiobank.example>\r\nTo: accounting@krgroup.example\r\n\
+         Subject: ACH Credit Received\r\nMessage-ID: <forged-ach@firstohiobank.example>\r\nDate: Fri, 20 Nov 2026 06:00:00 -0500\r\n\r\n\
+         An ACH credit has posted to your account.\r\nCredit amount: $1,997.50\r\nCompany name: ACME DENTAL LLC\r\n\
+         Trace number: 041000120384712\r\nPayment related info: INV-2026-0001\r\n",
+    );
+    deliver(
+        &stack,
+        &dsn("MAILER-DAEMON@evil.example", sent["message_id"].as_str().unwrap(), "ap@acme-dental.example", 9),
+    );
     let start = std::time::Instant::now();
-    while stack.inbox("accounting@krgroup.example").len() < 2 {
-        assert!(start.elapsed() < std::time::Duration::from_secs(20), "the two messages did not arrive");
+    while stack.inbox("accounting@krgroup.example").len() < 4 {
+        assert!(start.elapsed() < std::time::Duration::from_secs(20), "the four messages did not arrive");
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     let arrived = stack.inbox("accounting@krgroup.example");
     assert!(String::from_utf8_lossy(&arrived[0]).contains("by mx1.krgroup.example"), "the server wrote its line");
     bm.at(NOV20, &["tick"]).ok();
     assert_eq!(full_time(&bm), 24, "the signed request added two, the forged one nothing");
+    assert_eq!(bm.invoice("INV-2026-0001")["status"], "open", "the forged notice paid nothing");
+    assert!(!contacts(&bm).contains("bounced"), "the forged bounce flagged nobody");
     let reviews = bm.run(&["review", "list", "--json"]).ok().json();
-    let reviews = reviews.as_array().unwrap();
-    assert_eq!(reviews.len(), 1, "{reviews:?}");
-    assert_eq!(reviews[0]["subject"], "Forged header");
+    let mut subjects: Vec<&str> = reviews.as_array().unwrap().iter().map(|r| r["subject"].as_str().unwrap()).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["ACH Credit Received", "Forged header", "Undelivered Mail Returned to Sender"]);
 }
 
 /// A First Ohio Bank notice proven by our server's header.
@@ -513,4 +529,81 @@ fn while_every_billing_address_bounced_notices_go_to_accounting_and_the_history_
         hist.contains("reminder 1 sent to accounting@krgroup.example (every billing address bounced: to pass on)"),
         "{hist}"
     );
+    // and a person is asked to pass it on
+    let items = bm.run(&["review", "list", "--json"]).ok().json();
+    let item = items.as_array().unwrap().iter().find(|i| i["kind"] == "reminder").expect("a review item").clone();
+    assert_eq!(item["outbox"], reminders[0]["id"]);
+    assert!(item["reasons"].to_string().contains("every billing address of ACME bounced"), "{item}");
+    let shown = bm.run(&["review", "show", &item["id"].to_string()]).ok().stdout;
+    assert!(shown.contains("Payment reminder: Acme Dental is 1 day past due"), "{shown}");
+    assert!(bm.at(NOV20, &["review", "approve", &item["id"].to_string()]).ok().stdout.contains("passed on by hand"));
+    // January's invoice goes the same way
+    bm.at("2026-12-15T08:00:00-05:00", &["tick"]).ok();
+    let items = bm.run(&["review", "list", "--json"]).ok().json();
+    let invoice =
+        items.as_array().unwrap().iter().find(|i| i["kind"] == "invoice").expect("the invoice waits too").clone();
+    assert!(invoice["subject"].as_str().unwrap().contains("INV-2026-"), "{invoice}");
+    let sent: Vec<Value> = bm.outbox().into_iter().filter(|m| m["id"] == invoice["outbox"]).collect();
+    assert_eq!(sent[0]["to"], serde_json::json!(["accounting@krgroup.example"]));
+}
+
+/// `original` as a forwarder passes it on: a footer added to its body (which
+/// breaks the sender's signature) and an ARC set by `sealer` recording that
+/// the signature held when it arrived.
+fn forwarded_and_sealed(original: &str, sealer: &str, key: &Key) -> String {
+    use mail_auth::arc::ArcSealer;
+    use mail_auth::{ArcOutput, AuthenticatedMessage, AuthenticationResults, DkimOutput};
+    let arrived = AuthenticatedMessage::parse(original.as_bytes()).unwrap();
+    let signature = arrived.dkim_headers[0].header.as_ref().unwrap();
+    let checked = DkimOutput::pass().with_signature(signature);
+    let results = AuthenticationResults::new("mx.forwarder.example").with_dkim_result(&checked, "acme-dental.example");
+    let modified = format!("{original}--\r\nPassed on by the forwarder\r\n");
+    let message = AuthenticatedMessage::parse(modified.as_bytes()).unwrap();
+    let set = ArcSealer::from_key(RsaKey::<Sha256>::from_der(&key.private).unwrap())
+        .domain(sealer)
+        .selector("s1")
+        .headers(["From", "To", "Subject", "Date", "Message-ID", "DKIM-Signature"])
+        .seal(&message, &results, &ArcOutput::default())
+        .unwrap();
+    format!("{}{modified}", set.to_header())
+}
+
+#[test]
+fn a_listed_arc_sealer_carries_the_proof_of_a_message_a_forwarder_changed() {
+    let acme = Key::new();
+    let fwd = Key::new();
+    let dns = Dns::start(&[
+        (format!("s1._domainkey.{ACME}"), acme.record.clone()),
+        ("s1._domainkey.forwarder.example".into(), fwd.record.clone()),
+        ("s1._domainkey.evil.example".into(), fwd.record.clone()),
+    ]);
+    let original = sign(&acme, ACME, "s1", &request("", "Two new (forwarded)"), true);
+    let listed = |bm: &Bm| {
+        let config = std::fs::read_to_string(bm.path("billmail.toml")).unwrap();
+        bm.write(
+            "billmail.toml",
+            &config.replace("verify_dkim = true", "verify_dkim = true\narc_sealers = [\"forwarder.example\"]"),
+        );
+    };
+    // sealed by a listed sealer: the broken signature is vouched for
+    let bm = books(&dns);
+    listed(&bm);
+    let out = ingest(&bm, &forwarded_and_sealed(&original, "forwarder.example", &fwd));
+    assert!(out.contains("user_change -> processed"), "{out}");
+    assert_eq!(full_time(&bm), 24);
+    // the same, with no sealer listed: the broken signature decides
+    let bm = books(&dns);
+    let out = ingest(&bm, &forwarded_and_sealed(&original, "forwarder.example", &fwd));
+    assert!(out.contains("-> review") && out.contains("does not verify"), "{out}");
+    // sealed by someone not listed
+    let bm = books(&dns);
+    listed(&bm);
+    let out = ingest(&bm, &forwarded_and_sealed(&original, "evil.example", &fwd));
+    assert!(out.contains("-> review") && out.contains("not a listed sealer"), "{out}");
+    // a seal over a message changed after sealing proves nothing
+    let bm = books(&dns);
+    listed(&bm);
+    let tampered = forwarded_and_sealed(&original, "forwarder.example", &fwd).replace("two new", "nine new");
+    assert!(ingest(&bm, &tampered).contains("-> review"));
+    assert_eq!(full_time(&bm), 22);
 }

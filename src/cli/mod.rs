@@ -45,7 +45,12 @@ pub enum Command {
     /// Create the database named in the config, or migrate it to the current schema.
     Init,
     /// Read the config and report everything wrong with it.
-    CheckConfig,
+    CheckConfig {
+        /// Also log in to the mailbox and show its separator, namespace,
+        /// capabilities and the folders billmail would use; changes nothing.
+        #[arg(long)]
+        online: bool,
+    },
     /// The daemon: watch the mailbox, run scheduled jobs, send the outbox, until SIGTERM/SIGINT.
     Run,
     /// One full cycle at --now: run every scheduled job due, then exit.
@@ -248,8 +253,13 @@ pub struct Outcome {
 
 pub async fn run(cli: Cli) -> Result<Outcome> {
     let now = cli.now.unwrap_or_else(Utc::now);
-    if let Command::CheckConfig = cli.command {
-        return check_config(&cli.config);
+    if let Command::CheckConfig { online } = cli.command {
+        let outcome = check_config(&cli.config)?;
+        if online && outcome.code == 0 {
+            return check_mailbox(&Config::load(&cli.config).map_err(|e| anyhow!("{}", e.problems().join("; ")))?, now)
+                .await;
+        }
+        return Ok(outcome);
     }
     if let Command::Parse { file, json } = &cli.command {
         return parse(file, *json);
@@ -365,6 +375,45 @@ fn describe_reading(r: &Value) -> String {
     out
 }
 
+/// `check-config --online`: logs in to the mailbox and says what billmail
+/// would use there, creating and moving nothing.
+async fn check_mailbox(config: &Config, now: DateTime<Utc>) -> Result<Outcome> {
+    let Some(imap) = &config.imap else {
+        println!("no [imap] configured: no mailbox to check");
+        return Ok(Outcome { code: 0 });
+    };
+    let tokens = crate::mail::token_source(config)?;
+    let mut m = match crate::mail::imap::Mailbox::connect(imap, tokens.as_deref(), now).await {
+        Ok(m) => m,
+        Err(e) => {
+            println!("IMAP {}:{} as {}: {e:#}", imap.host, imap.port, imap.username);
+            return Ok(Outcome { code: 1 });
+        }
+    };
+    println!("IMAP {}:{} as {}: logged in", imap.host, imap.port, imap.username);
+    let has = |c: &str| m.capabilities.iter().any(|x| x.eq_ignore_ascii_case(c));
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    println!(
+        "  separator {:?}, personal namespace {:?}",
+        m.layout.separator.map(String::from).unwrap_or_else(|| "none (flat)".into()),
+        m.layout.prefix
+    );
+    println!(
+        "  IDLE {} (else polling every {}s), MOVE {}, UIDPLUS {}, NAMESPACE {}",
+        yes(has("IDLE")),
+        imap.poll_interval.as_secs(),
+        yes(has("MOVE")),
+        yes(has("UIDPLUS")),
+        yes(has("NAMESPACE"))
+    );
+    for (name, server, exists) in m.describe_folders(imap).await? {
+        let state = if exists { "exists" } else { "will be created (with its parents) and subscribed" };
+        println!("  {name:<20} -> {server:?}: {state}");
+    }
+    m.logout().await;
+    Ok(Outcome { code: 0 })
+}
+
 fn check_config(path: &Path) -> Result<Outcome> {
     match Config::load(path) {
         Ok(c) => {
@@ -409,7 +458,7 @@ async fn dispatch(
     let tz = config.company.timezone;
     let today = local_date(&now, tz);
     match cmd {
-        Command::Init | Command::CheckConfig | Command::Parse { .. } => {
+        Command::Init | Command::CheckConfig { .. } | Command::Parse { .. } => {
             unreachable!("handled before the database is opened")
         }
         Command::Run => {
@@ -481,7 +530,7 @@ async fn dispatch(
                 let v: Vec<Value> = items
                     .iter()
                     .map(|r| {
-                        json!({"id": r.id, "message": r.message, "kind": r.kind, "from": r.from, "subject": r.subject,
+                        json!({"id": r.id, "message": r.message, "outbox": r.outbox, "kind": r.kind, "from": r.from, "subject": r.subject,
                                "reasons": r.reasons, "state": r.state, "created_at": r.created_at,
                                "decided_at": r.decided_at, "decision_reason": r.decision_reason})
                     })
@@ -509,8 +558,12 @@ async fn dispatch(
             if let Some(d) = &r.decision_reason {
                 println!("decided {}: {d}", r.decided_at.as_deref().unwrap_or(""));
             }
-            println!("\nreading:\n{}", describe_reading(&serde_json::from_str::<Value>(&reading)?));
-            println!("\nmessage:\n{}", String::from_utf8_lossy(&raw));
+            if r.message.is_some() {
+                println!("\nreading:\n{}", describe_reading(&serde_json::from_str::<Value>(&reading)?));
+                println!("\nmessage:\n{}", String::from_utf8_lossy(&raw));
+            } else {
+                println!("\nbillmail's own notice, sent to accounting to pass on:\n{}", String::from_utf8_lossy(&raw));
+            }
         }
         Command::Review(ReviewCmd::Approve { id }) => {
             let renderer = Renderer::for_config(config)?;
@@ -976,6 +1029,7 @@ async fn status(config: &Config, store: &Store, now: DateTime<Utc>, json: bool) 
             "last_error": event(&s.last_error),
             "outbox": {"queued": s.queued, "failed": s.failed, "next_attempt_at": s.next_attempt_at},
             "review_open": s.review_open,
+            "mailbox_starts": store.folder_starts().await?.into_iter().map(|(folder, at, left, since)| json!({"folder": folder, "at": at, "left_for_people": left, "since": since})).collect::<Vec<_>>(),
             "on_hold": s.holds.iter().map(|h| json!({"account": h.account, "status": h.status, "since": h.since})).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -993,6 +1047,13 @@ async fn status(config: &Config, store: &Store, now: DateTime<Utc>, json: bool) 
     println!("  database:     {} ({} accounts)", config.database.path.display(), s.accounts);
     let mailbox = if config.imap.is_some() { "never read" } else { "no [imap] configured" };
     println!("  last intake:  {}", line(&s.last_intake, mailbox));
+    for (folder, at, left, since) in store.folder_starts().await? {
+        let from = match since {
+            Some(d) => format!("reading what arrived since {d}"),
+            None => "reading only what arrived after it".into(),
+        };
+        println!("  {folder}: first read {}, {left} messages already there left for people; {from}", when(&at));
+    }
     println!("  last cycle:   {}", line(&s.last_cycle, "never run"));
     let next = s.next_attempt_at.as_deref().map(|t| format!(", next attempt {}", when(t))).unwrap_or_default();
     let failed = if s.failed > 0 { " (see `billmail outbox list`; `billmail outbox retry ID`)" } else { "" };

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
 use tokio::net::TcpStream;
 
+use super::folders::{self, Layout};
 use crate::config::{Auth, Imap, Security};
 use crate::intake::{Actor, Disposition, Origin, prove, take_in_tx};
 use crate::mail::oauth2::TokenSource;
@@ -30,6 +31,75 @@ pub struct Mailbox {
     can_move: bool,
     uidplus: bool,
     can_idle: bool,
+    /// The server's separator and personal namespace.
+    pub layout: Layout,
+    /// What the server can do, as it said (for `check-config --online`).
+    pub capabilities: Vec<String>,
+}
+
+/// The config's folders as the server spells them.
+struct Folders {
+    mailbox: String,
+    processed: String,
+    review: String,
+}
+
+impl Folders {
+    fn of(cfg: &Imap, layout: &Layout) -> Folders {
+        Folders {
+            mailbox: layout.server_name(&cfg.mailbox),
+            processed: layout.server_name(&cfg.processed_folder),
+            review: layout.server_name(&cfg.review_folder),
+        }
+    }
+    fn for_disposition(&self, d: Disposition) -> &str {
+        match d {
+            Disposition::Review => &self.review,
+            _ => &self.processed,
+        }
+    }
+}
+
+/// The personal namespace and separator: NAMESPACE (RFC 2342) where the
+/// server offers it, else the separator `LIST "" ""` gives and no prefix.
+///
+/// NAMESPACE is spoken on the raw connection: imap-proto 0.17 (under
+/// async-imap) cannot parse its answer and would leave the session unusable.
+/// Between commands async-imap holds no unread bytes, so the exchange is
+/// safe there.
+async fn discover_layout(session: &mut Session<Box<dyn Stream>>, namespace: bool) -> Result<Layout> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if namespace {
+        let raw = session.get_mut();
+        timed("NAMESPACE", async {
+            raw.write_all(b"bmns1 NAMESPACE\r\n").await?;
+            raw.flush().await
+        })
+        .await?;
+        let mut got = Vec::new();
+        let mut buf = [0u8; 4096];
+        let done = |got: &[u8]| {
+            got.starts_with(b"bmns1 ") || memchr::memmem::find(got, b"\r\nbmns1 ").is_some() && got.ends_with(b"\r\n")
+        };
+        while !done(&got) {
+            let n = timed("NAMESPACE", raw.read(&mut buf)).await?;
+            if n == 0 || got.len() > 64 * 1024 {
+                bail!("IMAP NAMESPACE: the connection closed");
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        let text = String::from_utf8_lossy(&got);
+        if let Some((prefix, separator)) = text.lines().find_map(folders::parse_namespace) {
+            return Ok(Layout { prefix, separator });
+        }
+    }
+    let names: Vec<Option<String>> = timed("LIST", async {
+        let s = session.list(Some(""), Some("")).await?;
+        s.map_ok(|n| n.delimiter().map(str::to_string)).try_collect::<Vec<_>>().await
+    })
+    .await?;
+    let separator = names.into_iter().flatten().next().and_then(|d| d.chars().next());
+    Ok(Layout { prefix: String::new(), separator })
 }
 
 /// Why a wait for new mail ended.
@@ -210,22 +280,57 @@ impl Mailbox {
             }
         };
         let caps = timed("CAPABILITY", session.capabilities()).await?;
+        let capabilities: Vec<String> = caps
+            .iter()
+            .map(|c| match c {
+                async_imap::types::Capability::Imap4rev1 => "IMAP4rev1".to_string(),
+                async_imap::types::Capability::Auth(a) => format!("AUTH={a}"),
+                async_imap::types::Capability::Atom(a) => a.to_string(),
+            })
+            .collect();
+        let layout = discover_layout(&mut session, caps.has_str("NAMESPACE")).await?;
+        tracing::debug!(prefix = %layout.prefix, separator = ?layout.separator, "IMAP folders");
         Ok(Mailbox {
             can_move: caps.has_str("MOVE"),
             uidplus: caps.has_str("UIDPLUS"),
             can_idle: caps.has_str("IDLE"),
+            layout,
+            capabilities,
             session,
         })
     }
 
-    async fn ensure_folder(&mut self, name: &str) -> Result<()> {
+    /// The server's names of the folders `cfg` names, and whether each
+    /// exists: what `check-config --online` shows; changes nothing.
+    pub async fn describe_folders(&mut self, cfg: &Imap) -> Result<Vec<(String, String, bool)>> {
+        let mut out = Vec::new();
+        for name in [&cfg.mailbox, &cfg.processed_folder, &cfg.review_folder] {
+            let server = self.layout.server_name(name);
+            let exists = self.exists(&server).await?;
+            out.push((name.clone(), server, exists));
+        }
+        Ok(out)
+    }
+
+    async fn exists(&mut self, server_name: &str) -> Result<bool> {
         let existing: Vec<String> = timed("LIST", async {
-            let s = self.session.list(Some(""), Some(name)).await?;
+            let s = self.session.list(Some(""), Some(server_name)).await?;
             s.map_ok(|n| n.name().to_string()).try_collect::<Vec<_>>().await
         })
         .await?;
-        if !existing.iter().any(|n| n == name) {
-            timed("CREATE", self.session.create(name)).await?;
+        Ok(existing.iter().any(|n| n == server_name))
+    }
+
+    /// Creates the folder written `name` in the config, its parents first,
+    /// and subscribes to each, so mail clients show them.
+    async fn ensure_folder(&mut self, name: &str) -> Result<()> {
+        for server in self.layout.with_parents(name) {
+            if !self.exists(&server).await? {
+                timed("CREATE", self.session.create(&server)).await.with_context(|| format!("creating {server:?}"))?;
+                if let Err(e) = timed("SUBSCRIBE", self.session.subscribe(&server)).await {
+                    tracing::warn!(folder = %server, error = %e, "could not subscribe");
+                }
+            }
         }
         Ok(())
     }
@@ -268,7 +373,7 @@ impl Mailbox {
     /// (callers keep it under 25 minutes), then ends IDLE. The session comes
     /// back ready for the next command.
     pub async fn idle(self, limit: Duration) -> Result<(Mailbox, Woken)> {
-        let Mailbox { session, can_move, uidplus, can_idle } = self;
+        let Mailbox { session, can_move, uidplus, can_idle, layout, capabilities } = self;
         let mut handle = session.idle();
         timed("IDLE", handle.init()).await?;
         let woken = {
@@ -282,7 +387,7 @@ impl Mailbox {
             }
         };
         let session = timed("DONE", handle.done()).await?;
-        Ok((Mailbox { session, can_move, uidplus, can_idle }, woken))
+        Ok((Mailbox { session, can_move, uidplus, can_idle, layout, capabilities }, woken))
     }
 
     /// Takes in every new message of the configured mailbox.
@@ -308,7 +413,8 @@ impl Mailbox {
     ) -> Result<IntakeReport> {
         self.ensure_folder(&cfg.processed_folder).await?;
         self.ensure_folder(&cfg.review_folder).await?;
-        let mb = timed("SELECT", self.session.select(&cfg.mailbox)).await?;
+        let folders = Folders::of(cfg, &self.layout);
+        let mb = timed("SELECT", self.session.select(&folders.mailbox)).await?;
         let validity = mb.uid_validity.ok_or_else(|| anyhow!("the server gave no UIDVALIDITY for {}", cfg.mailbox))?;
         let mut report = IntakeReport::default();
         let mut last = match store.folder_mark(&cfg.mailbox).await? {
@@ -318,12 +424,23 @@ impl Mailbox {
                 report.resynced = true;
                 0
             }
-            None => 0,
+            None => {
+                // the first connection: what is already there is for people,
+                // unless [imap] start asks for what arrived since a date
+                let (last, left) = self.first_day(cfg, &mb).await?;
+                let mut tx = store.begin().await?;
+                tx.set_folder_mark(&cfg.mailbox, validity, last).await?;
+                tx.record_start(&cfg.mailbox, left, cfg.start, now).await?;
+                tx.commit().await?;
+                tracing::info!(folder = %cfg.mailbox, left, from_uid = last + 1, "first connection: messages already there are left for people");
+                report.first_day = Some(left);
+                last
+            }
         };
 
         // moves decided before a crash
         for (id, uid, disposition) in store.pending_moves(&cfg.mailbox, validity).await? {
-            let to = folder_for(cfg, Disposition::parse(&disposition));
+            let to = folders.for_disposition(Disposition::parse(&disposition));
             self.move_uid(uid, to).await?;
             store.mark_moved(id, to).await?;
         }
@@ -381,7 +498,7 @@ impl Mailbox {
                 // a message already moved once (seen again after a UIDVALIDITY
                 // change, or put back by a person) is not moved again
                 if taken.disposition != Disposition::Left && !taken.moved {
-                    moves.entry(folder_for(cfg, taken.disposition)).or_default().push((*uid, taken.id));
+                    moves.entry(folders.for_disposition(taken.disposition)).or_default().push((*uid, taken.id));
                 }
             }
             for (to, items) in moves {
@@ -402,15 +519,25 @@ impl Mailbox {
         Ok(report)
     }
 
+    /// Where a first connection starts: the last UID it will not read, and
+    /// how many messages it leaves for people.
+    async fn first_day(&mut self, cfg: &Imap, mb: &async_imap::types::Mailbox) -> Result<(u32, usize)> {
+        let all: Vec<u32> = timed("UID SEARCH", self.session.uid_search("ALL")).await?.into_iter().collect();
+        let newest = all.iter().copied().max().unwrap_or(0);
+        let before = match cfg.start {
+            Some(date) => {
+                let since = format!("SINCE {}", date.format("%-d-%b-%Y"));
+                let found = timed("UID SEARCH", self.session.uid_search(&since)).await?;
+                found.into_iter().min().map(|u| u - 1).unwrap_or(newest)
+            }
+            None => mb.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(newest).max(newest),
+        };
+        let left = all.iter().filter(|u| **u <= before).count();
+        Ok((before, left))
+    }
+
     pub async fn logout(mut self) {
         let _ = tokio::time::timeout(Duration::from_secs(5), self.session.logout()).await;
-    }
-}
-
-fn folder_for(cfg: &Imap, d: Disposition) -> &str {
-    match d {
-        Disposition::Review => &cfg.review_folder,
-        _ => &cfg.processed_folder,
     }
 }
 
@@ -421,6 +548,9 @@ pub struct IntakeReport {
     pub left: usize,
     pub duplicates: usize,
     pub resynced: bool,
+    /// The first connection to the mailbox: how many messages already there
+    /// were left for people.
+    pub first_day: Option<usize>,
     pub taken: Vec<crate::intake::Taken>,
 }
 
@@ -428,12 +558,16 @@ impl IntakeReport {
     /// One line: what this pass over the mailbox did.
     pub fn summary(&self) -> String {
         format!(
-            "{} processed, {} to review, {} left for people{}{}",
+            "{} processed, {} to review, {} left for people{}{}{}",
             self.processed,
             self.review,
             self.left,
             if self.duplicates > 0 { format!(", {} seen before", self.duplicates) } else { String::new() },
-            if self.resynced { " (the mailbox's UIDVALIDITY changed; read again)" } else { "" }
+            if self.resynced { " (the mailbox's UIDVALIDITY changed; read again)" } else { "" },
+            match self.first_day {
+                Some(n) => format!(" (first connection: {n} messages already in the mailbox left for people)"),
+                None => String::new(),
+            }
         )
     }
 }

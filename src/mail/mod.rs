@@ -1,5 +1,6 @@
 //! The mail edges: SMTP delivery of the outbox (and, later, IMAP intake).
 
+pub mod folders;
 pub mod imap;
 pub mod oauth2;
 pub mod smtp;

@@ -34,7 +34,10 @@ pub struct StoredMessage {
 #[derive(Clone, Debug)]
 pub struct ReviewRecord {
     pub id: i64,
-    pub message: i64,
+    /// The received message it is about, or
+    pub message: Option<i64>,
+    /// billmail's own notice it is about (sent to accounting to pass on).
+    pub outbox: Option<i64>,
     pub kind: String,
     pub from: String,
     pub subject: String,
@@ -49,6 +52,7 @@ fn review_from_row(r: &sqlx::sqlite::SqliteRow) -> ReviewRecord {
     ReviewRecord {
         id: r.get("id"),
         message: r.get("message_id"),
+        outbox: r.get("outbox_id"),
         kind: r.get("kind"),
         from: r.get("from_addr"),
         subject: r.get("subject"),
@@ -198,6 +202,24 @@ impl Tx {
         Ok(())
     }
 
+    /// The first connection to `folder`: when, and what it left for people.
+    pub async fn record_start(
+        &mut self,
+        folder: &str,
+        left: usize,
+        since: Option<chrono::NaiveDate>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query("UPDATE imap_folders SET started_at = ?, left_at_start = ?, start_since = ? WHERE folder = ?")
+            .bind(instant(now))
+            .bind(left as i64)
+            .bind(since.map(|d| d.to_string()))
+            .bind(folder)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     pub async fn reject_review(&mut self, id: i64, reason: &str, now: DateTime<Utc>) -> Result<()> {
         let n = sqlx::query(
             "UPDATE review_items SET state = 'rejected', decided_at = ?, decision_reason = ? WHERE id = ? AND state = 'open'",
@@ -223,6 +245,15 @@ impl Store {
                 .fetch_optional(self.pool())
                 .await?;
         Ok(row.map(|(v, u)| (v as u32, u as u32)))
+    }
+
+    /// Each folder's first connection: (folder, when, messages left, since).
+    pub async fn folder_starts(&self) -> Result<Vec<(String, String, i64, Option<String>)>> {
+        Ok(sqlx::query_as(
+            "SELECT folder, started_at, left_at_start, start_since FROM imap_folders WHERE started_at IS NOT NULL ORDER BY folder",
+        )
+        .fetch_all(self.pool())
+        .await?)
     }
 
     /// Messages of this folder whose move was decided but not yet done.
@@ -268,10 +299,19 @@ impl Store {
             return Ok(None);
         };
         let item = review_from_row(&r);
-        let (reading, raw): (String, Vec<u8>) = sqlx::query_as("SELECT reading, raw FROM messages WHERE id = ?")
-            .bind(item.message)
-            .fetch_one(self.pool())
-            .await?;
+        let (reading, raw): (String, Vec<u8>) = match (item.message, item.outbox) {
+            (Some(m), _) => {
+                sqlx::query_as("SELECT reading, raw FROM messages WHERE id = ?").bind(m).fetch_one(self.pool()).await?
+            }
+            (None, o) => {
+                let (to, subject, text): (String, String, String) =
+                    sqlx::query_as("SELECT to_addrs, subject, body_text FROM outbox WHERE id = ?")
+                        .bind(o)
+                        .fetch_one(self.pool())
+                        .await?;
+                ("{}".into(), format!("To: {to}\nSubject: {subject}\n\n{text}").into_bytes())
+            }
+        };
         Ok(Some((item, reading, raw)))
     }
 
@@ -467,15 +507,40 @@ impl Tx {
             .await?)
     }
 
-    pub async fn approve_review(&mut self, id: i64, now: DateTime<Utc>) -> Result<i64> {
-        let message: Option<i64> = sqlx::query_scalar(
+    /// Closes an open item as approved; the message it is about, if it is
+    /// about a received one (None: one of billmail's own notices).
+    pub async fn approve_review(&mut self, id: i64, now: DateTime<Utc>) -> Result<Option<i64>> {
+        let row: Option<(Option<i64>,)> = sqlx::query_as(
             "UPDATE review_items SET state = 'approved', decided_at = ?, decision_reason = 'approved' WHERE id = ? AND state = 'open' RETURNING message_id",
         )
         .bind(instant(now))
         .bind(id)
         .fetch_optional(self.conn())
         .await?;
-        message.ok_or_else(|| anyhow::anyhow!("no open review item #{id}"))
+        row.map(|(m,)| m).ok_or_else(|| anyhow::anyhow!("no open review item #{id}"))
+    }
+
+    /// A review item about billmail's own notice `outbox`, which could go
+    /// only to accounting.
+    pub async fn insert_notice_review(
+        &mut self,
+        outbox: i64,
+        kind: &str,
+        subject: &str,
+        reasons: &[String],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO review_items (outbox_id, kind, from_addr, subject, reasons, created_at) VALUES (?, ?, 'billmail', ?, ?, ?)",
+        )
+        .bind(outbox)
+        .bind(kind)
+        .bind(subject)
+        .bind(serde_json::to_string(reasons)?)
+        .bind(instant(now))
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 
     pub async fn message_raw(&mut self, message: i64) -> Result<Vec<u8>> {

@@ -91,13 +91,18 @@ impl Tx {
         Ok(())
     }
 
+    /// The id of the queued message with this Message-ID.
+    pub async fn outbox_id(&mut self, message_id: &str) -> Result<i64> {
+        Ok(sqlx::query_scalar("SELECT id FROM outbox WHERE message_id = ?")
+            .bind(message_id)
+            .fetch_one(self.conn())
+            .await?)
+    }
+
     /// Queues one message; returns its id.
     pub async fn queue_mail(&mut self, mail: &NewMail, now: DateTime<Utc>) -> Result<i64> {
         self.queue_mails(std::slice::from_ref(mail), now).await?;
-        Ok(sqlx::query_scalar("SELECT id FROM outbox WHERE message_id = ?")
-            .bind(&mail.message_id)
-            .fetch_one(self.conn())
-            .await?)
+        self.outbox_id(&mail.message_id).await
     }
 }
 

@@ -1,5 +1,5 @@
-//! DKIM checked by billmail itself (`[trust] verify_dkim`), with the
-//! `mail-auth` crate and DNS: the system's resolver, or the servers in
+//! DKIM and ARC checked by billmail itself (`[trust] verify_dkim`), with
+//! the `mail-auth` crate and DNS: the system's resolver, or the servers in
 //! `[trust] dns_servers`.
 //!
 //! A signature proves a message only when it verifies, its domain is aligned
@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use mail_auth::hickory_resolver::config::{NameServerConfigGroup, ResolverConfig, ResolverOpts};
 use mail_auth::{AuthenticatedMessage, DkimResult, Error, MessageAuthenticator};
 
-use super::{Proof, aligned};
+use super::{Proof, aligned, judge, results};
 
 pub struct Dkim {
     authenticator: MessageAuthenticator,
@@ -92,6 +92,41 @@ impl Dkim {
         match failed {
             Some(f) => Proof::fail(f),
             None => Proof::none(notes.join("; ")),
+        }
+    }
+}
+
+impl Dkim {
+    /// What an ARC chain proves about `from_domain`: when the chain
+    /// verifies and its latest seal is by one of `sealers` (`[trust]
+    /// arc_sealers`), that sealer's `ARC-Authentication-Results` stand for
+    /// the message as it reached the sealer, before a forwarder changed it.
+    /// None when there is no chain or no sealer is listed.
+    pub async fn verify_arc(&self, raw: &[u8], from_domain: &str, sealers: &[String]) -> Option<Proof> {
+        if sealers.is_empty() {
+            return None;
+        }
+        let msg = AuthenticatedMessage::parse(raw)?;
+        if msg.as_headers.is_empty() {
+            return None;
+        }
+        let out = self.authenticator.verify_arc(&msg).await;
+        if *out.result() != DkimResult::Pass {
+            return Some(Proof::none(format!("the ARC chain does not verify ({:?})", out.result())));
+        }
+        let last = out.sets().last()?;
+        let sealer = last.seal.header.d.to_ascii_lowercase();
+        if !sealers.iter().any(|s| aligned(s, &sealer)) {
+            return Some(Proof::none(format!("sealed (ARC) by {sealer}, not a listed sealer")));
+        }
+        // "i=N; authserv-id; results": the instance tag, then RFC 8601
+        let text = String::from_utf8_lossy(last.results.value).replace("\r\n", "").replace('\n', "");
+        let Some(parsed) = text.split_once(';').and_then(|(_, rest)| results::parse(rest)) else {
+            return Some(Proof::none(format!("the ARC results sealed by {sealer} cannot be read")));
+        };
+        match judge(std::slice::from_ref(&parsed), from_domain) {
+            (Some(pass), None) => Some(Proof::pass(format!("sealed (ARC) by {sealer}: {pass}"))),
+            _ => Some(Proof::none(format!("the ARC results sealed by {sealer} show no pass for {from_domain}"))),
         }
     }
 }

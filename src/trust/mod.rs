@@ -142,16 +142,35 @@ pub fn from_headers(raw: &[u8], authserv_ids: &[String], from_domain: &str) -> P
             authserv_ids.join(", ")
         ));
     };
-    let mut pass = None;
-    let mut fail = None;
-    let mut believed = 0;
+    let mut believed = Vec::new();
     for f in &fields[..entry] {
         let Trace::Results(text) = f else { continue };
         let Some(r) = results::parse(text) else { continue };
-        if !ours(&r.authserv_id) {
-            continue;
+        if ours(&r.authserv_id) {
+            believed.push(r);
         }
-        believed += 1;
+    }
+    let (pass, fail) = judge(&believed, from_domain);
+    match (fail, pass) {
+        (Some(f), _) => Proof::fail(f),
+        (None, Some(p)) => Proof::pass(p),
+        (None, None) if believed.is_empty() => Proof::none(format!(
+            "no Authentication-Results from {} above the line where it took the message in",
+            authserv_ids.join(", ")
+        )),
+        (None, None) => {
+            Proof::none(format!("the receiving server shows no DMARC or aligned DKIM pass for {from_domain}"))
+        }
+    }
+}
+
+/// What believed results say of `from_domain`: a pass (DMARC pass for it,
+/// or DKIM pass aligned with it) and a fail (DMARC or aligned DKIM fail),
+/// each in words.
+pub fn judge(believed: &[results::Results], from_domain: &str) -> (Option<String>, Option<String>) {
+    let mut pass = None;
+    let mut fail = None;
+    for r in believed {
         for ri in &r.results {
             let said = format!("{} says {}={}", r.authserv_id, ri.method, ri.result);
             match ri.method.as_str() {
@@ -178,30 +197,23 @@ pub fn from_headers(raw: &[u8], authserv_ids: &[String], from_domain: &str) -> P
             }
         }
     }
-    match (fail, pass) {
-        (Some(f), _) => Proof::fail(f),
-        (None, Some(p)) => Proof::pass(p),
-        (None, None) if believed == 0 => Proof::none(format!(
-            "no Authentication-Results from {} above the line where it took the message in",
-            authserv_ids.join(", ")
-        )),
-        (None, None) => {
-            Proof::none(format!("the receiving server shows no DMARC or aligned DKIM pass for {from_domain}"))
-        }
-    }
+    (pass, fail)
 }
 
-/// The two proofs together: a believed header's fail wins; then either
-/// pass; then billmail's own failed check.
-pub fn combine(headers: Proof, dkim: Option<Proof>) -> Proof {
-    match (headers, dkim) {
-        (h, _) if h.verdict == "fail" => h,
-        (_, Some(d)) if d.verdict == "pass" => d,
-        (h, _) if h.verdict == "pass" => h,
-        (_, Some(d)) if d.verdict == "fail" => d,
-        (h, Some(d)) => Proof::none(format!("{}; {}", d.detail, h.detail)),
-        (h, None) => h,
+/// The proofs together: a believed header's fail wins; then a signature
+/// billmail verified, a believed header's pass, a pass carried by a listed
+/// ARC sealer; then billmail's own failed check.
+pub fn combine(headers: Proof, dkim: Option<Proof>, arc: Option<Proof>) -> Proof {
+    if headers.verdict == "fail" {
+        return headers;
     }
+    let others = [dkim.clone(), Some(headers.clone()), arc.clone()];
+    if let Some(p) = others.iter().flatten().find(|p| p.verdict == "pass") {
+        return p.clone();
+    }
+    let failed = dkim.is_some_and(|d| d.verdict == "fail");
+    let said: Vec<String> = others.into_iter().flatten().map(|p| p.detail).filter(|d| !d.is_empty()).collect();
+    if failed { Proof::fail(said.join("; ")) } else { Proof::none(said.join("; ")) }
 }
 
 #[cfg(test)]
@@ -327,11 +339,15 @@ mod tests {
     #[test]
     fn combined() {
         let (p, f, n) = (Proof::pass("p"), Proof::fail("f"), Proof::none("n"));
-        assert_eq!(combine(f.clone(), Some(p.clone())).verdict, "fail");
-        assert_eq!(combine(n.clone(), Some(p.clone())).verdict, "pass");
-        assert_eq!(combine(p.clone(), Some(f.clone())).verdict, "pass");
-        assert_eq!(combine(n.clone(), Some(f)).verdict, "fail");
-        assert_eq!(combine(n.clone(), Some(n.clone())).verdict, "none");
-        assert_eq!(combine(p, None).verdict, "pass");
+        assert_eq!(combine(f.clone(), Some(p.clone()), None).verdict, "fail");
+        assert_eq!(combine(n.clone(), Some(p.clone()), None).verdict, "pass");
+        assert_eq!(combine(p.clone(), Some(f.clone()), None).verdict, "pass");
+        assert_eq!(combine(n.clone(), Some(f.clone()), None).verdict, "fail");
+        assert_eq!(combine(n.clone(), Some(n.clone()), None).verdict, "none");
+        assert_eq!(combine(p.clone(), None, None).verdict, "pass");
+        // a listed sealer's pass stands for a signature a forwarder broke
+        assert_eq!(combine(n.clone(), Some(f.clone()), Some(p.clone())).verdict, "pass");
+        assert_eq!(combine(f, None, Some(p)).verdict, "fail");
+        assert_eq!(combine(n.clone(), None, Some(n)).detail, "n; n");
     }
 }

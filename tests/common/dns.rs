@@ -49,12 +49,29 @@ impl Dns {
         }
         let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("dnsmasq starts");
         let start = Instant::now();
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while TcpStream::connect(("127.0.0.1", port)).is_err() || !answers(port, records.first().map(|r| r.0.as_str()))
+        {
             assert!(start.elapsed() < Duration::from_secs(10), "dnsmasq did not come up on port {port}");
             std::thread::sleep(Duration::from_millis(50));
         }
         Dns { port, child, _dir: dir }
     }
+}
+
+/// The server answers a UDP query for `name`'s TXT record (any answer).
+fn answers(port: u16, name: Option<&str>) -> bool {
+    let Some(name) = name else { return true };
+    let mut q = vec![0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00];
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0x00, 0x00, 0x10, 0x00, 0x01]);
+    let sock = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+    let mut buf = [0u8; 4096];
+    sock.send_to(&q, ("127.0.0.1", port)).is_ok()
+        && sock.recv(&mut buf).is_ok_and(|n| n > 12 && buf[..2] == [0x12, 0x34])
 }
 
 impl Drop for Dns {

@@ -24,6 +24,8 @@ pub struct MailStack {
     /// The CA (PEM) that signed the servers' certificate, for localhost and 127.0.0.1.
     pub tls_ca: PathBuf,
     pub password: String,
+    /// `slash`, `maildir` or `courier` (scripts/mailstack.sh IMAP_LAYOUT).
+    pub layout: String,
     _guard: MutexGuard<'static, ()>,
 }
 
@@ -67,8 +69,16 @@ impl MailStack {
         MailStack::start_with(&[("SMTPD_HOSTNAME", host)])
     }
 
+    /// A stack whose Dovecot has the folder layout `layout` (`slash`,
+    /// `maildir`, `courier`).
+    pub fn start_with_layout(layout: &str) -> MailStack {
+        MailStack::start_with(&[("IMAP_LAYOUT", layout)])
+    }
+
     fn start_with(env: &[(&str, &str)]) -> MailStack {
         let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+        let layout =
+            env.iter().find(|(k, _)| *k == "IMAP_LAYOUT").map(|(_, v)| v.to_string()).unwrap_or("slash".into());
         let dir = tempfile::tempdir().unwrap();
         let started = std::panic::catch_unwind(|| run_script_with(&["start", dir.path().to_str().unwrap()], env));
         if let Err(e) = started {
@@ -91,6 +101,7 @@ impl MailStack {
             submissions_port: get("SUBMISSIONS_PORT").parse().unwrap(),
             tls_ca: PathBuf::from(get("TLS_CA")),
             password: get("MAIL_PASSWORD"),
+            layout,
             dir,
             _guard: guard,
         }
@@ -117,8 +128,16 @@ impl MailStack {
     }
 
     /// The `[imap]` section for reading accounting@'s mailbox; the password
-    /// goes in `password_file`.
+    /// goes in `password_file`. Tests put mail in before billmail's first
+    /// connection, as mail arriving after the install: `start` has billmail
+    /// read it (without it a first connection leaves what is there).
     pub fn imap_config(&self, password_file: &Path) -> String {
+        format!("{}start = \"2026-01-01\"\n", self.imap_config_from_now(password_file))
+    }
+
+    /// The `[imap]` section with no `start`: a first connection reads only
+    /// what arrives after it.
+    pub fn imap_config_from_now(&self, password_file: &Path) -> String {
         format!(
             "[imap]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"plain\"\nusername = \"accounting@krgroup.example\"\npassword_file = \"{}\"\n",
             self.imap_port,
@@ -126,12 +145,40 @@ impl MailStack {
         )
     }
 
+    /// A folder written `a/b` as this stack's Dovecot names it.
+    pub fn server_folder(&self, name: &str) -> String {
+        if name == "INBOX" {
+            return name.into();
+        }
+        match self.layout.as_str() {
+            "maildir" => name.replace('/', "."),
+            "courier" => format!("INBOX.{}", name.replace('/', ".")),
+            _ => name.into(),
+        }
+    }
+
     /// Puts a message into `user`'s `folder`, as delivery would.
     pub fn append(&self, user: &str, folder: &str, raw: &[u8]) {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let mut session = login(self.imap_port, user, &self.password).await;
-            session.append(folder, None, None, raw).await.unwrap();
+            session.append(self.server_folder(folder), None, None, raw).await.unwrap();
+            let _ = session.logout().await;
+        });
+    }
+
+    /// Puts many messages into `user`'s `folder` over one session, each with
+    /// its arrival date (`INTERNALDATE`, like `"20-Nov-2026 09:00:00 -0500"`)
+    /// when given.
+    pub fn append_many(&self, user: &str, folder: &str, msgs: &[(Vec<u8>, Option<String>)]) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let mut session = login(self.imap_port, user, &self.password).await;
+            let folder = self.server_folder(folder);
+            for (raw, date) in msgs {
+                let date = date.as_ref().map(|d| format!("\"{d}\""));
+                session.append(&folder, None, date.as_deref(), raw).await.unwrap();
+            }
             let _ = session.logout().await;
         });
     }
@@ -141,7 +188,7 @@ impl MailStack {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         rt.block_on(async {
             let mut session = login(self.imap_port, user, &self.password).await;
-            let Ok(mb) = session.examine(folder).await else { return vec![] };
+            let Ok(mb) = session.examine(self.server_folder(folder)).await else { return vec![] };
             let mut out = Vec::new();
             if mb.exists > 0 {
                 let fetches: Vec<_> = session.fetch("1:*", "(UID FLAGS)").await.unwrap().try_collect().await.unwrap();

@@ -39,6 +39,16 @@ impl Run {
 /// believed.
 pub const ENTRY: &str = "Received: from mail.sender.example (mail.sender.example [203.0.113.10])\r\n\tby mx1.krgroup.example (Postfix) with ESMTPS; Mon, 16 Nov 2026 09:00:00 -0500\r\n";
 
+/// The message of `tests/corpus` whose name starts with `name`: our own
+/// fixtures only, so the tests pass on a clone with nothing beside it.
+pub fn corpus(name: &str) -> Vec<u8> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
+    let found = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).find(|p| {
+        p.file_name().unwrap().to_string_lossy().starts_with(name) && p.extension().is_some_and(|x| x == "eml")
+    });
+    std::fs::read(found.unwrap_or_else(|| panic!("no corpus message {name}"))).unwrap()
+}
+
 pub const CONFIG: &str = include_str!("../../examples/billmail.toml");
 
 pub const ACCOUNTS: &str = "\
