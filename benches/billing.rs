@@ -64,7 +64,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = seeded(dir.path(), &config).await;
     let mut books = store.load_books(&config.tiers).await.unwrap();
-    let drafts = plan(&config, &mut books, now);
+    let drafts = plan(&config, &mut books, now).drafts;
     let text = "x".repeat(1500);
     let html = "x".repeat(4000);
     let t = Instant::now();

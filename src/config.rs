@@ -453,7 +453,7 @@ impl Validator {
                 return None;
             }
         };
-        match Money::parse(&s) {
+        match Money::parse(&s).map_err(|e| e.to_string()).and_then(|m| crate::domain::limits::price(m, "the amount")) {
             Ok(m) => Some(m),
             Err(e) => {
                 self.err(section, key, e);

@@ -27,18 +27,38 @@ pub struct IssuedInvoice {
 /// How many invoices are written per transaction.
 const BATCH: usize = 500;
 
-/// Everything due for every account at `now`, built in memory.
-pub fn plan(config: &Config, books: &mut [Book], now: DateTime<Utc>) -> Vec<(usize, Job, Draft)> {
+/// What `plan` built, and the accounts it could not bill.
+pub struct Planned {
+    pub drafts: Vec<(usize, Job, Draft)>,
+    /// (account, why): nothing of that account is issued this cycle.
+    pub failed: Vec<(String, String)>,
+}
+
+/// Everything due for every account at `now`, built in memory. An account
+/// whose invoice cannot be priced (an amount out of range) is left out whole
+/// and named; the others are billed.
+pub fn plan(config: &Config, books: &mut [Book], now: DateTime<Utc>) -> Planned {
     let local = local_time(&now, config.company.timezone);
     let schedule = &config.schedule;
     let mut drafts = Vec::new();
+    let mut failed = Vec::new();
     for (i, book) in books.iter_mut().enumerate() {
+        let mut mine = Vec::new();
         for job in due_jobs(local, schedule, book) {
-            if let Some(draft) = build(job, schedule, book, local.date()) {
-                book.apply(&draft);
-                drafts.push((i, job, draft));
+            match build(job, schedule, book, local.date()) {
+                Ok(Some(draft)) => {
+                    book.apply(&draft);
+                    mine.push((i, job, draft));
+                }
+                Ok(None) => {}
+                Err(why) => {
+                    failed.push((book.account.id.to_string(), why));
+                    mine.clear();
+                    break;
+                }
             }
         }
+        drafts.extend(mine);
     }
     // numbers follow the schedule, then the account
     drafts.sort_by(|a, b| {
@@ -48,7 +68,7 @@ pub fn plan(config: &Config, books: &mut [Book], now: DateTime<Utc>) -> Vec<(usi
             b.1,
         ))
     });
-    drafts
+    Planned { drafts, failed }
 }
 
 /// Issues every invoice due at `now`. Running it again for the same moment
@@ -61,7 +81,11 @@ pub async fn run_billing(
     now: DateTime<Utc>,
 ) -> Result<Vec<IssuedInvoice>> {
     let mut books = store.load_books(&config.tiers).await.context("loading accounts")?;
-    let drafts = plan(config, &mut books, now);
+    let Planned { drafts, failed } = plan(config, &mut books, now);
+    for (account, why) in &failed {
+        tracing::error!(%account, %why, "not billed");
+        store.record_event(crate::store::Event::Error, now, &format!("{account} not billed: {why}")).await;
+    }
     let mut issued = Vec::new();
     for chunk in drafts.chunks(BATCH) {
         let items: Vec<IssueItem> = chunk
@@ -248,7 +272,10 @@ pub async fn deliver(store: &Store, sender: &crate::mail::smtp::Sender, now: Dat
             break;
         }
         for m in due {
-            store.mail_attempt(m.id).await?;
+            // claimed first: no two senders ever send one row
+            if !store.claim_mail(m.id, Utc::now() + chrono::Duration::minutes(10)).await? {
+                continue;
+            }
             let attempt = m.attempts + 1;
             match sender.send(&m, now).await {
                 Ok(()) => {

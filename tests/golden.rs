@@ -26,6 +26,7 @@ fn line(desc: &str, qty: i64, cents: i64, prorate: Option<(u32, u32)>) -> Line {
         Money::from_cents(cents),
         prorate.map(|(days, days_in_month)| Proration { days, days_in_month }),
     )
+    .unwrap()
 }
 
 fn docs() -> Vec<(&'static str, InvoiceDoc)> {
@@ -84,13 +85,15 @@ fn docs() -> Vec<(&'static str, InvoiceDoc)> {
             Decimal::new(25, 1),
             Money::from_cents(14500),
             None,
-        ),
+        )
+        .unwrap(),
         Line::priced(
             "2026-12-02 · Priya Nair · On-site: replaced the reception printer".into(),
             Decimal::new(75, 2),
             Money::from_cents(14500),
             None,
-        ),
+        )
+        .unwrap(),
     ];
     let service = InvoiceDoc {
         number: "INV-2026-0044".into(),

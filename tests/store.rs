@@ -32,7 +32,7 @@ async fn a_duplicate_invoice_cannot_exist_and_takes_no_number() {
     // two planners that both think December is due (as two racing ticks would)
     let tick = at("2026-11-15T08:00:00-05:00");
     let mut books = store.load_books(&config.tiers).await.unwrap();
-    let drafts = plan(&config, &mut books, tick);
+    let drafts = plan(&config, &mut books, tick).drafts;
     assert_eq!(drafts.len(), 1);
     let fmt = &config.company.invoice_number_format;
     for expect_new in [true, false] {
@@ -52,7 +52,7 @@ async fn a_duplicate_invoice_cannot_exist_and_takes_no_number() {
     assert!(dup.unwrap_err().to_string().contains("UNIQUE"));
     // the skipped duplicate consumed no number: the next invoice is 0002
     let mut books = store.load_books(&config.tiers).await.unwrap();
-    let later = plan(&config, &mut books, at("2026-12-15T08:00:00-05:00"));
+    let later = plan(&config, &mut books, at("2026-12-15T08:00:00-05:00")).drafts;
     let item = IssueItem { account: "ACME", draft: &later[0].2, tier_label: None, users: &[] };
     let mut tx = store.begin().await.unwrap();
     let out = tx.insert_invoices(&[item], "USD", fmt, tick).await.unwrap();

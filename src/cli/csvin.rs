@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 
 use crate::config::Config;
-use crate::domain::{AccountId, EmailAddress, Money, UserCounts};
+use crate::domain::{AccountId, EmailAddress, Money, UserCounts, limits};
 use crate::store::{AccountImport, SubscriptionImport};
 
 const ACCOUNT_COLUMNS: &[&str] = &[
@@ -125,8 +125,16 @@ fn account_row(config: &Config, r: &BTreeMap<String, String>) -> Result<AccountI
         return Err(format!("unknown tier {tier:?} (known: {})", known.join(", ")));
     }
     let counts = UserCounts {
-        full_time: count(get("full_time_users"), "full_time_users")?,
-        part_time: count(get("part_time_users"), "part_time_users")?,
+        full_time: limits::within(
+            count(get("full_time_users"), "full_time_users")?,
+            limits::MAX_USERS,
+            "full_time_users",
+        )?,
+        part_time: limits::within(
+            count(get("part_time_users"), "part_time_users")?,
+            limits::MAX_USERS,
+            "part_time_users",
+        )?,
     };
     let billing_emails = emails(get("billing_emails"), "billing_emails")?;
     if billing_emails.is_empty() {
@@ -196,8 +204,9 @@ pub fn subscriptions(path: &Path) -> Result<Vec<SubscriptionImport>> {
             if product.is_empty() {
                 return Err("product is empty".into());
             }
-            let quantity = count(get("quantity"), "quantity")?;
+            let quantity = limits::within(count(get("quantity"), "quantity")?, limits::MAX_QUANTITY, "quantity")?;
             let unit_price = Money::parse(get("unit_price")).map_err(|e| format!("unit_price: {e}"))?;
+            let unit_price = limits::price(unit_price, "unit_price")?;
             Ok(SubscriptionImport { line: *line, account, product, quantity, unit_price })
         })()
         .map_err(|e| anyhow::anyhow!("{} line {line}: {e}", rows.file))?;

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::config::Config;
 use crate::domain::calendar::{local_date, local_time};
-use crate::domain::{AccountId, InvoiceKind, Money, money::parse_quantity};
+use crate::domain::{AccountId, InvoiceKind, Money};
 use crate::engine;
 use crate::render::{InvoiceDoc, Renderer};
 use crate::store::{AccountSummary, Event, InvoiceRecord, Recorded, Retry, Store};
@@ -485,10 +485,14 @@ async fn dispatch(
                     break;
                 }
             });
+            let _lock = crate::store::InstanceLock::acquire(&config.database.path, "billmail run")?;
+            store.release_leases().await?;
             let clock = if now_given { crate::daemon::Clock::starting_at(now) } else { crate::daemon::Clock::real() };
             crate::daemon::run(config_path, config.clone(), store.clone(), signals, clock).await?;
         }
         Command::Tick => {
+            let _lock = crate::store::InstanceLock::acquire(&config.database.path, "billmail tick")?;
+            store.release_leases().await?;
             if let Err(e) = tick(config, store, now).await {
                 store.record_event(Event::Error, now, &format!("tick: {e:#}")).await;
                 return Err(e);
@@ -680,14 +684,14 @@ async fn dispatch(
             let id = AccountId::parse(&a.account).map_err(|e| anyhow!(e))?;
             let date = NaiveDate::parse_from_str(&a.date, "%Y-%m-%d")
                 .map_err(|_| anyhow!("--date {:?} is not YYYY-MM-DD", a.date))?;
-            let hours = parse_quantity(&a.hours).map_err(|e| anyhow!("--hours: {e}"))?;
-            if hours.is_zero() {
-                bail!("--hours must be more than 0");
-            }
+            let hours = crate::domain::limits::hours(&a.hours).map_err(|e| anyhow!("--hours: {e}"))?;
             let rate = Money::parse(&a.rate).map_err(|e| anyhow!("--rate: {e}"))?;
+            let rate = crate::domain::limits::price(rate, "--rate").map_err(|e| anyhow!(e))?;
             if a.engineer.trim().is_empty() || a.description.trim().is_empty() {
                 bail!("--engineer and --description must not be empty");
             }
+            // priced before anything is written
+            let amount = crate::domain::Line::priced(String::new(), hours, rate, None).map_err(|e| anyhow!(e))?.amount;
             let mut tx = store.begin().await?;
             tx.check_hold(id.as_str(), "new work", a.override_hold, now).await?;
             let entry = tx
@@ -704,7 +708,6 @@ async fn dispatch(
                 )
                 .await?;
             tx.commit().await?;
-            let amount = crate::domain::Line::priced(String::new(), hours, rate, None).amount;
             println!(
                 "recorded work #{entry} for {id}: {hours} h x {} = {}; invoiced on the next cycle",
                 rate.display_in(&config.company.currency),

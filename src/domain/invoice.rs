@@ -52,13 +52,24 @@ pub struct Line {
 
 impl Line {
     /// quantity × unit price (× days / days in month), rounded half away
-    /// from zero to cents: the only way a line gets its amount.
-    pub fn priced(description: String, quantity: Decimal, unit_price: Money, proration: Option<Proration>) -> Line {
-        let mut exact = quantity * unit_price.to_decimal();
+    /// from zero to cents: the only way a line gets its amount. Checked
+    /// throughout: an amount out of range is an error naming the line.
+    pub fn priced(
+        description: String,
+        quantity: Decimal,
+        unit_price: Money,
+        proration: Option<Proration>,
+    ) -> Result<Line, String> {
+        let out_of_range = || format!("{description}: {quantity} × {} is out of range", unit_price.grouped());
+        let mut exact = quantity.checked_mul(unit_price.to_decimal()).ok_or_else(out_of_range)?;
         if let Some(p) = proration {
-            exact = exact * Decimal::from(p.days) / Decimal::from(p.days_in_month);
+            exact = exact
+                .checked_mul(Decimal::from(p.days))
+                .and_then(|x| x.checked_div(Decimal::from(p.days_in_month)))
+                .ok_or_else(out_of_range)?;
         }
-        Line { description, quantity, unit_price, proration, amount: Money::round(exact) }
+        let amount = Money::round(exact).map_err(|_| out_of_range())?;
+        Ok(Line { description, quantity, unit_price, proration, amount })
     }
 }
 
@@ -89,12 +100,14 @@ impl Draft {
 }
 
 /// Builds the invoice for `job`, issued on `today`. `None` when there is
-/// nothing to bill (a recurring month with no running charge).
-pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Option<Draft> {
+/// nothing to bill (a recurring month with no running charge); an error
+/// when an amount is out of range (the account is not billed; the others
+/// are).
+pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Result<Option<Draft>, String> {
     let due_on = schedule.due_date(job, today);
     let (kind, period, lines, counts, accounted, services) = match job {
         Job::Agreement(period) => {
-            let (lines, counts, accounted) = agreement_lines(period, schedule, book);
+            let (lines, counts, accounted) = agreement_lines(period, schedule, book)?;
             (InvoiceKind::Agreement, period.to_string(), lines, Some(counts), accounted, vec![])
         }
         Job::Recurring(period) => {
@@ -103,10 +116,14 @@ pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Op
                 .subscriptions
                 .iter()
                 .filter_map(|s| s.at(moment).map(|v| (s, v)))
-                .map(|(s, v)| Line::priced(s.product.clone(), Decimal::from(v.quantity), v.unit_price, None))
-                .collect();
+                .map(|(s, v)| {
+                    super::limits::within(v.quantity, super::limits::MAX_QUANTITY, &s.product)?;
+                    super::limits::price(v.unit_price, &s.product)?;
+                    Line::priced(s.product.clone(), Decimal::from(v.quantity), v.unit_price, None)
+                })
+                .collect::<Result<_, _>>()?;
             if lines.is_empty() {
-                return None;
+                return Ok(None);
             }
             (InvoiceKind::Recurring, period.to_string(), lines, None, vec![], vec![])
         }
@@ -114,24 +131,31 @@ pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Op
             let cutoff = schedule.moment(day);
             let mut entries: Vec<_> = book.services.iter().filter(|s| !s.invoiced && s.recorded_at <= cutoff).collect();
             if entries.is_empty() {
-                return None;
+                return Ok(None);
             }
             entries.sort_by_key(|s| (s.work_date, s.id));
             let lines = entries
                 .iter()
                 .map(|s| {
                     let text = format!("{} · {} · {}", s.work_date.format("%Y-%m-%d"), s.engineer, s.description);
+                    if s.hours > Decimal::from(super::limits::MAX_HOURS) {
+                        return Err(format!("{text}: {} hours is over the limit", s.hours));
+                    }
+                    super::limits::price(s.rate, "the hourly rate")?;
                     Line::priced(text, s.hours, s.rate, None)
                 })
-                .collect();
+                .collect::<Result<_, _>>()?;
             let ids = entries.iter().map(|s| s.id).collect();
             (InvoiceKind::Service, day.format("%Y-%m-%d").to_string(), lines, None, vec![], ids)
         }
     };
-    let total: Money = lines.iter().map(|l| l.amount).sum();
+    let total = lines
+        .iter()
+        .try_fold(Money::ZERO, |sum, l| sum.checked_add(l.amount))
+        .ok_or_else(|| format!("the {} invoice for {period}: its total is out of range", kind.as_str()))?;
     let credit_applied =
         if total.is_positive() && book.credit.is_positive() { book.credit.min(total) } else { Money::ZERO };
-    Some(Draft {
+    Ok(Some(Draft {
         kind,
         period,
         issued_on: today,
@@ -142,16 +166,23 @@ pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Op
         counts,
         accounted_changes: accounted,
         service_entries: services,
-    })
+    }))
 }
 
 /// Base lines for the counts in force on the period's first day, then one
 /// adjustment per user type and already-invoiced month for each change not
 /// yet reflected on an invoice.
-fn agreement_lines(period: Month, schedule: &Schedule, book: &Book) -> (Vec<Line>, UserCounts, Vec<i64>) {
+fn agreement_lines(
+    period: Month,
+    schedule: &Schedule,
+    book: &Book,
+) -> Result<(Vec<Line>, UserCounts, Vec<i64>), String> {
     let acct = &book.account;
     let start = period.first_day();
     let counts = counts_on(&book.changes, start);
+    for (n, what) in [(counts.full_time, "full-time users"), (counts.part_time, "part-time users")] {
+        super::limits::within(n, super::limits::MAX_USERS, what)?;
+    }
     let mut lines = Vec::new();
     for t in [UserType::FullTime, UserType::PartTime] {
         let label = match t {
@@ -163,7 +194,7 @@ fn agreement_lines(period: Month, schedule: &Schedule, book: &Book) -> (Vec<Line
             Decimal::from(counts.get(t)),
             acct.rates.get(t),
             None,
-        ));
+        )?);
     }
     let mut accounted = Vec::new();
     let mut pending: Vec<_> = book.changes.iter().filter(|c| !c.accounted && c.effective <= start).collect();
@@ -195,11 +226,11 @@ fn agreement_lines(period: Month, schedule: &Schedule, book: &Book) -> (Vec<Line
                     if !c.reason.is_empty() {
                         text.push_str(&format!(" ({})", c.reason));
                     }
-                    lines.push(Line::priced(text, Decimal::from(d), acct.rates.get(t), Some(proration)));
+                    lines.push(Line::priced(text, Decimal::from(d), acct.rates.get(t), Some(proration))?);
                 }
             }
             q = q.next();
         }
     }
-    (lines, counts, accounted)
+    Ok((lines, counts, accounted))
 }

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod collections;
 pub mod ids;
 pub mod invoice;
+pub mod limits;
 pub mod money;
 
 #[cfg(test)]

@@ -35,11 +35,19 @@ impl Money {
         self.0
     }
 
-    /// The one rounding rule of billmail: half away from zero, to cents.
-    pub fn round(value: Decimal) -> Money {
+    /// The one rounding rule of billmail: half away from zero, to cents. An
+    /// amount beyond what cents in an i64 hold is an error, never a wrapped
+    /// or clamped number.
+    pub fn round(value: Decimal) -> Result<Money, MoneyError> {
         let rounded = value.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-        let cents = rounded * Decimal::ONE_HUNDRED;
-        Money(i64::try_from(cents).expect("amount in range of i64 cents"))
+        let too_large = || MoneyError::TooLarge(value.to_string());
+        let cents = rounded.checked_mul(Decimal::ONE_HUNDRED).ok_or_else(too_large)?;
+        i64::try_from(cents).map(Money).map_err(|_| too_large())
+    }
+
+    /// The sum, or None when it would not fit.
+    pub fn checked_add(self, other: Money) -> Option<Money> {
+        self.0.checked_add(other.0).map(Money)
     }
 
     pub fn to_decimal(self) -> Decimal {
@@ -192,10 +200,14 @@ mod tests {
 
     #[test]
     fn rounds_half_away_from_zero() {
-        assert_eq!(Money::round(Decimal::new(1005, 3)), Money(101)); // 1.005
-        assert_eq!(Money::round(Decimal::new(-1005, 3)), Money(-101));
-        assert_eq!(Money::round(Decimal::new(1004, 3)), Money(100));
-        assert_eq!(Money::round(Decimal::new(25, 3)), Money(3)); // 0.025
+        assert_eq!(Money::round(Decimal::new(1005, 3)), Ok(Money(101))); // 1.005
+        assert_eq!(Money::round(Decimal::new(-1005, 3)), Ok(Money(-101)));
+        assert_eq!(Money::round(Decimal::new(1004, 3)), Ok(Money(100)));
+        assert_eq!(Money::round(Decimal::new(25, 3)), Ok(Money(3))); // 0.025
+        // beyond i64 cents: an error, never a wrapped number
+        assert!(Money::round(Decimal::from(i64::MAX)).is_err());
+        assert!(Money::round(Decimal::MAX).is_err());
+        assert_eq!(Money(i64::MAX).checked_add(Money(1)), None);
     }
 
     #[test]
@@ -230,15 +242,15 @@ mod tests {
         #[test]
         fn rounding_is_within_half_a_cent_and_symmetric(mills in -10_000_000i64..10_000_000) {
             let d = Decimal::new(mills, 3);
-            let r = Money::round(d);
+            let r = Money::round(d).unwrap();
             let diff = (r.to_decimal() - d).abs();
             prop_assert!(diff <= Decimal::new(5, 3));
-            prop_assert_eq!(Money::round(-d), -r);
+            prop_assert_eq!(Money::round(-d).unwrap(), -r);
         }
 
         #[test]
         fn decimal_round_trip(cents in -10_000_000_000i64..10_000_000_000) {
-            prop_assert_eq!(Money::round(Money(cents).to_decimal()), Money(cents));
+            prop_assert_eq!(Money::round(Money(cents).to_decimal()), Ok(Money(cents)));
         }
     }
 }

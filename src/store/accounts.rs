@@ -147,9 +147,21 @@ impl Tx {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<(UserCounts, UserCounts)> {
+        use crate::domain::limits::MAX_USERS;
+        if delta.full_time.abs() > MAX_USERS || delta.part_time.abs() > MAX_USERS {
+            bail!("account {account}: {} is more than the {MAX_USERS} users billmail accepts", delta.describe());
+        }
         let changes = changes_of(self, account).await?;
         let before = counts_on(&changes, effective);
         let after = before.plus(delta);
+        if after.full_time > MAX_USERS || after.part_time > MAX_USERS {
+            bail!(
+                "account {account}: {} would make {} full-time and {} part-time users, over the limit of {MAX_USERS}",
+                delta.describe(),
+                after.full_time,
+                after.part_time
+            );
+        }
         if after.full_time < 0 || after.part_time < 0 {
             bail!(
                 "account {account}: {} would leave {} full-time and {} part-time users on {effective}",

@@ -7,6 +7,7 @@ mod accounts;
 mod collections;
 mod intake;
 mod invoices;
+mod lock;
 mod outbox;
 mod status;
 
@@ -23,6 +24,7 @@ pub use accounts::{AccountImport, AccountSummary, HistoryEntry, SubscriptionImpo
 pub use collections::Collectable;
 pub use intake::{NewMessage, ReviewRecord, StoredMessage};
 pub use invoices::{InvoiceRecord, IssueItem, PaymentOutcome};
+pub use lock::InstanceLock;
 pub use outbox::{NewMail, OutboxRecord, QueuedMail};
 pub use status::{Event, Hold, Recorded, Retry, StatusReport};
 

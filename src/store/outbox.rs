@@ -155,25 +155,43 @@ impl Store {
     }
 
     /// Counts an attempt before it is made (so a crash mid-send is seen).
-    pub async fn mail_attempt(&self, id: i64) -> Result<()> {
-        sqlx::query("UPDATE outbox SET attempts = attempts + 1 WHERE id = ? AND state = 'queued'")
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+    /// Claims a queued message for one sending attempt: counts the attempt
+    /// and leases the row until `lease_until` (the machine's clock), unless
+    /// another sender holds a lease on it. False: not ours to send.
+    pub async fn claim_mail(&self, id: i64, lease_until: DateTime<Utc>) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE outbox SET attempts = attempts + 1, lease_until = ?1
+             WHERE id = ?2 AND state = 'queued' AND (lease_until IS NULL OR lease_until < ?3)",
+        )
+        .bind(instant(lease_until))
+        .bind(id)
+        .bind(instant(Utc::now()))
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Frees every lease: called by the one process that holds the instance
+    /// lock, when it starts, since no other sender can be alive.
+    pub async fn release_leases(&self) -> Result<()> {
+        sqlx::query("UPDATE outbox SET lease_until = NULL WHERE lease_until IS NOT NULL").execute(self.pool()).await?;
         Ok(())
     }
 
     pub async fn mail_sent(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
-        sqlx::query("UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL WHERE id = ?")
-            .bind(instant(now))
-            .bind(id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE outbox SET state = 'sent', sent_at = ?, last_error = NULL, lease_until = NULL WHERE id = ?",
+        )
+        .bind(instant(now))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
     pub async fn mail_retry(&self, id: i64, next: DateTime<Utc>, error: &str) -> Result<()> {
-        sqlx::query("UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?")
+        sqlx::query("UPDATE outbox SET next_attempt_at = ?, last_error = ?, lease_until = NULL WHERE id = ?")
             .bind(instant(next))
             .bind(error)
             .bind(id)
@@ -183,7 +201,7 @@ impl Store {
     }
 
     pub async fn mail_failed(&self, id: i64, error: &str) -> Result<()> {
-        sqlx::query("UPDATE outbox SET state = 'failed', last_error = ? WHERE id = ?")
+        sqlx::query("UPDATE outbox SET state = 'failed', last_error = ?, lease_until = NULL WHERE id = ?")
             .bind(error)
             .bind(id)
             .execute(self.pool())

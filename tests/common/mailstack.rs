@@ -222,14 +222,28 @@ impl MailStack {
 
     /// Waits (up to 15 s) until `user` has at least `n` messages, and returns them.
     pub fn wait_for(&self, user: &str, n: usize) -> Vec<Vec<u8>> {
+        self.wait_for_long(user, n, Duration::from_secs(15))
+    }
+
+    /// Waits up to `limit` until `user` has at least `n` messages (counted,
+    /// not fetched, while waiting), and returns them.
+    pub fn wait_for_long(&self, user: &str, n: usize, limit: Duration) -> Vec<Vec<u8>> {
         let start = Instant::now();
-        loop {
-            let msgs = self.inbox(user);
-            if msgs.len() >= n || start.elapsed() > Duration::from_secs(15) {
-                return msgs;
-            }
-            std::thread::sleep(Duration::from_millis(200));
+        while self.folder_count(user, "INBOX") < n && start.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(500));
         }
+        self.inbox(user)
+    }
+
+    /// How many messages `user`'s `folder` holds (0 when it does not exist).
+    pub fn folder_count(&self, user: &str, folder: &str) -> usize {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            let mut session = login(self.imap_port, user, &self.password).await;
+            let n = session.examine(self.server_folder(folder)).await.map(|mb| mb.exists as usize).unwrap_or(0);
+            let _ = session.logout().await;
+            n
+        })
     }
 }
 
