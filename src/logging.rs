@@ -33,11 +33,19 @@ where
     }
 }
 
+/// Libraries whose debug and trace output carries what is on the wire:
+/// the IMAP login (a password, in clear or base64), tokens, whole customer
+/// messages. Capped at `warn` whatever `BILLMAIL_LOG` asks.
+const WIRE_TRACERS: &[&str] = &["async_imap", "imap_proto", "lettre", "hickory_proto", "hickory_resolver", "rustls"];
+
 /// Sets up logging: `BILLMAIL_LOG` (an env-filter) or, by default, `info`
 /// for the daemon and `warn` for one-shot commands.
 pub fn init(daemon: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BILLMAIL_LOG")
+    let mut filter = tracing_subscriber::EnvFilter::try_from_env("BILLMAIL_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if daemon { "info" } else { "warn" }));
+    for target in WIRE_TRACERS {
+        filter = filter.add_directive(format!("{target}=warn").parse().expect("a valid directive"));
+    }
     let builder = tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter);
     if std::env::var_os("JOURNAL_STREAM").is_some() {
         let plain: Format<Full, ()> = Format::default().without_time().with_ansi(false);
