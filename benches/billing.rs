@@ -111,7 +111,7 @@ async fn main() {
     let dir = tempfile::tempdir().unwrap();
     let store = seeded(dir.path(), &config).await;
     let t = Instant::now();
-    let issued = run_billing(&config, &store, &renderer, now).await.unwrap();
+    let issued = run_billing(&config, &store, &renderer, now, false).await.unwrap();
     let full = t.elapsed();
     assert_eq!(issued.len(), n, "both runs issue the same invoices");
     assert_eq!(n, 2 * ACCOUNTS);

@@ -47,7 +47,7 @@ async fn main() {
     for month in 0..12 {
         let (y, m) = if month == 0 { (2025, 11) } else { (2025 + (10 + month) / 12, (10 + month) % 12 + 1) };
         let now = at(&format!("{y}-{m:02}-15T08:00:00-05:00"));
-        run_billing(&config, &store, &renderer, now).await.unwrap();
+        run_billing(&config, &store, &renderer, now, true).await.unwrap();
     }
     // every invoice paid but the latest; one account in twenty has not paid the one before either
     sqlx::query(

@@ -205,7 +205,7 @@ async fn delivery(stack: &Stack) {
     tx.import_accounts(&rows, imported, imported.date_naive()).await.unwrap();
     tx.commit().await.unwrap();
     let now = at("2026-11-15T08:00:00-05:00");
-    run_billing(&cfg, &store, &Renderer::new(), now).await.unwrap();
+    run_billing(&cfg, &store, &Renderer::new(), now, false).await.unwrap();
     let queued = store.due_mail(now, 10_000).await.unwrap();
     assert_eq!(queued.len(), n);
     let smtp = cfg.smtp.clone().unwrap();

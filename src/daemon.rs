@@ -144,7 +144,14 @@ pub struct Signals {
 /// Runs until a stop is asked (SIGTERM/SIGINT), finishing the message in
 /// hand; on SIGHUP reads `config_path` again and, if it is valid, carries
 /// on with it (a bad one is refused and the running config kept).
-pub async fn run(config_path: &Path, config: Config, store: Store, signals: Signals, clock: Clock) -> Result<()> {
+pub async fn run(
+    config_path: &Path,
+    config: Config,
+    store: Store,
+    signals: Signals,
+    clock: Clock,
+    catch_up: bool,
+) -> Result<()> {
     let Signals { stop, reload, wake } = signals;
     let mut parts = Parts::build(config)?;
     let watchdog = watchdog_interval();
@@ -219,9 +226,23 @@ pub async fn run(config_path: &Path, config: Config, store: Store, signals: Sign
         if stop.load(Ordering::SeqCst) {
             break;
         }
+        // a clock set back runs nothing scheduled until it is past the last cycle
+        if let Some(why) = engine::clock_went_back(&store, now).await.ok().flatten() {
+            tracing::error!(%why, "clock");
+            store.record_event(Event::Error, now, &why).await;
+            if watchdog.is_some() {
+                notify("WATCHDOG=1");
+            }
+            let pause = watchdog.map_or(Duration::from_secs(60), |w| w.min(Duration::from_secs(60)));
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = wake.notified() => {}
+            }
+            continue;
+        }
         // 2. what is due, 3. the outbox
         let mut issued_count = 0;
-        match engine::run_billing(config, &store, renderer, now).await {
+        match engine::run_billing(config, &store, renderer, now, catch_up).await {
             Ok(issued) => {
                 for i in &issued {
                     tracing::info!(number = %i.number, account = %i.account, kind = i.kind, "issued");

@@ -2,7 +2,7 @@
 //! is due, build the invoices, and commit each batch (invoices, numbers and
 //! their outgoing mail) in one transaction.
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use chrono::{DateTime, Utc};
 
 use crate::config::Config;
@@ -79,8 +79,12 @@ pub async fn run_billing(
     store: &Store,
     renderer: &Renderer,
     now: DateTime<Utc>,
+    catch_up: bool,
 ) -> Result<Vec<IssuedInvoice>> {
     let mut books = store.load_books(&config.tiers).await.context("loading accounts")?;
+    if !catch_up && let Some(why) = long_catch_up(config, &books, now) {
+        bail!("{why}");
+    }
     let Planned { drafts, failed } = plan(config, &mut books, now);
     for (account, why) in &failed {
         tracing::error!(%account, %why, "not billed");
@@ -129,6 +133,42 @@ pub async fn run_billing(
         issued.extend(batch);
     }
     Ok(issued)
+}
+
+/// How far back a cycle issues invoices on its own; further needs `--catch-up`.
+pub const CATCH_UP_DAYS: i64 = 62;
+
+/// Why scheduled work may not run at `now`: a moment before the last
+/// cycle's (a clock set back, or a `--now` in the past) would undo what was
+/// done and do it again (holds released and re-imposed). None: it may run.
+pub async fn clock_went_back(store: &Store, now: DateTime<Utc>) -> Result<Option<String>> {
+    Ok(store.last_cycle_at().await?.filter(|last| *last > now).map(|last| {
+        format!(
+            "the clock ({}) is before the last cycle ({}): nothing scheduled runs until it is past that moment",
+            crate::store::instant(now),
+            crate::store::instant(last)
+        )
+    }))
+}
+
+/// Why this cycle would issue invoices scheduled more than
+/// [`CATCH_UP_DAYS`] back (`--now` far ahead, or a long outage): a person
+/// must ask for that with `--catch-up`.
+fn long_catch_up(config: &Config, books: &[Book], now: DateTime<Utc>) -> Option<String> {
+    let local = local_time(&now, config.company.timezone);
+    let limit = local.date() - chrono::Duration::days(CATCH_UP_DAYS);
+    let (count, oldest) = books
+        .iter()
+        .flat_map(|b| due_jobs(local, &config.schedule, b))
+        .map(|job| config.schedule.scheduled_date(job))
+        .filter(|d| *d < limit)
+        .fold((0usize, None::<chrono::NaiveDate>), |(n, o), d| (n + 1, Some(o.map_or(d, |o| o.min(d)))));
+    oldest.map(|o| {
+        format!(
+            "{count} invoice(s) are scheduled more than {CATCH_UP_DAYS} days back (the oldest on {o}): \
+             nothing was issued; if billmail was really down that long, run `billmail tick --catch-up`"
+        )
+    })
 }
 
 /// Why one of billmail's own messages waits for a person.

@@ -52,9 +52,17 @@ pub enum Command {
         online: bool,
     },
     /// The daemon: watch the mailbox, run scheduled jobs, send the outbox, until SIGTERM/SIGINT.
-    Run,
+    Run {
+        /// Allow issuing invoices scheduled more than 62 days back (after a long outage).
+        #[arg(long)]
+        catch_up: bool,
+    },
     /// One full cycle at --now: run every scheduled job due, then exit.
-    Tick,
+    Tick {
+        /// Allow issuing invoices scheduled more than 62 days back (after a long outage).
+        #[arg(long)]
+        catch_up: bool,
+    },
     /// What billmail last did and what waits: last intake, last cycle, queued and failed mail,
     /// the review queue, accounts on hold, the last error.
     Status {
@@ -461,7 +469,7 @@ async fn dispatch(
         Command::Init | Command::CheckConfig { .. } | Command::Parse { .. } => {
             unreachable!("handled before the database is opened")
         }
-        Command::Run => {
+        Command::Run { catch_up } => {
             let signals = crate::daemon::Signals::default();
             let s = signals.clone();
             tokio::spawn(async move {
@@ -488,12 +496,12 @@ async fn dispatch(
             let _lock = crate::store::InstanceLock::acquire(&config.database.path, "billmail run")?;
             store.release_leases().await?;
             let clock = if now_given { crate::daemon::Clock::starting_at(now) } else { crate::daemon::Clock::real() };
-            crate::daemon::run(config_path, config.clone(), store.clone(), signals, clock).await?;
+            crate::daemon::run(config_path, config.clone(), store.clone(), signals, clock, catch_up).await?;
         }
-        Command::Tick => {
+        Command::Tick { catch_up } => {
             let _lock = crate::store::InstanceLock::acquire(&config.database.path, "billmail tick")?;
             store.release_leases().await?;
-            if let Err(e) = tick(config, store, now).await {
+            if let Err(e) = tick(config, store, now, catch_up).await {
                 store.record_event(Event::Error, now, &format!("tick: {e:#}")).await;
                 return Err(e);
             }
@@ -945,7 +953,7 @@ async fn dispatch(
     Ok(Outcome { code: 0 })
 }
 
-async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> {
+async fn tick(config: &Config, store: &Store, now: DateTime<Utc>, catch_up: bool) -> Result<()> {
     let local = local_time(&now, config.company.timezone);
     println!("tick at {} ({})", local.format("%Y-%m-%d %H:%M"), config.company.timezone);
     let tokens = crate::mail::token_source(config)?;
@@ -963,7 +971,13 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>) -> Result<()> 
         println!("intake: {}", report.summary());
         store.record_event(Event::Intake, now, &report.summary()).await;
     }
-    let issued = engine::run_billing(config, store, &renderer, now).await.context("billing")?;
+    // a clock set back runs nothing scheduled (it would undo and redo holds)
+    if let Some(why) = engine::clock_went_back(store, now).await? {
+        println!("{why}");
+        store.record_event(Event::Error, now, &why).await;
+        return Ok(());
+    }
+    let issued = engine::run_billing(config, store, &renderer, now, catch_up).await.context("billing")?;
     let cur = &config.company.currency;
     for i in &issued {
         println!(

@@ -79,6 +79,13 @@ impl Store {
         }
     }
 
+    /// The moment the last cycle acted at.
+    pub async fn last_cycle_at(&self) -> Result<Option<DateTime<Utc>>> {
+        let at: Option<String> =
+            sqlx::query_scalar("SELECT at FROM run_events WHERE event = 'cycle'").fetch_optional(self.pool()).await?;
+        Ok(at.and_then(|a| DateTime::parse_from_rfc3339(&a).ok()).map(|t| t.with_timezone(&Utc)))
+    }
+
     pub async fn status(&self) -> Result<StatusReport> {
         let mut events = std::collections::HashMap::new();
         for r in sqlx::query("SELECT event, at, detail FROM run_events").fetch_all(self.pool()).await? {
