@@ -78,8 +78,9 @@ async fn discover_layout(session: &mut Session<Box<dyn Stream>>, namespace: bool
         .await?;
         let mut got = Vec::new();
         let mut buf = [0u8; 4096];
+        // the tagged answer, whole: nothing of it may be left for async-imap
         let done = |got: &[u8]| {
-            got.starts_with(b"bmns1 ") || memchr::memmem::find(got, b"\r\nbmns1 ").is_some() && got.ends_with(b"\r\n")
+            (got.starts_with(b"bmns1 ") || memchr::memmem::find(got, b"\r\nbmns1 ").is_some()) && got.ends_with(b"\r\n")
         };
         while !done(&got) {
             let n = timed("NAMESPACE", raw.read(&mut buf)).await?;
