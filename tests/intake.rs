@@ -174,3 +174,28 @@ Please add Maria Lopez as a full-time user starting December 1, 2026.\r\n\r\nTha
     // the services team got its copy
     assert_eq!(stack.wait_for("managed-services@krgroup.example", 1).len(), 1);
 }
+
+#[test]
+fn ingest_asks_the_mta_to_retry_while_the_database_is_locked() {
+    let bm = Bm::new();
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+    let file = bm.write("msg.eml", std::str::from_utf8(QUESTION).unwrap());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let db = format!("sqlite://{}", bm.path("billmail.db").display());
+    let mut holder = rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&db).await.unwrap();
+        sqlx::query("BEGIN EXCLUSIVE").execute(&mut c).await.unwrap();
+        c
+    });
+    // EX_TEMPFAIL: an MTA pipe keeps the message and tries again later
+    let out = bm.run(&["ingest", file.to_str().unwrap()]);
+    assert_eq!(out.code, 75, "{}", out.stderr);
+    rt.block_on(async {
+        sqlx::query("ROLLBACK").execute(&mut holder).await.unwrap();
+    });
+    assert!(bm.run(&["ingest", file.to_str().unwrap()]).ok().stdout.contains("-> left"));
+    // bad input is still a plain failure
+    let empty = bm.write("empty.eml", "");
+    assert_eq!(bm.run(&["ingest", empty.to_str().unwrap()]).code, 1);
+}
