@@ -418,6 +418,20 @@ impl Validator {
         }
     }
 
+    /// A list of domain names, lower-cased (absent: empty).
+    fn domains(&mut self, t: &Table, section: &str, key: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for d in self.strings(t, section, key) {
+            let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
+            if d.is_empty() || !d.contains('.') || d.contains(|c: char| c.is_whitespace() || c == '@') {
+                self.err(section, key, format!("{d:?} is not a domain"));
+            } else {
+                out.push(d);
+            }
+        }
+        out
+    }
+
     fn boolean(&mut self, t: &Table, section: &str, key: &str, default: bool) -> bool {
         match t.get(key) {
             None => default,
@@ -919,18 +933,8 @@ impl Validator {
                 trust.authserv_ids.push(id);
             }
         }
-        for key in ["bounce_domains", "arc_sealers"] {
-            for d in self.strings(t, S, key) {
-                let d = d.trim().trim_start_matches('@').to_ascii_lowercase();
-                if d.is_empty() || !d.contains('.') || d.contains(|c: char| c.is_whitespace() || c == '@') {
-                    self.err(S, key, format!("{d:?} is not a domain"));
-                } else if key == "arc_sealers" {
-                    trust.arc_sealers.push(d);
-                } else {
-                    trust.bounce_domains.push(d);
-                }
-            }
-        }
+        trust.bounce_domains = self.domains(t, S, "bounce_domains");
+        trust.arc_sealers = self.domains(t, S, "arc_sealers");
         for s in self.strings(t, S, "dns_servers") {
             let parsed = s
                 .parse::<std::net::SocketAddr>()
