@@ -520,39 +520,80 @@ async fn apply_user_change(
         .or(r.date.as_deref())
         .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
         .unwrap_or(today);
-    let current = tx.counts_at(account, effective).await?;
-    let (ft, pt) = r.deltas();
-    let mut delta = CountDelta { full_time: ft, part_time: pt };
-    if let Some(t) = &u.totals {
-        // a change and a total for the same type must agree with the books
-        for (label, total, change, now) in
-            [("full-time", t.full_time, ft, current.full_time), ("part-time", t.part_time, pt, current.part_time)]
-        {
-            if let Some(n) = total
-                && change != 0
-                && now + change != n
-            {
-                return Ok(Err(format!(
-                    "the message changes {label} users by {change:+} and says the new total is {n}, but the account has {now}"
-                )));
-            }
-        }
-        if let Some(n) = t.full_time {
-            delta.full_time = n - current.full_time;
-        }
-        if let Some(n) = t.part_time {
-            delta.part_time = n - current.part_time;
+    // each change from its own date when the message gives several
+    let mut dated: std::collections::BTreeMap<NaiveDate, CountDelta> = std::collections::BTreeMap::new();
+    for a in &u.adjustments {
+        let Some(d) = a.effective_date.as_deref() else { continue };
+        let Ok(d) = NaiveDate::parse_from_str(d, "%Y-%m-%d") else {
+            return Ok(Err(format!("the change's date {d:?} could not be read")));
+        };
+        let e = dated.entry(d).or_insert(CountDelta { full_time: 0, part_time: 0 });
+        match crate::domain::UserType::parse(a.user_type) {
+            Some(crate::domain::UserType::FullTime) => e.full_time += a.delta,
+            Some(crate::domain::UserType::PartTime) => e.part_time += a.delta,
+            None => return Ok(Err(format!("unknown user type {:?}", a.user_type))),
         }
     }
-    if delta.is_zero() {
+    let steps: Vec<(NaiveDate, CountDelta)> = if !dated.is_empty() {
+        if u.totals.is_some() {
+            return Ok(Err(
+                "the message gives new totals and changes on different dates; a person decides which date each is for"
+                    .into(),
+            ));
+        }
+        dated.into_iter().filter(|(_, d)| !d.is_zero()).collect()
+    } else {
+        let current = tx.counts_at(account, effective).await?;
+        let (ft, pt) = r.deltas();
+        let mut delta = CountDelta { full_time: ft, part_time: pt };
+        if let Some(t) = &u.totals {
+            // a change and a total for the same type must agree with the books
+            for (label, total, change, now) in
+                [("full-time", t.full_time, ft, current.full_time), ("part-time", t.part_time, pt, current.part_time)]
+            {
+                if let Some(n) = total
+                    && change != 0
+                    && now + change != n
+                {
+                    return Ok(Err(format!(
+                        "the message changes {label} users by {change:+} and says the new total is {n}, but the account has {now}"
+                    )));
+                }
+            }
+            if let Some(n) = t.full_time {
+                delta.full_time = n - current.full_time;
+            }
+            if let Some(n) = t.part_time {
+                delta.part_time = n - current.part_time;
+            }
+        }
+        vec![(effective, delta)].into_iter().filter(|(_, d)| !d.is_zero()).collect()
+    };
+    if steps.is_empty() {
         return Ok(Err("the change leaves the counts as they are".into()));
     }
     let who = r.on_behalf_of.as_deref().unwrap_or(&r.from);
     let reason = format!("email from {who}: {}", r.subject);
-    let (before, after) = match tx.change_counts(account, effective, delta, "email", &reason, now).await {
-        Ok(x) => x,
-        Err(e) => return Ok(Err(format!("{e:#}"))),
+    // every step or none: a refused later step undoes the earlier ones
+    let applied = tx
+        .all_or_none(async |tx: &mut Tx| {
+            let mut counts = Vec::new();
+            for (date, delta) in &steps {
+                match tx.change_counts(account, *date, *delta, "email", &reason, now).await {
+                    Ok(x) => counts.push(x),
+                    Err(e) => return Ok(Err(format!("{e:#}"))),
+                }
+            }
+            Ok(Ok(counts))
+        })
+        .await?;
+    let counts = match applied {
+        Ok(c) => c,
+        Err(why) => return Ok(Err(why)),
     };
+    let before = counts.first().map(|c| c.0).unwrap_or_default();
+    let after = counts.last().map(|c| c.1).unwrap_or_default();
+    let effective = steps[0].0;
     let (name, _) = tx.account_contact(account).await?;
     let (last, first) = tx.agreement_months(account).await?;
     let invoiced_through = last.as_deref().and_then(Month::parse);
@@ -572,6 +613,16 @@ async fn apply_user_change(
         before => context! { full_time => before.full_time, part_time => before.part_time },
         after => context! { full_time => after.full_time, part_time => after.part_time },
         effective => effective.format("%B %-d, %Y").to_string(),
+        steps => steps
+            .iter()
+            .zip(&counts)
+            .map(|((date, delta), (_, after))| context! {
+                date => date.format("%B %-d, %Y").to_string(),
+                change => delta.describe(),
+                full_time => after.full_time,
+                part_time => after.part_time,
+            })
+            .collect::<Vec<_>>(),
         names_added => u.names_added,
         names_removed => u.names_removed,
         invoice_note => note,

@@ -300,3 +300,93 @@ fn a_change_with_its_new_total_is_applied_only_when_both_agree_with_the_books() 
                   new total full-time: 25\n      read from (text/plain): \"That makes 25 full-time users.\"";
     assert!(shown.contains(expect), "{shown}");
 }
+
+#[test]
+fn changes_on_different_dates_are_each_applied_from_their_own_date() {
+    // ACME has 22 full-time and 3 part-time users; December is invoiced
+    let bm = setup();
+    let body = "Two changes for December:\r\n\r\n\
+                - Add: Maria Lopez, full-time, starts Tuesday 12/8\r\n\
+                - Remove: Tom Baker, part-time, his last day is Tuesday 12/22\r\n\r\n\
+                Please reflect these on our next invoice.\r\n";
+    let raw = mail(
+        "Jane Doe <jane.doe@acme-dental.example>",
+        "Staff changes",
+        "dates@acme-dental.example",
+        Some(ACME_AUTH),
+        "",
+        body,
+    );
+    let p = bm.write("dates.eml", &raw);
+    let read = bm.run(&["parse", p.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!(read["confidence"], "high", "{read}");
+    assert_eq!(read["user_change"]["effective_date"], Value::Null);
+    let adj = read["user_change"]["adjustments"].as_array().unwrap().clone();
+    assert_eq!(
+        adj.iter()
+            .map(|a| (
+                a["user_type"].as_str().unwrap(),
+                a["delta"].as_i64().unwrap(),
+                a["effective_date"].as_str().unwrap()
+            ))
+            .collect::<Vec<_>>(),
+        [("full_time", 1, "2026-12-08"), ("part_time", -1, "2026-12-22")]
+    );
+    let out = ingest(&bm, "dates2.eml", &raw);
+    assert!(out.contains("user_change -> processed"), "{out}");
+    let acme = bm.at("2026-12-23T09:00:00-05:00", &["accounts", "show", "ACME", "--json"]).ok().json();
+    assert_eq!((acme["full_time_users"].as_i64(), acme["part_time_users"].as_i64()), (Some(23), Some(2)));
+    // between the two dates only the first change has taken effect
+    let mid = bm.at("2026-12-10T09:00:00-05:00", &["accounts", "show", "ACME", "--json"]).ok().json();
+    assert_eq!((mid["full_time_users"].as_i64(), mid["part_time_users"].as_i64()), (Some(23), Some(3)), "{mid}");
+    let confirmation = outbox_of(&bm, "change_confirmation");
+    let id = confirmation[0]["id"].to_string();
+    let text = bm.run(&["outbox", "show", &id]).ok().stdout;
+    for needle in ["December 8, 2026", "December 22, 2026", "take effect on their own dates"] {
+        assert!(text.contains(needle), "{needle} in {text}");
+    }
+    // the January invoice prorates each from its own date
+    bm.at("2026-12-15T08:00:00-05:00", &["tick"]).ok();
+    let jan = bm.invoices().into_iter().find(|i| i["account"] == "ACME" && i["period"] == "2027-01").unwrap();
+    let doc = bm.invoice(jan["number"].as_str().unwrap());
+    let lines = doc["lines"].as_array().unwrap();
+    let adjustments: Vec<&Value> = lines.iter().skip(2).collect();
+    assert_eq!(adjustments.len(), 2, "{doc:#}");
+    // December 8 to 31 and December 22 to 31, each at its own type's price
+    for (line, from, days, quantity) in
+        [(adjustments[0], "2026-12-08", 31 - 8 + 1, "1"), (adjustments[1], "2026-12-22", 31 - 22 + 1, "-1")]
+    {
+        assert!(line["description"].as_str().unwrap().contains(from), "{line}");
+        assert_eq!(line["proration"]["days"], days, "{line}");
+        assert_eq!(line["quantity"], quantity, "{line}");
+    }
+    assert_eq!(adjustments[0]["unit_price"], lines[0]["unit_price"]);
+    assert_eq!(adjustments[1]["unit_price"], lines[1]["unit_price"]);
+}
+
+#[test]
+fn a_refused_later_date_undoes_the_earlier_one() {
+    // ACME has 3 part-time users: removing four on the second date is refused,
+    // and the first date's addition is not left behind
+    let bm = setup();
+    let body = "Changes:\r\n\r\n\
+                - Add: Maria Lopez, full-time, starts Tuesday 12/8\r\n\
+                - Remove: four part-time users, their last day is Tuesday 12/22\r\n\r\n\
+                Please reflect these on our next invoice.\r\n";
+    let raw = mail(
+        "Jane Doe <jane.doe@acme-dental.example>",
+        "Staff changes",
+        "refused@acme-dental.example",
+        Some(ACME_AUTH),
+        "",
+        body,
+    );
+    let p = bm.write("refused.eml", &raw);
+    let read = bm.run(&["parse", p.to_str().unwrap(), "--json"]).ok().json();
+    assert_eq!(read["confidence"], "high", "{read}");
+    let out = ingest(&bm, "refused2.eml", &raw);
+    assert!(out.contains("-> review"), "{out}");
+    let acme = bm.at("2026-12-23T09:00:00-05:00", &["accounts", "show", "ACME", "--json"]).ok().json();
+    assert_eq!((acme["full_time_users"].as_i64(), acme["part_time_users"].as_i64()), (Some(22), Some(3)));
+    assert!(outbox_of(&bm, "change_confirmation").is_empty());
+}

@@ -150,9 +150,21 @@ static COULD_BE_AWAY: LazyLock<Regex> = LazyLock::new(|| {
 
 /// An automatic reply: RFC 3834 headers, the usual X- headers, or the
 /// usual subject or wording.
+static ACKNOWLEDGED: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)\b(?:we\s+have|we've|we)\s+(?:successfully\s+)?received\s+your\s+(?:request|message|e-?mail|inquiry|enquiry|ticket|support\s+request)\b|\bthis\s+is\s+an\s+automated\s+(?:response|reply|acknowledge?ment)\b",
+    )
+});
+static TICKET: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(r"(?i)\b(?:ticket|case|request|incident)\s*(?:#|number|no\.?|id)\s*:?\s*#?[a-z0-9-]*\d")
+});
+
 pub fn auto_reply(mail: &Mail) -> Option<String> {
+    // RFC 3834: `auto-replied` is an answer to a message; `auto-generated`
+    // (bank notices, helpdesk notifications carrying a person's words) is
+    // read for what it says
     if let Some(v) = mail.header("Auto-Submitted")
-        && !v.trim().eq_ignore_ascii_case("no")
+        && v.trim().to_ascii_lowercase().starts_with("auto-replied")
     {
         return Some(format!("Auto-Submitted: {v}"));
     }
@@ -178,6 +190,11 @@ pub fn auto_reply(mail: &Mail) -> Option<String> {
     let could = COULD_BE_AWAY.is_match(&lower);
     if could && AUTO_BODY.is_match(head) && RETURN_BODY.is_match(&mail.text) {
         return Some("out-of-office wording".into());
+    }
+    // a help desk's receipt for our message: "we have received your
+    // request", with the ticket it opened
+    if ACKNOWLEDGED.is_match(head) && TICKET.is_match(&format!("{}\n{head}", mail.subject)) {
+        return Some("an acknowledgement that our message was received".into());
     }
     None
 }

@@ -107,6 +107,10 @@ pub enum Confidence {
 pub struct Adjustment {
     pub user_type: &'static str,
     pub delta: i64,
+    /// Set when the changes of one message take effect on different dates:
+    /// this one's date, `YYYY-MM-DD` (the reading's own is then `null`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub effective_date: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -460,8 +464,15 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         }
     }
 
+    // a bank or processor reports money; it never asks for users
+    if payment::financial_sender(&mail.from, mail.from_name.as_deref()) && forwarded.is_none() {
+        uf = users::Finding::default();
+    }
     let u = uf.strength;
     let p = pf.strength;
+    // users mentioned with no figure ("Contract: Remote Only - 14 users") beside
+    // a payment ask nothing of us
+    let users_figures = !uf.adjustments.is_empty() || uf.totals.is_some() || !uf.totals_by_act.is_empty();
     let list = auto::mailing_list(&mail);
     let mut reasons: Vec<String> = Vec::new();
     let kind = match (u, p) {
@@ -471,7 +482,7 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         }
         (Some(users::Strength::Strong), _) => Kind::UserChange,
         (_, Some(payment::Strength::Strong)) => {
-            if u.is_some() {
+            if u.is_some() && users_figures {
                 reasons.push("also mentions user changes".into());
             }
             Kind::Payment
@@ -510,11 +521,21 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
                 reasons.extend(pf.doubts.iter().cloned());
             }
             r.user_change = Some(UserChange {
-                adjustments: uf
-                    .adjustments
-                    .iter()
-                    .map(|(t, d)| Adjustment { user_type: t.as_str(), delta: *d })
-                    .collect(),
+                adjustments: if uf.dated.is_empty() {
+                    uf.adjustments
+                        .iter()
+                        .map(|(t, d)| Adjustment { user_type: t.as_str(), delta: *d, effective_date: None })
+                        .collect()
+                } else {
+                    uf.dated
+                        .iter()
+                        .map(|(date, t, d, _)| Adjustment {
+                            user_type: t.as_str(),
+                            delta: *d,
+                            effective_date: Some(date.to_string()),
+                        })
+                        .collect()
+                },
                 totals: uf.totals.map(|(ft, pt)| Totals { full_time: ft, part_time: pt }),
                 names_added: uf.names_added.clone(),
                 names_removed: uf.names_removed.clone(),
@@ -530,7 +551,7 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
             r.evidence =
                 pf.evidence.iter().map(|(f, t, subj)| Evidence::new(f.clone(), t, part_of(t, *subj))).collect();
             reasons.extend(pf.doubts.iter().cloned());
-            if u == Some(users::Strength::Weak) {
+            if u == Some(users::Strength::Weak) && users_figures {
                 reasons.extend(uf.doubts.iter().cloned());
             }
             r.payment = Some(Payment {

@@ -55,15 +55,21 @@ fn line_showing(text: &str, amount: Decimal) -> Option<&str> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mention {
     pub pos: usize,
+    /// Just after the amount (and its currency).
+    pub end: usize,
     pub amount: Decimal,
     pub currency: Option<String>,
 }
 
 static MONEY: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)(?P<pre>\b(?:usd|cad|eur|gbp|aud|chf|nzd)\b|us\$|c\$|ca\$|a\$|\$|€|£)\s?(?P<n1>-?\d{1,3}(?:[,. ]\d{3})+(?:[.,]\d{2})?|-?\d+(?:[.,]\d{2})?)|(?P<n2>\b\d{1,3}(?:[,. ]\d{3})+(?:[.,]\d{2})?|\b\d+(?:[.,]\d{2})?)\s?(?P<post>\b(?:usd|cad|eur|gbp|aud|chf|nzd)\b|€|£|\bdollars\b)",
+        r"(?i)(?P<pre>\b(?:usd|cad|eur|gbp|aud|chf|nzd)\b|us\$|c\$|ca\$|a\$|\$|€|£)\s?(?P<n1>-?\d{1,3}(?:[,.\x{a0}\x{202f} ]\d{3})+(?:[.,]\d{2})?|-?\d+(?:[.,]\d{2})?)|(?P<n2>\b\d{1,3}(?:[,.\x{a0}\x{202f} ]\d{3})+(?:[.,]\d{2})?|\b\d+(?:[.,]\d{2})?)[\s\x{a0}]?(?P<post>\(?(?:usd|cad|eur|gbp|aud|chf|nzd)\b\)?|€|£|\$|\bdollars\b)",
     )
 });
+/// A currency code in parentheses just after an amount: "$1,860.00 (CAD)"
+/// says which dollars.
+static CODE_AFTER: LazyLock<Regex> =
+    LazyLock::new(|| super::keywords(r"(?i)^[\s\x{a0}]*\((usd|cad|eur|gbp|aud|chf|nzd)\)"));
 static BARE_AMOUNT: LazyLock<Regex> =
     LazyLock::new(|| super::keywords(r"^\s*(\d{1,3}(?:[,. ]\d{3})+(?:[.,]\d{2})?|\d+(?:[.,]\d{2})?)\s*$"));
 static INVOICE: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)\binv[-\s]?(\d{4})[-\s]?(\d{2,6})\b"));
@@ -130,8 +136,61 @@ fn field(line: &str) -> Option<(&str, &str)> {
     None
 }
 
+/// A line laid out as a field without a separator: the label, then a tab,
+/// two or more spaces or a dotted leader, then the value ("Amount
+/// $2,050.00", "Paid by ACH today ...... $3,180.00"). Returns (label,
+/// value), trimmed. A sentence followed by two spaces reads the same way,
+/// so the caller keeps only labels it knows.
+fn aligned_field(line: &str) -> Option<(&str, &str)> {
+    let body = line.trim();
+    if !body.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return None;
+    }
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let gap_end = if bytes[i] == b'\t' {
+            Some(i + 1)
+        } else if bytes[i] == b' ' && bytes.get(i + 1) == Some(&b' ') {
+            Some(i + 2)
+        } else if bytes[i] == b' ' && body[i + 1..].starts_with("...") {
+            Some(i + 4)
+        } else {
+            None
+        };
+        if let Some(mut end) = gap_end {
+            while end < bytes.len() && matches!(bytes[end], b' ' | b'\t' | b'.') {
+                end += 1;
+            }
+            let label = body[..i].trim();
+            let value = body[end..].trim();
+            let words = label.split_whitespace().count();
+            if value.is_empty() || words == 0 || words > 5 || label.ends_with([',', '.', '!', '?', ':']) {
+                return None;
+            }
+            return Some((label, value));
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Is `label` (lower-case) one of `list`, whole or as one side of a
+/// bilingual label ("Summe / Total")?
+fn label_in(label: &str, list: &[&str]) -> Option<usize> {
+    list.iter()
+        .position(|l| label == *l)
+        .or_else(|| label.split(" / ").find_map(|part| list.iter().position(|l| part.trim() == *l)))
+}
+
+/// A label that says the money moved ("Paid by ACH today", "Total
+/// charged"), though it is none of [`PAID_LABELS`].
+static PAID_WORD: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(r"(?i)\b(paid|received|credited|deposited|charged|enclosed|remitted|collected)\b")
+});
+
 fn currency_code(marker: &str) -> Option<String> {
-    let m = marker.to_ascii_uppercase();
+    let m = marker.trim_matches(['(', ')']).to_ascii_uppercase();
     Some(match m.as_str() {
         "$" | "US$" | "DOLLARS" => "USD".into(),
         "C$" | "CA$" => "CAD".into(),
@@ -176,7 +235,14 @@ pub fn mentions(text: &str) -> Vec<Mention> {
                 (None, Some(n)) => (n.as_str(), c.name("post")?.as_str()),
                 _ => return None,
             };
-            Some(Mention { pos, amount: parse_number(num)?, currency: currency_code(marker) })
+            let end = c.get(0)?.end();
+            let currency =
+                CODE_AFTER.captures(&text[end..]).and_then(|k| currency_code(&k[1])).or_else(|| currency_code(marker));
+            // "-$270.00", "−$78.44": a deduction
+            let minus = text[..pos].ends_with(['-', '−']);
+            let amount = parse_number(num)?;
+            let amount = if minus { -amount } else { amount };
+            Some(Mention { pos, end, amount, currency })
         })
         .collect()
 }
@@ -229,13 +295,23 @@ const AMOUNT_LABELS: &[&str] = &[
 /// Words in a label or just before an amount that make it not the amount paid.
 static NOT_PAID: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(invoice|invoiced|fee|fees|net|discount|balance|due|remaining|outstanding|owe|owed|owing|original|instead\s+of|rather\s+than|was|previous|previously|available|limit|price|pricing|rate|per|cost|charge)\b",
+        r"(?i)\b(invoice|invoiced|fee|fees|net|discount|balance|due|remaining|outstanding|owe|owed|owing|original|instead\s+of|rather\s+than|was|previous|previously|available|limit|price|pricing|rate|per|cost|costs|charge|surcharge|extra|instructed)\b",
     )
 });
 
+/// Words just after an amount that make it not the amount paid: "$225.00
+/// available on", "$60.00 more than", "the $2,940.00 invoice".
+static NOT_PAID_AFTER: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)^[\s(]*(available|more\s+than|less\s+than|over\s+the|short|invoice|balance|fee|fees|due|remaining|outstanding|limit|discount|surcharge)\b",
+    )
+});
+/// "$2,480.00 each": one of several equal parts.
+static EACH_AFTER: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)^[\s(]*(each|apiece|per\s+invoice)\b"));
+
 static CARD: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(visa|mastercard|master\s+card|amex|american\s+express|discover\s+card|credit\s+card|debit\s+card|card\s+ending|by\s+card|card\s+payment|paid\s+by\s+card)\b|•{2,}\s?\d{4}|\*{4}\s?\d{4}\s+(?:visa|mc)",
+        r"(?i)\b(visa|mastercard|master\s+card|amex|american\s+express|discover\s+card|credit\s+card|debit\s+card|card\s+ending|by\s+card|card\s+payment|paid\s+by\s+card|(?:on|with|w/|using|via|through)\s+(?:the\s+|our\s+|my\s+|a\s+)?(?:company\s+|corporate\s+|business\s+|credit\s+|debit\s+|virtual\s+)?card|virtual\s+card)\b|•{2,}\s?\d{4}|\*{4}\s?\d{4}\s+(?:visa|mc)",
     )
 });
 static WIRE: LazyLock<Regex> =
@@ -245,12 +321,37 @@ static CHECK: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)\b(?:check|cheque)\s*(?:#|no\.?|number|num)\s*\d|\b(?:by|via|mailed|mailed\s+a|sent\s+a|a|our|the|paper|partial)\s+(?:check|cheque)\b|\blockbox\b|\b(?:check|cheque)\s+(?:deposit|payment|mailed|for\s+\$)",
     )
 });
-static ACH: LazyLock<Regex> =
-    LazyLock::new(|| super::keywords(r"(?i)\b(ach|eft|direct\s+deposit|electronic\s+funds\s+transfer|ccd|ctx|ppd)\b"));
+static ACH: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(r"(?i)\b(ach|eft|direct\s+deposit|electronic\s+funds\s+transfer|ccd|ctx|ppd|e-?check)\b")
+});
 
 static NOTICE: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(ach\s+credit|ach\s+payment|incoming\s+(?:ach|wire|international\s+wire|payment|transfer)|wire\s+transfer\s+notification|deposit\s+(?:notification|alert)|has\s+been\s+(?:posted|credited|deposited|received)|was\s+(?:posted|credited|deposited|received)|we\s+have\s+(?:credited|received)|has\s+received|have\s+received|payment\s+received|you've\s+received|you\s+have\s+received|paid\s+invoice|credited\s+(?:to\s+)?(?:your|the)|funds\s+(?:are\s+)?available|deposit\s+(?:was|has)|received\s+(?:a|an|the)\s+(?:ach|wire|payment|deposit)|you\s+received|payment\s+from\b[^.]{0,60}\b(?:was|has\s+been)\s+(?:received|deposited|credited))\b",
+        r"(?i)\b(ach\s+credit|ach\s+payment|incoming\s+(?:ach|wire|international\s+wire|payment|transfer)|wire\s+transfer\s+notification|deposit\s+(?:notification|alert)|has\s+been\s+(?:posted|credited|deposited|received)|was\s+(?:posted|credited|deposited|received)|we\s+have\s+(?:credited|received)|has\s+received|have\s+received|payment\s+received|you've\s+received|you\s+have\s+received|paid\s+invoice|credited\s+(?:to\s+)?(?:your|the)|funds\s+(?:are\s+)?available|deposit\s+(?:was|has)|received\s+(?:a|an|the)\s+(?:ach|wire|payment|deposit)|you\s+received|payment\s+from\b[^.]{0,60}\b(?:was|has\s+been)\s+(?:received|deposited|credited)|transaction\s+(?:has\s+been|was|is)\s+approved|payment\b[^\n!?]{0,30}\bsucceeded|crdt|lockbox|(?:check|cheque|payment|wire|deposit)\s+(?:#\s*\d+\s+)?from\s+[A-Z])\b",
+    )
+});
+/// Wording that can only mean money came in to us: someone "sent you" a
+/// payment, "you received a payment from", a credit or deposit notice.
+/// Unlike [`NOTICE`], a bill's words ("balance due") beside it do not make
+/// it a bill to us: a partial payment's notice shows the balance left.
+static INCOMING: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)\b(sent\s+you\s+(?:a\s+|an\s+)?(?:payment|money|check|cheque|funds|transfer|\$)|you\s+got\s+paid|you(?:'ve|\s+have)?\s+received\s+(?:a|an)\s+(?:\w+\s+){0,2}(?:payment|transfer|deposit|credit|wire)|payment\s+received\s+from|credit\s+(?:notification|advice|alert|memo)|deposit\s+(?:notification|received|confirmation)|received\s+your\s+(?:mobile\s+)?deposit|ach\s+received|received\s+items?\b|incoming\s+(?:ach|wire|international\s+wire|payment|transfer|credit)|(?:credited|deposited)\s+(?:in)?to\s+your|vous\s+a\s+envoy)",
+    )
+});
+/// A notice of money leaving us: our own bill payment, a returned or
+/// reversed credit.
+static OUTGOING: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?im)\b(your\s+payment\s+to\b|^\s*pay\s+from\s*:|returned\s+ach|ach\s+return|return\s+(?:notification|reason)|have\s+been\s+reversed|was\s+reversed|debit\s+to\s+your\s+account|chargeback|dispute\s+(?:opened|filed))",
+    )
+});
+/// A sentence whose first word is a payment verb and whose object is an
+/// amount: "Paid $1,185.00 on your portal", "Sent $425 through Zelle". The
+/// elided subject is the sender.
+static ELIDED_CLAIM: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?im)(?:^|[.!?]\s)\s*(?:just\s+|already\s+)?(?:paid|sent|mailed|wired|transferred|remitted|submitted)\s+(?:you\s+|over\s+)?(?:\$|usd\b|us\$|€|£|\d)",
     )
 });
 static CLAIM: LazyLock<Regex> = LazyLock::new(|| {
@@ -283,8 +384,9 @@ static OUR_BILL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 /// CLAIM, NOTICE, OUR_BILL and PROMISE, matched together.
-static WORDING: LazyLock<super::OnePass> =
-    LazyLock::new(|| super::OnePass::new(vec![&CLAIM, &NOTICE, &OUR_BILL, &PROMISE]));
+static WORDING: LazyLock<super::OnePass> = LazyLock::new(|| {
+    super::OnePass::new(vec![&CLAIM, &NOTICE, &OUR_BILL, &PROMISE, &INCOMING, &OUTGOING, &ELIDED_CLAIM])
+});
 
 /// A notice that reports more than one payment: "2 ACH credits posted today".
 static SEVERAL_PAYMENTS: LazyLock<Regex> = LazyLock::new(|| {
@@ -356,6 +458,20 @@ fn tabular(line: &str) -> bool {
     line.contains(" | ") || line.matches("   ").count() >= 2
 }
 
+/// Does the message come from a bank or a payment processor: a bank's or
+/// processor's name, a bank's domain, or a payments mailbox? Such a sender
+/// reports money; it never asks for users.
+pub fn financial_sender(from: &str, from_name: Option<&str>) -> bool {
+    static FINANCIAL_BOX: LazyLock<Regex> = LazyLock::new(|| {
+        super::keywords(
+            r"(?i)^(lockbox|wires?|intlwires|treasury|payments?|remittances?|ach|deposits?|banking|cashmanagement|cash\.management|billpay|mobiledeposit)[@.+_-]",
+        )
+    });
+    FINANCIAL_BOX.is_match(from)
+        || from_name.is_some_and(|n| BANKISH_NAME.is_match(n))
+        || from.split('@').nth(1).is_some_and(|d| d.contains("bank"))
+}
+
 /// Reads a payment from the request text (quotes removed), the subject and
 /// the sender.
 pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -> Finding {
@@ -369,9 +485,14 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
         || from.split('@').nth(1).is_some_and(|d| d.contains("bank"));
     // the four kinds of wording in one pass over the text
     let said = WORDING.over(&all);
-    let claim = said.has(&CLAIM);
+    // money leaving us (our bill payment, a returned credit) is no payment
+    // received, whatever else the notice says
+    if automated && said.has(&OUTGOING) {
+        return f;
+    }
+    let claim = said.has(&CLAIM) || said.has(&ELIDED_CLAIM);
     // a bill or receipt addressed to us is not money received
-    let notice = said.has(&NOTICE) && (claim || !said.has(&OUR_BILL));
+    let notice = said.has(&INCOMING) || (said.has(&NOTICE) && (claim || !said.has(&OUR_BILL)));
     let promise = !claim && !notice && said.has(&PROMISE);
     f.strength = if (notice && automated) || claim || (notice && !mentions(&all).is_empty()) {
         Some(Strength::Strong)
@@ -390,10 +511,20 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
     // (a field has a ':' or a '|'; most lines have neither and skip the pattern)
     let mut fields: Vec<(String, String)> = Vec::new();
     let mut prose_lines: Vec<&str> = Vec::new();
+    let known = |label: &str| {
+        [PAID_LABELS, AMOUNT_LABELS, METHOD_LABELS, REFERENCE_LABELS, PAYER_LABELS, &["currency"]]
+            .iter()
+            .any(|list| label_in(label, list).is_some())
+            || PAID_WORD.is_match(label)
+            || NOT_PAID.is_match(label)
+    };
     for line in super::text::lines(text) {
-        match line.contains([':', '|']).then(|| field(line)).flatten() {
-            Some((label, value)) => fields.push((label.to_ascii_lowercase(), value.to_string())),
-            None => prose_lines.push(line),
+        if let Some((label, value)) = line.contains([':', '|']).then(|| field(line)).flatten() {
+            fields.push((label.to_ascii_lowercase(), value.to_string()));
+        } else if let Some((label, value)) = aligned_field(line).filter(|(l, _)| known(&l.to_ascii_lowercase())) {
+            fields.push((label.to_ascii_lowercase(), value.to_string()));
+        } else {
+            prose_lines.push(line);
         }
     }
     let field_amount = |label: &str, value: &str| -> Option<Mention> {
@@ -402,14 +533,16 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
         }
         let c = BARE_AMOUNT.captures(value)?;
         let cur = ["usd", "cad", "eur", "gbp"].iter().find(|c| label.contains(*c)).and_then(|c| currency_code(c));
-        Some(Mention { pos: 0, amount: parse_number(&c[1])?, currency: cur })
+        Some(Mention { pos: 0, end: value.len(), amount: parse_number(&c[1])?, currency: cur })
     };
     let mut labelled: Option<(usize, Mention)> = None;
     let mut labelled_conflict = false;
     for (label, value) in &fields {
-        let rank = PAID_LABELS.iter().position(|l| label == l).or_else(|| {
-            AMOUNT_LABELS.iter().position(|l| label == l).filter(|_| !NOT_PAID.is_match(label)).map(|p| p + 100)
-        });
+        let rank = label_in(label, PAID_LABELS)
+            .or_else(|| {
+                (PAID_WORD.is_match(label) && !NOT_PAID.is_match(label) && !mentions(value).is_empty()).then_some(50)
+            })
+            .or_else(|| label_in(label, AMOUNT_LABELS).filter(|_| !NOT_PAID.is_match(label)).map(|p| p + 100));
         let Some(rank) = rank else { continue };
         let Some(m) = field_amount(label, value) else { continue };
         if m.amount <= Decimal::ZERO {
@@ -423,22 +556,60 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
     }
     // amounts in sentences, minus invoice totals, balances, fees
     let mut prose: Vec<Mention> = Vec::new();
+    // amounts that are parts of another: "$2,480.00 each", a remittance line
+    let mut parts: Vec<Decimal> = Vec::new();
+    let mut previous = "";
     for line in prose_lines {
         let found = mentions(line);
         if found.is_empty() || tabular(line) {
+            previous = line;
             continue;
         }
         let lower = line.to_ascii_lowercase();
         for m in found {
             let before = &lower[..m.pos.min(lower.len())];
-            let start = before.char_indices().rev().nth(24).map(|(i, _)| i).unwrap_or(0);
-            if NOT_PAID.is_match(&before[start..]) || m.amount <= Decimal::ZERO {
+            // the words just before it; all of a label ending in ':' ("Available
+            // balance after this payment: $58,917.30")
+            let start = if before.trim_end().ends_with(':') {
+                0
+            } else {
+                before.char_indices().rev().nth(24).map(|(i, _)| i).unwrap_or(0)
+            };
+            let mut context = before[start..].to_string();
+            if !before.chars().any(char::is_alphabetic) {
+                // a line that starts with the amount continues the one above
+                let prev = previous.to_ascii_lowercase();
+                let from = prev.char_indices().rev().nth(40).map(|(i, _)| i).unwrap_or(0);
+                context = format!("{} {context}", &prev[from..]);
+            }
+            let after = &lower[m.end.min(lower.len())..];
+            if NOT_PAID.is_match(&context) || NOT_PAID_AFTER.is_match(after) || m.amount <= Decimal::ZERO {
+                continue;
+            }
+            if EACH_AFTER.is_match(after) {
+                parts.push(m.amount);
                 continue;
             }
             if !prose.iter().any(|p| p.amount == m.amount) {
                 prose.push(m);
             }
         }
+        previous = line;
+    }
+    // lines that add up to another amount are its parts (remittance lines
+    // under their total): the total is the payment
+    if prose.len() > 2 || (prose.len() == 2 && labelled.is_some()) {
+        let total = labelled.as_ref().map(|(_, l)| l.amount).or_else(|| prose.iter().map(|p| p.amount).max());
+        if let Some(t) = total {
+            let rest: Decimal = prose.iter().filter(|p| p.amount != t).map(|p| p.amount).sum();
+            if rest == t {
+                prose.retain(|p| p.amount == t);
+            }
+        }
+    }
+    if prose.len() > 1 && !parts.is_empty() {
+        // "$4,960.00 total ($2,480.00 each)": what is left is the total
+        prose.retain(|p| !parts.contains(&p.amount));
     }
     let chosen = match (&labelled, prose.as_slice()) {
         (Some((_, l)), p) => {
@@ -492,7 +663,13 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
                 f.doubts.push(format!("the subject says {} but the text says {}", s.amount, m.amount));
             }
         }
-        f.currency = m.currency.clone();
+        // a bare amount takes the currency of its own field ("Currency: USD")
+        f.currency = m.currency.clone().or_else(|| {
+            fields
+                .iter()
+                .filter(|(l, _)| label_in(l, &["currency"]).is_some())
+                .find_map(|(_, v)| currency_code(v.trim()).filter(|c| c.len() == 3))
+        });
         if f.currency.is_none() {
             f.doubts.push("the currency is not shown".into());
         }
@@ -501,7 +678,7 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
 
     // method: a labelled one first, else the one the text names most
     let labelled_method =
-        fields.iter().filter(|(l, _)| METHOD_LABELS.contains(&l.as_str())).flat_map(|(_, v)| method_in(v)).next();
+        fields.iter().filter(|(l, _)| label_in(l, METHOD_LABELS).is_some()).flat_map(|(_, v)| method_in(v)).next();
     f.method = match labelled_method {
         Some(m) => m,
         None => {
@@ -554,7 +731,7 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
 
     f.reference = fields
         .iter()
-        .filter(|(l, _)| REFERENCE_LABELS.contains(&l.as_str()))
+        .filter(|(l, _)| label_in(l, REFERENCE_LABELS).is_some())
         .map(|(_, v)| v.split_whitespace().next().unwrap_or("").to_string())
         .find(|v| v.len() >= 3)
         .or_else(|| {
@@ -565,7 +742,7 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
         });
     f.payer = fields
         .iter()
-        .filter(|(l, _)| PAYER_LABELS.contains(&l.as_str()))
+        .filter(|(l, _)| label_in(l, PAYER_LABELS).is_some())
         .map(|(_, v)| v.trim().to_string())
         .find(|v| !v.is_empty() && !v.contains('@') && mentions(v).is_empty());
     f
@@ -595,7 +772,7 @@ mod tests {
 
     #[test]
     fn each_pattern_asked_about_is_in_its_set() {
-        for re in [&*CLAIM, &NOTICE, &OUR_BILL, &PROMISE] {
+        for re in [&*CLAIM, &NOTICE, &OUR_BILL, &PROMISE, &INCOMING, &OUTGOING, &ELIDED_CLAIM] {
             assert!(WORDING.holds(re), "{}", re.as_str());
         }
         for re in [&*CARD, &WIRE, &CHECK, &ACH] {
@@ -662,5 +839,152 @@ mod tests {
         assert_eq!(f.method, "check");
         assert_eq!(f.source, Some(Source::CustomerClaim));
         assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+    }
+
+    fn amount(f: &Finding) -> Option<String> {
+        f.amount.map(|a| format!("{a:.2}"))
+    }
+
+    #[test]
+    fn aligned_and_dotted_fields_are_read() {
+        assert_eq!(aligned_field("Amount                $2,050.00"), Some(("Amount", "$2,050.00")));
+        assert_eq!(aligned_field("  Paid by ACH today .......... $3,180.00"), Some(("Paid by ACH today", "$3,180.00")));
+        assert_eq!(aligned_field("Amount\t$5.00"), Some(("Amount", "$5.00")));
+        // a sentence, two spaces, another sentence: no label
+        assert_eq!(aligned_field("Thanks.  We paid $300 today"), None);
+        assert_eq!(aligned_field("$300  paid"), None);
+        let f = analyze(
+            "Payment of $2,050.00 succeeded\n\nAmount                $2,050.00\nFee                   $5.00\nNet                   $2,045.00\nPayment method        ACH Direct Debit\nDescription           Acme - INV-2026-0228\n",
+            "Payment of $2,050.00 succeeded",
+            "notifications@processor.example",
+            Some("Processor"),
+        );
+        assert_eq!(amount(&f).as_deref(), Some("2050.00"));
+        assert_eq!(f.method, "ach");
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+    }
+
+    #[test]
+    fn currency_codes_after_the_amount_and_in_their_own_field() {
+        let m = mentions("sent you $1,860.00 (CAD) and 1\u{a0}860,00 $ (CAD)");
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(m.iter().all(|m| m.currency.as_deref() == Some("CAD") && m.amount == Decimal::new(186000, 2)));
+        assert_eq!(mentions("Amount : 4,120.00 (USD)")[0].currency.as_deref(), Some("USD"));
+        let f = analyze(
+            "ACH Received Item Detail\n  Amount:                1,740.00\n  Currency:              USD\n  Addenda:  RMR*IV*INV20260219*1740.00\\\n",
+            "ACH Received Item Detail - 1 credit",
+            "treasury.reports@bank.example",
+            None,
+        );
+        assert_eq!((amount(&f).as_deref(), f.currency.as_deref()), (Some("1740.00"), Some("USD")));
+        assert_eq!(f.invoice_numbers, ["INV-2026-0219"]);
+    }
+
+    #[test]
+    fn deductions_availability_and_parts_are_not_the_payment() {
+        // "-$270.00" is a deduction; "$90 each" a part
+        let f = analyze(
+            "We've paid INV-2026-0257 short.\n  Invoice INV-2026-0257 ........ $3,450.00\n  Less: removed logins ........ -$270.00\n  Paid by ACH today ............ $3,180.00\nAll three are still billed at $90 each.",
+            "Short pay",
+            "jw@vet.example",
+            None,
+        );
+        assert_eq!(amount(&f).as_deref(), Some("3180.00"));
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        // funds availability and a limit are not deposits
+        let f = analyze(
+            "We received your mobile deposit.\nDeposit amount:  $780.00\nMemo: INV-2026-0186\nFunds availability\n  $225.00 available on 12/02\n  $555.00 available on 12/03\nYour remaining limit today is $24,220.00.",
+            "Mobile Deposit Received",
+            "mobiledeposit@bank.example",
+            None,
+        );
+        assert_eq!(amount(&f).as_deref(), Some("780.00"));
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        // "$4,960.00 total ($2,480.00 each)"
+        let f = analyze(
+            "We paid INV-2026-0161 and INV-2026-0194 together yesterday in one ACH - $4,960.00 total ($2,480.00 each).",
+            "Two invoices paid",
+            "bc@clinic.example",
+            None,
+        );
+        assert_eq!(amount(&f).as_deref(), Some("4960.00"));
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        // remittance lines that add up to the amount are its parts
+        let f = analyze(
+            "Acme sent you a payment\nAmount: $2,760.00\nInvoices paid\n  INV-2026-0183    $240.00\n  INV-2026-0199    $2,520.00\n",
+            "Acme sent you a payment",
+            "notifications@ap.example",
+            None,
+        );
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        // ... and lines that do not are a doubt
+        let f = analyze(
+            "Acme sent you a payment\nAmount: $2,760.00\nInvoices paid\n  INV-2026-0183    $240.00\n  INV-2026-0199    $2,500.00\n",
+            "Acme sent you a payment",
+            "notifications@ap.example",
+            None,
+        );
+        assert!(!f.doubts.is_empty());
+    }
+
+    #[test]
+    fn money_in_not_money_out() {
+        // a partial payment's notice shows the balance left: still money in
+        let f = analyze(
+            "You received a payment of $1,000.00 from Bluestem.\nInvoice no.   INV-2026-0213\nAmount paid   $1,000.00\nBalance due   $1,460.00\n",
+            "Payment received from Bluestem",
+            "quickbooks@notification.example",
+            Some("QuickBooks Payments"),
+        );
+        assert_eq!(f.strength, Some(Strength::Strong));
+        assert_eq!(amount(&f).as_deref(), Some("1000.00"));
+        // our own bill payment, a returned credit: no payment received
+        for (text, subject) in [
+            (
+                "Your payment was sent.\nPay to:   APEX TELECOM\nAmount:   $1,299.00\nPay from: Business Checking",
+                "Your payment to APEX TELECOM was sent",
+            ),
+            (
+                "A returned ACH entry has posted to your account.\nReturn amount: $2,480.00 (DEBIT to your account)",
+                "ACH Return Notification",
+            ),
+        ] {
+            let f = analyze(text, subject, "alerts@bank.example", Some("First Bank"));
+            assert_eq!(f.strength, None, "{text}");
+        }
+        // a bank's "Payee:" is us
+        let f = analyze(
+            "Acme has sent you a payment.\nPayee:   KR Group LLC\nPayment amount:   USD 6,480.00\nInvoice: INV-2026-0220",
+            "Payment notification",
+            "notifications@ap.example",
+            None,
+        );
+        assert_eq!(amount(&f).as_deref(), Some("6480.00"));
+    }
+
+    #[test]
+    fn a_claim_may_leave_out_its_subject() {
+        for (text, method) in [
+            ("Paid $1,185.00 on your portal w/ the company card this morning - inv-2026-0268.", "card"),
+            ("Sent $425 through Zelle a few minutes ago for inv-2026-0236.", "unknown"),
+        ] {
+            let f = analyze(text, "paid", "x@customer.example", None);
+            assert_eq!(f.strength, Some(Strength::Strong), "{text}");
+            assert_eq!(f.source, Some(Source::CustomerClaim));
+            assert_eq!(f.method, method, "{text}");
+            assert!(f.doubts.is_empty(), "{text}: {:?}", f.doubts);
+        }
+        // a sentence that only names a price is no claim
+        let f = analyze("Sent from my iPhone", "", "x@customer.example", None);
+        assert_eq!(f.strength, None);
+    }
+
+    #[test]
+    fn banks_and_processors_are_financial_senders() {
+        assert!(financial_sender("billpay@firstohiobank.example", Some("First Ohio Bank Bill Pay")));
+        assert!(financial_sender("lockbox@anything.example", None));
+        assert!(financial_sender("x@y.example", Some("Stripe")));
+        assert!(!financial_sender("helpdesk@ashcomberealty.example", Some("Ashcombe Help Desk")));
+        assert!(!financial_sender("jane@acme-dental.example", Some("Jane Doe")));
     }
 }

@@ -116,7 +116,18 @@ fn header_block_at(lines: &[&str], i: usize) -> bool {
     if !could || !FROM_LINE.is_match(lines[i]) {
         return false;
     }
+    // inside a block of fields ("Amount: …" just above "From: <payer>") it
+    // is one more field of a notice, not the start of a quoted message
+    static FIELD_LINE: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"^\s*[A-Za-z][A-Za-z ()'#/.-]{0,30}:\s+\S"));
+    if i > 0 && FIELD_LINE.is_match(lines[i - 1]) && !HEADER_LINE.is_match(lines[i - 1]) {
+        return false;
+    }
+    // a quoted message's header block always says when it was sent; a
+    // bank notice's "From: <payer>" / "To: <account>" fields do not
+    static DATED: LazyLock<Regex> =
+        LazyLock::new(|| super::keywords(r"(?i)^\s*\*?(sent|date|envoyé|gesendet|enviado|datum|fecha|data)\*?\s*:"));
     let mut headers = 1;
+    let mut dated = false;
     for l in lines.iter().skip(i + 1).take(6) {
         if l.trim().is_empty() {
             break;
@@ -124,8 +135,9 @@ fn header_block_at(lines: &[&str], i: usize) -> bool {
         if HEADER_LINE.is_match(l) {
             headers += 1;
         }
+        dated |= DATED.is_match(l);
     }
-    headers >= 2
+    headers >= 2 && dated
 }
 
 /// Splits a body at the first quote or forward marker. `forward` says the
@@ -401,6 +413,16 @@ mod tests {
         {
             assert_eq!(lines(t).collect::<Vec<_>>(), t.lines().collect::<Vec<_>>(), "{t:?}");
         }
+    }
+
+    #[test]
+    fn a_notice_from_and_to_fields_are_not_a_quote() {
+        // a quoted message's header block says when it was sent
+        let notice = "You received an instant payment.\nAmount:   $1,296.00\nFrom:     JUNIPER PT LLC\nTo:       Checking ...6604\nDate:     11/20/2026\nRemittance info:  INV-2026-0198";
+        let s = split(notice, false);
+        assert!(s.quoted.is_empty() && s.own.contains("INV-2026-0198"), "{s:?}");
+        let reply = "Paid.\n\nFrom: KR <a@kr.example>\nSent: Monday\nTo: x\n\nold";
+        assert!(split(reply, false).quoted.contains("old"));
     }
 
     #[test]

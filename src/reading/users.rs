@@ -62,6 +62,10 @@ pub struct Finding {
     pub names_added: Vec<String>,
     pub names_removed: Vec<String>,
     pub effective_date: Option<NaiveDate>,
+    /// When the changes take effect on different dates: the net change per
+    /// date and type (in date order), each with the sentences behind it;
+    /// `effective_date` is then `None`.
+    pub dated: Vec<(NaiveDate, UserType, i64, Vec<String>)>,
     pub strength: Option<Strength>,
     /// Why a person must look; empty when the reading is certain.
     pub doubts: Vec<String>,
@@ -115,7 +119,7 @@ static REMOVED_PAST: LazyLock<Regex> =
     LazyLock::new(|| super::keywords(r"(?i)\b(removed|deleted|dropped|deactivated|disabled)\b"));
 static ADD: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(add|adds|adding|onboard|onboarding|hire|hires|hired|hiring|joining|joins|welcoming)\b|\bnew\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|staff|employees?|hires?|people|team\s+members?|members?|seats?|licenses?)\b|\bstart(?:ing)?\s+billing\s+for\b|\b(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of|some|several)\s+(?:more|additional|extra)\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:[a-z-]+\s+){0,2}?(?:users?|seats?|licen[cs]es?|people|staff|employees|logins?|accounts?|mailboxes)\b|\bbring(?:s|ing)?\s+on\b|\b(?:increase|increasing|bump|raise)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b|\bnew\s+(?:[a-z-]+\s+){0,3}?[a-z-]+\s+(?:starting|start|starts|joining|join|joins|beginning|begins|coming\s+on)\b|\b(?:new\s+)?(?:starters?|joiners?|arrivals?)\b",
+        r"(?i)\b(add|adds|adding|onboard|onboarding|hire|hires|hired|hiring|joining|joins|welcoming)\b|\bnew\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|staff|employees?|hires?|people|team\s+members?|members?|seats?|licenses?)\b|\bstart(?:ing)?\s+billing\s+for\b|\b(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of|some|several)\s+(?:more|additional|extra)\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:[a-z-]+\s+){0,2}?(?:users?|seats?|licen[cs]es?|people|staff|employees|logins?|accounts?|mailboxes)\b|\bbring(?:s|ing)?\s+on\b|\b(?:increase|increasing|bump|raise)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b|\bnew\s+(?:[a-z-]+\s+){0,3}?[a-z-]+\s+(?:starting|start|starts|joining|join|joins|beginning|begins|coming\s+on)\b|\bnew\s+(?:starters?|joiners?|arrivals?)\b|\b(?:starters|joiners|arrivals)\b",
     )
 });
 static ADDED_PAST: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)\badded\b"));
@@ -150,7 +154,7 @@ static NAME: LazyLock<Regex> = LazyLock::new(|| {
 });
 static DATE_CUE: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(start|starts|starting|started|effective|as\s+of|from|beginning|begins|begin|on|after|since|commencing|until|through|last\s+day)\b",
+        r"(?i)\b(start|starts|starting|started|effective|as\s+of|from|beginning|begins|begin|on|after|since|commencing|until|through|last\s+day|first\s+day)\b",
     )
 });
 
@@ -366,11 +370,20 @@ struct Asked {
     tentative: bool,
 }
 
+/// An action verb whose object is a thing, not people: "to add
+/// information", "cancel scheduled payments", "remove the attachment".
+static THING_ACTION: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)\b(?:add|adding|remove|removing|delete|deleting|drop|dropping|cancel|cancelling|canceling|deactivate)\s+(?:(?:the|a|an|any|our|your|my|this|that|some|all|more|additional|scheduled|recurring|further|extra)\s+)*(?:information|info|details?|notes?|comments?|context|attachments?|files?|documents?|payments?|invoices?|meetings?|appointments?|orders?|subscriptions?|requests?|tickets?|questions?|money|funds|it|this|that|replies|reply|messages?|emails?)\b",
+    )
+});
+
 fn act_of(clause: &str) -> Option<Asked> {
     let lower = clause.to_ascii_lowercase();
     if !ACT_STEMS.is_match(&lower) {
         return None;
     }
+    let lower = THING_ACTION.replace_all(&lower, " ");
     let cue = CUES.over(&lower);
     let any_act =
         [&*MOVE_FROM_TO, &MOVE_TO, &TOTAL, &REMOVE, &ADD, &REMOVED_PAST, &ADDED_PAST].iter().any(|re| cue.has(re));
@@ -492,16 +505,34 @@ fn stated_type(text: &str) -> (Option<UserType>, bool) {
     }
 }
 
+/// A date that is someone's last day or start: "today was her last day",
+/// "Monday is his first day".
+static LAST_DAY_AFTER: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(r"(?i)^\S+\s+(?:was|is|will\s+be)\s+(?:his|her|their|my|the)\s+(?:last|first|final)\s+day\b")
+});
+
 fn date_for(text: &str, sent: Option<NaiveDate>) -> Option<NaiveDate> {
+    dates_for(text, sent).into_iter().next()
+}
+
+/// Every date of `text` that a cue ties to a change, in order.
+fn dates_for(text: &str, sent: Option<NaiveDate>) -> Vec<NaiveDate> {
     let lower = text.to_ascii_lowercase();
     if !DATE_CUE.is_match(&lower) {
-        return None;
+        return Vec::new();
     }
-    dates_in(text, sent).into_iter().find_map(|(pos, d)| {
-        let before = &lower[..pos.min(lower.len())];
-        let window_start = before.char_indices().rev().nth(30).map(|(i, _)| i).unwrap_or(0);
-        DATE_CUE.is_match(&before[window_start..]).then_some(d)
-    })
+    dates_in(text, sent)
+        .into_iter()
+        .filter_map(|(pos, d)| {
+            let before = &lower[..pos.min(lower.len())];
+            let window_start = before.char_indices().rev().nth(30).map(|(i, _)| i).unwrap_or(0);
+            // the cue before the date ("starts Monday"), or just after it ("today
+            // was her last day")
+            let after = lower.get(pos..).unwrap_or("");
+            let after = after.char_indices().nth(30).map_or(after, |(i, _)| &after[..i]);
+            (DATE_CUE.is_match(&before[window_start..]) || LAST_DAY_AFTER.is_match(after)).then_some(d)
+        })
+        .collect()
 }
 
 /// One item of a list: a name with its type, or a counted line.
@@ -537,6 +568,7 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
     let mut pending_items: Vec<(String, Option<UserType>)> = Vec::new();
     let mut pending_rows: Vec<String> = Vec::new();
     let mut pending_date: Option<(NaiveDate, String)> = None;
+    let mut two_dates_in_one = false;
     let mut totals_said: (Option<String>, Option<String>) = (None, None);
     let mut last_unit_led_list = false;
     let mut units_since_group = 0usize;
@@ -593,6 +625,14 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
             let has_act = clause_list.iter().any(|(_, a)| a.is_some());
             // dates matter only where a group has been or is being formed
             let sentence_date = if has_act || !groups.is_empty() { date_for(&sentence, sent) } else { None };
+            if has_act && sentence_date.is_some() {
+                let mut all = dates_for(&sentence, sent);
+                all.dedup();
+                if all.len() > 1 {
+                    // "add Mei starting 10/26 and Robert starting 11/2": whose date is which is a person's call
+                    two_dates_in_one = true;
+                }
+            }
             let mut acted = false;
             for (clause, found) in clause_list {
                 let Some(Asked { act, strength, pronoun, tentative }) = found else { continue };
@@ -784,6 +824,10 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
         f.doubts.push("the message gives the same people two different types".into());
     }
     f.strength = groups.iter().map(|g| g.strength).chain(any_total.then_some(Strength::Strong)).max();
+    let mut per_date = false;
+    if two_dates_in_one {
+        f.doubts.push("one sentence gives more than one date".into());
+    }
     let mut dates: Vec<NaiveDate> = groups.iter().filter_map(|g| g.date).collect();
     dates.sort();
     dates.dedup();
@@ -800,8 +844,18 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                 f.evidence.push(("effective_date".into(), said));
             }
         }
-        _ => f.doubts.push("the changes take effect on different dates".into()),
+        _ => {
+            // each change from its own date, when every change has one
+            let undated =
+                groups.iter().any(|g| g.strength == Strength::Strong && g.act != Act::Total && g.date.is_none());
+            if undated || any_total {
+                f.doubts.push("the changes take effect on different dates".into());
+            } else {
+                per_date = true;
+            }
+        }
     }
+    let mut by_date: BTreeMap<(NaiveDate, UserType), (i64, Vec<String>)> = BTreeMap::new();
     // the sentences and rows behind each type's change
     let mut backing: BTreeMap<UserType, Vec<String>> = BTreeMap::new();
     for g in groups.iter().filter(|g| g.strength == Strength::Strong) {
@@ -881,16 +935,31 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
         for (t, d) in per_type {
             *f.adjustments.entry(t).or_default() += d;
             backing.entry(t).or_default().extend(g.said.iter().cloned());
+            if per_date && let Some(date) = g.date {
+                let e = by_date.entry((date, t)).or_default();
+                e.0 += d;
+                e.1.extend(g.said.iter().cloned());
+                e.1.extend(g.date_said.iter().cloned());
+            }
         }
     }
     if groups.iter().all(|g| g.strength == Strength::Weak) && !any_total {
         f.doubts.push("mentions user changes but does not ask for one".into());
     }
     f.adjustments.retain(|_, d| *d != 0);
-    for (i, t) in f.adjustments.keys().enumerate() {
-        let mut said = backing.remove(t).unwrap_or_default();
-        said.dedup();
-        f.evidence.extend(said.into_iter().map(|s| (format!("adjustments[{i}]"), s)));
+    if per_date {
+        f.dated =
+            by_date.into_iter().filter(|(_, (d, _))| *d != 0).map(|((date, t), (d, s))| (date, t, d, s)).collect();
+        for (i, (_, _, _, said)) in f.dated.iter_mut().enumerate() {
+            said.dedup();
+            f.evidence.extend(said.iter().map(|s| (format!("adjustments[{i}]"), s.clone())));
+        }
+    } else {
+        for (i, t) in f.adjustments.keys().enumerate() {
+            let mut said = backing.remove(t).unwrap_or_default();
+            said.dedup();
+            f.evidence.extend(said.into_iter().map(|s| (format!("adjustments[{i}]"), s)));
+        }
     }
     if any_total {
         for (field, said) in [("totals.full_time", &totals_said.0), ("totals.part_time", &totals_said.1)] {
@@ -1145,6 +1214,39 @@ mod tests {
             "Contact:   Gloria Menendez\nType:      User Change > New User\nPriority:  3 - Normal\n\nNothing else.",
         );
         assert!(!f.found(), "{f:?}");
+    }
+
+    #[test]
+    fn changes_on_different_dates_keep_their_own_dates() {
+        let f = read(
+            "A few changes:\n  * Add: Mei Lin, legal assistant, starts Monday 10/26\n  * Add: Robert Okonkwo, associate, starts Monday 11/2\n  * Remove: Stacy Bauer, paralegal - today was her last day\nPlease reflect these on our next invoice.",
+        );
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        assert_eq!(f.effective_date, None);
+        let dated: Vec<(String, i64)> = f.dated.iter().map(|(d, _, n, _)| (d.to_string(), *n)).collect();
+        // "today" is the message's date, 2026-11-11 in these tests
+        assert_eq!(dated, [("2026-10-26".into(), 1), ("2026-11-02".into(), 1), ("2026-11-11".into(), -1)]);
+        // two dates in one sentence, or a change with no date beside dated ones, is a person's call
+        let f = read("Please add Mei Lin starting 10/26 and Robert Okonkwo starting 11/2.");
+        assert!(f.doubts.iter().any(|d| d.contains("more than one date")), "{:?}", f.doubts);
+        let f = read(
+            "Please add Mei Lin starting 10/26.\nPlease add Robert Okonkwo starting 11/2.\nWe also need you to remove Stacy Bauer.",
+        );
+        assert!(f.doubts.iter().any(|d| d.contains("different dates")), "{:?}", f.doubts);
+    }
+
+    #[test]
+    fn things_added_or_cancelled_are_not_people() {
+        for text in [
+            "To add information, reply to this email and keep [Ticket #48213] in the subject line.",
+            "To view or cancel scheduled payments, sign in to First Ohio Business Online and go to Payments > Bill Pay.",
+            "Estimated arrival: Nov 27, 2026",
+        ] {
+            assert!(!read(text).found(), "{text}");
+        }
+        // people still are
+        assert_eq!(adj(&read("Please add Maria Lopez.")), [(UserType::FullTime, 1)]);
+        assert_eq!(adj(&read("Please cancel the account for Tom Baker, he left.")), [(UserType::FullTime, -1)]);
     }
 
     #[test]
