@@ -184,7 +184,7 @@ fn our_own_cases_are_read_right() {
 /// the first corpus is at the 90% target; later ones at least at what the
 /// reader reached when they arrived (the target for every one is 90%, see
 /// docs/reading.md). A folder not listed is held to no wrong answer only.
-const FLOORS: &[(&str, usize)] = &[("messages", 90), ("messages-b", 80)];
+const FLOORS: &[(&str, usize)] = &[("messages", 90), ("messages-b", 90)];
 
 #[test]
 fn every_public_corpus_scores_no_wrong() {

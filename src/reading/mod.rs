@@ -491,8 +491,16 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         (None, Some(_)) => Kind::Payment,
         (None, None) => Kind::Other,
     };
-    // a list or newsletter is never a customer's request for users
-    let kind = if list.is_some() && kind == Kind::UserChange { Kind::Other } else { kind };
+    // a list or newsletter is never a customer's request for users, nor a
+    // payment unless it names an invoice of ours
+    let kind = match kind {
+        Kind::UserChange if list.is_some() => Kind::Other,
+        Kind::Payment if list.is_some() && pf.invoice_numbers.is_empty() => Kind::Other,
+        // users mentioned, nothing asked ("please don't add anything yet", "we
+        // welcomed 18 new team members"): a question or news, left for people
+        Kind::UserChange if uf.asks_nothing && !users_figures && p.is_none() => Kind::Other,
+        k => k,
+    };
     if let Some(l) = list
         && kind != Kind::Other
     {

@@ -351,12 +351,12 @@ static OUTGOING: LazyLock<Regex> = LazyLock::new(|| {
 /// elided subject is the sender.
 static ELIDED_CLAIM: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?im)(?:^|[.!?]\s)\s*(?:just\s+|already\s+)?(?:paid|sent|mailed|wired|transferred|remitted|submitted)\s+(?:you\s+|over\s+)?(?:\$|usd\b|us\$|€|£|\d)",
+        r"(?im)(?:^|[.!?]\s)\s*(?:just\s+|already\s+)?(?:(?:paid|sent|mailed|wired|transferred|remitted|submitted)\s+(?:you\s+|over\s+)?(?:\$|usd\b|us\$|€|£|\d)|paid\s+(?:invoice|inv)|(?:paid|payment\s+(?:sent|made))\s*(?:[.!,–—-]|$))",
     )
 });
 static CLAIM: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(?:we|i|our\s+(?:ap|accounts\s+payable)(?:\s+team)?)\s+(?:have\s+|had\s+|just\s+|already\s+|also\s+)*(?:sent|paid|mailed|wired|transferred|submitted|initiated|remitted|scheduled|processed|made|issued|released|dropped)\b|\b(?:payment|check|cheque|ach|wire|transfer|funds)\s+(?:was|were|has\s+been|have\s+been|is|went|got)\s+(?:sent|mailed|made|initiated|submitted|processed|out|issued|released|scheduled|on\s+its\s+way)|\bremittance\s+advice\b|\bpayment\s+(?:sent|made|mailed|submitted|confirmation)\b|\bpaid\s+(?:this|today|yesterday|in\s+full|on|via|by|through|online|invoice|inv)\b|\bwent\s+out\b|\bin\s+(?:today's|the)\s+mail\b|\bhas\s+been\s+paid\b|\bpaid\s+inv|\b(?:processed|sent|initiated|submitted|issued|released|remitted|made|scheduled|mailed|wired|transferred)\b[^.;]{0,40}\b(?:payment|check|cheque|ach|wire|transfer|funds)\b|\b(?:payment|check|cheque|ach|wire|transfer|funds)\b[^.;?]{0,40}\b(?:processed|initiated|submitted|issued|released|remitted|mailed|wired|went\s+out)\b",
+        r"(?i)\b(?:we|i|our\s+(?:ap|accounts\s+payable)(?:\s+team)?)\s+(?:have\s+|had\s+|just\s+|already\s+|also\s+)*(?:sent|paid|mailed|wired|transferred|submitted|initiated|remitted|scheduled|processed|made|issued|released|dropped)\b|\b(?:payment|check|cheque|ach|wire|transfer|funds)\s+(?:was|were|has\s+been|have\s+been|is|went|got)\s+(?:sent|mailed|made|initiated|submitted|processed|out|issued|released|scheduled|on\s+its\s+way)|\bremittance\s+advice\b|\bpayment\s+(?:sent|made|mailed|submitted|confirmation)\b|\bpaid\s+(?:this|today|yesterday|in\s+full|on|via|by|through|online)\b|\bwent\s+out\b|\bin\s+(?:today's|the)\s+mail\b|\bhas\s+been\s+paid\b|\bremittance\s+(?:for|below|attached|details)\b|\b(?:processed|sent|initiated|submitted|issued|released|remitted|made|scheduled|mailed|wired|transferred)\b[^.;]{0,40}\b(?:payment|check|cheque|ach|wire|transfer|funds)\b|\b(?:payment|check|cheque|ach|wire|transfer|funds)\b[^.;?]{0,40}\b(?:processed|initiated|submitted|issued|released|remitted|mailed|wired|went\s+out)\b",
     )
 });
 static PROMISE: LazyLock<Regex> = LazyLock::new(|| {

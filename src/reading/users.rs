@@ -48,6 +48,8 @@ struct Group {
     date: Option<NaiveDate>,
     /// Came from a sentence whose only people are a pronoun.
     pronoun_only: bool,
+    /// Asked as a question ("Do they need to be added?").
+    question: bool,
     /// The sentences and rows it was read from.
     said: Vec<String>,
     /// The sentence its date was read from.
@@ -69,6 +71,10 @@ pub struct Finding {
     pub strength: Option<Strength>,
     /// Why a person must look; empty when the reading is certain.
     pub doubts: Vec<String>,
+    /// Users are mentioned but nothing is asked, and no question either:
+    /// history ("we welcomed 18 new team members"), or the sender says
+    /// nothing is to change yet. News, left for people as `other`.
+    pub asks_nothing: bool,
     /// (act, count) per action, for comparing with the subject.
     pub totals_by_act: Vec<(&'static str, i64)>,
     /// What each figure was read from: (`adjustments[0]`, `totals.full_time`,
@@ -122,7 +128,7 @@ static ADD: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)\b(add|adds|adding|onboard|onboarding|hire|hires|hired|hiring|joining|joins|welcoming)\b|\bnew\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:users?|staff|employees?|hires?|people|team\s+members?|members?|seats?|licenses?)\b|\bstart(?:ing)?\s+billing\s+for\b|\b(?:\d{1,3}|one|two|three|four|five|six|seven|eight|nine|ten|a\s+few|a\s+couple\s+of|some|several)\s+(?:more|additional|extra)\s+(?:full[- ]?time\s+|part[- ]?time\s+)?(?:[a-z-]+\s+){0,2}?(?:users?|seats?|licen[cs]es?|people|staff|employees|logins?|accounts?|mailboxes)\b|\bbring(?:s|ing)?\s+on\b|\b(?:increase|increasing|bump|raise)\b[^.;]{0,30}\b(?:users?|seats?|licenses?|count|headcount)\b|\bnew\s+(?:[a-z-]+\s+){0,3}?[a-z-]+\s+(?:starting|start|starts|joining|join|joins|beginning|begins|coming\s+on)\b|\bnew\s+(?:starters?|joiners?|arrivals?)\b|\b(?:starters|joiners|arrivals)\b",
     )
 });
-static ADDED_PAST: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)\badded\b"));
+static ADDED_PAST: LazyLock<Regex> = LazyLock::new(|| super::keywords(r"(?i)\b(added|welcomed|onboarded)\b"));
 static REQUEST: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
         r"(?i)\b(please|pls|kindly|can\s+you|could\s+you|would\s+you|can\s+we|we\s+need|we'll\s+need|we\s+will\s+need|need\s+to|we'd\s+like|i'd\s+like|we\s+would\s+like|i\s+would\s+like|go\s+ahead|make\s+sure|update\s+our|bill\s+(?:us|our)|we're\s+(?:also\s+)?(?:adding|removing)|we\s+are\s+(?:also\s+)?(?:adding|removing)|will\s+be\s+(?:joining|leaving)|(?:is|are)\s+(?:joining|leaving)|starting|starts|effective|as\s+of|has\s+left|have\s+left|left\s+the|no\s+longer|(?:is|are)\s+going\s+from|is\s+moving|are\s+moving|hired|retired|resigned|last\s+day|let\s+go)\b",
@@ -224,7 +230,7 @@ type ReadClause = (String, Option<Asked>);
 /// Can `text` hold a request about users at all? (A cheap test before the
 /// full reading.)
 pub fn could_ask(text: &str) -> bool {
-    ACT_STEMS.is_match(text)
+    ACT_STEMS.is_match(text) || super::text::lines(text).any(|l| l.contains(':') && LABEL_ACT.is_match(l))
 }
 
 /// Verbs whose position starts a new clause.
@@ -368,6 +374,8 @@ struct Asked {
     pronoun: bool,
     /// "maybe", "if", "planning to".
     tentative: bool,
+    /// Ends in a question mark.
+    question: bool,
 }
 
 /// An action verb whose object is a thing, not people: "to add
@@ -378,8 +386,36 @@ static THING_ACTION: LazyLock<Regex> = LazyLock::new(|| {
     )
 });
 
+/// A list item led by its action as a label: "- New: 3 court reporters",
+/// "Removed: Glenn Ortiz". A label, even a past participle, names what the
+/// item asks for; it is not history.
+static LABEL_ACT: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)^\s*(?:[-*•]\s*|\d+[.)]\s*)?(?:(new|new\s+hires?|added|additions?|starters?|joiners?|starting)|(removed|removals?|leavers?|leaving|departures?|departing|terminated|terminations?))\s*:\s*\S",
+    )
+});
+
+static ALREADY_DONE: LazyLock<Regex> = LazyLock::new(|| {
+    super::keywords(
+        r"(?i)\b(?:already|previously)\s+(?:been\s+)?(?:sent|submitted|processed|handled|done|set\s+up|taken\s+care\s+of|reported|sent\s+over)\b",
+    )
+});
+
 fn act_of(clause: &str) -> Option<Asked> {
     let lower = clause.to_ascii_lowercase();
+    if let Some(c) = LABEL_ACT.captures(&lower)
+        && !NEGATED.is_match(&lower)
+        && !HYPOTHETICAL.is_match(&lower)
+    {
+        let act = if c.get(1).is_some() { Act::Add } else { Act::Remove };
+        return Some(Asked {
+            act,
+            strength: Strength::Strong,
+            pronoun: PRONOUN.is_match(&lower),
+            tentative: TENTATIVE.is_match(&lower),
+            question: lower.trim_end().ends_with('?'),
+        });
+    }
     if !ACT_STEMS.is_match(&lower) {
         return None;
     }
@@ -390,9 +426,12 @@ fn act_of(clause: &str) -> Option<Asked> {
     if !any_act || cue.has(&NEGATED) || HYPOTHETICAL.is_match(&lower) {
         return None;
     }
-    let past = cue.has(&REMOVED_PAST) || cue.has(&ADDED_PAST);
+    // "which HR already sent to your help desk": done before, not asked now
+    let past = cue.has(&REMOVED_PAST) || cue.has(&ADDED_PAST) || ALREADY_DONE.is_match(&lower);
     let asked = cue.has(&REQUEST) || cue.has(&IMPERATIVE);
-    let found = |act, strength| Asked { act, strength, pronoun: cue.has(&PRONOUN), tentative: cue.has(&TENTATIVE) };
+    let question = lower.trim_end().ends_with('?');
+    let found =
+        |act, strength| Asked { act, strength, pronoun: cue.has(&PRONOUN), tentative: cue.has(&TENTATIVE), question };
     let act = if cue.has(&MOVE_FROM_TO) {
         let c = MOVE_FROM_TO.captures(&lower)?;
         let (f, t) = match (c.get(1), c.get(2)) {
@@ -438,8 +477,10 @@ fn act_of(clause: &str) -> Option<Asked> {
 /// ("remove A and add B"), each with the action it asks for.
 fn clauses(sentence: &str) -> Vec<ReadClause> {
     if !ACT_STEMS.is_match(sentence) {
-        // no action stem: no clause of it can ask for anything
-        return vec![(sentence.to_string(), None)];
+        // no action stem: no clause of it can ask for anything, unless the
+        // sentence is led by its action as a label
+        let labelled = LABEL_ACT.is_match(sentence).then(|| act_of(sentence)).flatten();
+        return vec![(sentence.to_string(), labelled)];
     }
     let starts: Vec<usize> = CLAUSE_VERB.find_iter(sentence).map(|m| m.start()).collect();
     let mut out = Vec::new();
@@ -581,7 +622,7 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
         if unit.field {
             // a form's field is read only when its label is an action ("Add: …")
             let label = unit.text.split(':').next().unwrap_or("");
-            if act_of(label).is_none() {
+            if act_of(label).is_none() && !LABEL_ACT.is_match(&unit.text) {
                 continue;
             }
         }
@@ -635,7 +676,7 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
             }
             let mut acted = false;
             for (clause, found) in clause_list {
-                let Some(Asked { act, strength, pronoun, tentative }) = found else { continue };
+                let Some(Asked { act, strength, pronoun, tentative, question }) = found else { continue };
                 acted = true;
                 let lower = clause.to_ascii_lowercase();
                 if act == Act::Total {
@@ -665,7 +706,21 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                                 totals.1 = Some(n);
                                 totals_said.1 = Some(sentence.clone());
                             }
-                            None => total_untyped = true,
+                            // "we are now at twenty-two agents, and all of them are full-time"
+                            None => match (GROUP_TYPE.is_match(&lower), stated_type(&lower)) {
+                                (true, (Some(t), false)) => {
+                                    found_typed = true;
+                                    let (slot, said) = if t == UserType::FullTime {
+                                        (&mut totals.0, &mut totals_said.0)
+                                    } else {
+                                        (&mut totals.1, &mut totals_said.1)
+                                    };
+                                    total_conflict |= slot.is_some_and(|x| x != n);
+                                    *slot = Some(n);
+                                    *said = Some(sentence.clone());
+                                }
+                                _ => total_untyped = true,
+                            },
                         }
                     }
                     for t in [UserType::FullTime, UserType::PartTime] {
@@ -753,6 +808,7 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                     type_doubt,
                     date: None,
                     pronoun_only: !has_people && pronoun,
+                    question,
                     said: vec![sentence.clone()],
                     date_said: None,
                 };
@@ -782,6 +838,7 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
             }
             if !acted {
                 type_for_group(&sentence, &mut groups, &mut type_conflict);
+                names_for_group(&sentence, &mut groups, names_to_skip);
             }
             if !acted && let Some(d) = sentence_date {
                 // "Please make the change effective November 1."
@@ -811,7 +868,8 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
     if groups.is_empty() && !any_total {
         return f;
     }
-    if NO_CHANGE_NOW.is_match(&all_text) {
+    let no_change_now = NO_CHANGE_NOW.is_match(&all_text);
+    if no_change_now {
         for g in &mut groups {
             g.strength = Strength::Weak;
         }
@@ -945,6 +1003,7 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
     }
     if groups.iter().all(|g| g.strength == Strength::Weak) && !any_total {
         f.doubts.push("mentions user changes but does not ask for one".into());
+        f.asks_nothing = no_change_now || groups.iter().all(|g| !g.question);
     }
     f.adjustments.retain(|_, d| *d != 0);
     if per_date {
@@ -1027,6 +1086,26 @@ fn type_for_group(sentence: &str, groups: &mut [Group], conflict: &mut bool) {
         Some(_) => {}
     }
     g.said.push(sentence.to_string());
+}
+
+/// "Please add both. Caleb Frost is full-time, Imani Scott is part-time.":
+/// a group that only points at people ("both", "them") takes the people a
+/// following sentence names, when it gives each of them a type.
+fn names_for_group(sentence: &str, groups: &mut [Group], names_to_skip: &[String]) {
+    let Some(g) = groups.last_mut() else { return };
+    if !g.pronoun_only || !g.names.is_empty() || g.count.is_some() || !matches!(g.act, Act::Add | Act::Remove) {
+        return;
+    }
+    let names = person_names(sentence, names_to_skip);
+    if names.is_empty() {
+        return;
+    }
+    let typed = typed_names(sentence, &names);
+    if typed.iter().all(|(_, t)| t.is_some()) {
+        g.names = typed;
+        g.pronoun_only = false;
+        g.said.push(sentence.to_string());
+    }
 }
 
 /// The one type a subject gives the people it asks about ("Add 3
@@ -1233,6 +1312,35 @@ mod tests {
             "Please add Mei Lin starting 10/26.\nPlease add Robert Okonkwo starting 11/2.\nWe also need you to remove Stacy Bauer.",
         );
         assert!(f.doubts.iter().any(|d| d.contains("different dates")), "{:?}", f.doubts);
+    }
+
+    #[test]
+    fn a_type_stated_once_for_a_total_or_for_people_named_later() {
+        let f = read(
+            "Quick update: we are now at twenty-two agents on the system, and all of them are full-time. We no longer have any part-timers.\nPlease update our agreement to match.",
+        );
+        assert_eq!(f.totals, Some((Some(22), Some(0))), "{f:?}");
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        let f = read(
+            "Yes, please add both to our billing. Caleb Frost is full-time, Imani Scott is part-time (20 hrs/wk).",
+        );
+        assert_eq!(adj(&f), [(UserType::FullTime, 1), (UserType::PartTime, 1)], "{f:?}");
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        // people done before ("already sent") are history beside the totals asked for
+        let f = read(
+            "Please bill us for 57 full-time and 12 part-time users. This is after the new line hires, which HR already sent to your help desk.",
+        );
+        assert_eq!(f.totals, Some((Some(57), Some(12))));
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+    }
+
+    #[test]
+    fn a_list_item_led_by_its_action() {
+        let f = read(
+            "Attached is a CSV of our user changes. In short, for December 1:\n\n- New: 3 court reporters (full-time) - Brianna Cole, Jonah Wex, Felicia Amato\n- Removed: Glenn Ortiz, our part-time scopist, who left last week\n",
+        );
+        assert_eq!(adj(&f), [(UserType::FullTime, 3), (UserType::PartTime, -1)], "{f:?}");
+        assert!(f.doubts.is_empty(), "{:?}", f.doubts);
     }
 
     #[test]
