@@ -331,7 +331,7 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
     let forward_subject = FORWARD_SUBJECT.is_match(&mail.subject);
     let reply = REPLY_SUBJECT.is_match(&mail.subject);
     let body = truncate(&mail.text);
-    let (split, own, mut quoted) = own_text(body, forward_subject, &signer_names(mail.from_name.as_deref()));
+    let (split, mut own, mut quoted) = own_text(body, forward_subject, &signer_names(mail.from_name.as_deref()));
     if debugging() {
         eprintln!("own:\n{own}\n---- quoted:\n{quoted}\n----");
     }
@@ -342,10 +342,29 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         let (_, fwd_own, _) = own_text(truncate(&att.text), false, &signer_names(att.from_name.as_deref()));
         forwarded = Some((Some(att.from.clone()).filter(|f| !f.is_empty()), att.subject.clone(), fwd_own));
     } else if let Some(f) = &split.forwarded {
-        let (_, fwd_own, fwd_quoted) = own_text(&f.text, false, &[]);
-        quoted.push('\n');
-        quoted.push_str(&fwd_quoted);
-        forwarded = Some((f.from.clone(), f.subject.clone().unwrap_or_default(), fwd_own));
+        // a forward of a forward: the request is the innermost message; the
+        // notes of the forwarders between are forwarders' words too
+        let mut f = f.clone();
+        for _ in 0..8 {
+            let (inner, fwd_own, fwd_quoted) = own_text(&f.text, false, &[]);
+            match inner.forwarded {
+                Some(next) if !next.text.trim().is_empty() => {
+                    own.push('\n');
+                    own.push_str(&fwd_own);
+                    f = text::Forwarded {
+                        from: next.from.or(f.from),
+                        subject: next.subject.or(f.subject),
+                        text: next.text,
+                    };
+                }
+                _ => {
+                    quoted.push('\n');
+                    quoted.push_str(&fwd_quoted);
+                    forwarded = Some((f.from.clone(), f.subject.clone().unwrap_or_default(), fwd_own));
+                    break;
+                }
+            }
+        }
     }
     r.on_behalf_of = forwarded.as_ref().and_then(|f| f.0.clone());
 
@@ -451,7 +470,13 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         None => own.clone(),
     };
     let pay_subject = if reply { "" } else { mail.subject.as_str() };
-    let mut pf = payment::analyze(&pay_text, pay_subject, &mail.from, mail.from_name.as_deref());
+    // a forwarded notice is read as from its own sender (whether that is a
+    // bank is for the reading; trusting it is for intake, by the forwarder)
+    let (pay_from, pay_name) = match forwarded.as_ref().and_then(|f| f.0.as_deref()) {
+        Some(original) => (original, None),
+        None => (mail.from.as_str(), mail.from_name.as_deref()),
+    };
+    let mut pf = payment::analyze(&pay_text, pay_subject, pay_from, pay_name);
     if pf.strength.is_some() && pf.invoice_numbers.is_empty() && reply {
         // "RE: Invoice INV-2026-0169": the invoice the payment answers
         let n = payment::invoice_numbers(&mail.subject);
@@ -465,7 +490,7 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
     }
 
     // a bank or processor reports money; it never asks for users
-    if payment::financial_sender(&mail.from, mail.from_name.as_deref()) && forwarded.is_none() {
+    if payment::financial_sender(pay_from, pay_name) {
         uf = users::Finding::default();
     }
     let u = uf.strength;

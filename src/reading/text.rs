@@ -203,6 +203,25 @@ pub fn split(text: &str, forward: bool) -> Split {
                 let rest = lines[j.min(lines.len())..].join("\n");
                 return Split { own, quoted: String::new(), forwarded: Some(Forwarded { from, subject, text: rest }) };
             }
+            // a bottom-posted answer: the quote is the `>` block under the
+            // header; words written after it are the sender's own
+            if on_wrote {
+                let mut j = i + 1 + usize::from(!wrote_here);
+                while j < lines.len() && lines[j].trim().is_empty() {
+                    j += 1;
+                }
+                if j < lines.len() && lines[j].trim_start().starts_with('>') {
+                    while j < lines.len() && (lines[j].trim_start().starts_with('>') || lines[j].trim().is_empty()) {
+                        j += 1;
+                    }
+                    if j < lines.len() {
+                        let rest = split(&lines[j..].join("\n"), forward);
+                        let own = format!("{own}\n{}", rest.own);
+                        let quoted = format!("{}\n{}", lines[i..j].join("\n"), rest.quoted);
+                        return Split { own, quoted, forwarded: rest.forwarded };
+                    }
+                }
+            }
             let quoted = lines[i..].join("\n");
             return Split { own, quoted, forwarded: None };
         }
@@ -423,6 +442,17 @@ mod tests {
         assert!(s.quoted.is_empty() && s.own.contains("INV-2026-0198"), "{s:?}");
         let reply = "Paid.\n\nFrom: KR <a@kr.example>\nSent: Monday\nTo: x\n\nold";
         assert!(split(reply, false).quoted.contains("old"));
+    }
+
+    #[test]
+    fn a_bottom_posted_answer_is_the_senders_own() {
+        let body = "On Mon, Nov 2, 2026 at 9:00 AM KR Group <a@kr.example> wrote:\n> Your invoice INV-2026-0101 for $1,234.00\n> is attached.\n\nPaid $1,234.00 by ACH today.\n\nJane";
+        let s = split(body, false);
+        assert!(s.own.contains("Paid $1,234.00 by ACH today."), "{s:?}");
+        assert!(s.quoted.contains("> is attached.") && !s.quoted.contains("Paid"), "{s:?}");
+        // a quote with nothing after it stays all quote
+        let s = split("Thanks!\n\nOn Mon, Nov 2, 2026, KR wrote:\n> old\n> text\n", false);
+        assert_eq!(s.own.trim(), "Thanks!");
     }
 
     #[test]

@@ -382,16 +382,17 @@ struct Asked {
 /// information", "cancel scheduled payments", "remove the attachment".
 static THING_ACTION: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(?:add|adding|remove|removing|delete|deleting|drop|dropping|cancel|cancelling|canceling|deactivate)\s+(?:(?:the|a|an|any|our|your|my|this|that|some|all|more|additional|scheduled|recurring|further|extra)\s+)*(?:information|info|details?|notes?|comments?|context|attachments?|files?|documents?|payments?|invoices?|meetings?|appointments?|orders?|subscriptions?|requests?|tickets?|questions?|money|funds|it|this|that|replies|reply|messages?|emails?)\b",
+        r"(?i)\b(?:add|adding|remove|removing|delete|deleting|drop|dropping|cancel|cancelling|canceling|deactivate)\s+(?:(?:the|a|an|any|our|your|my|this|that|some|all|more|additional|scheduled|recurring|further|extra|upcoming|future|pending|automatic|online)\s+)*(?:[a-z-]+\s+)?(?:information|info|details?|notes?|comments?|context|attachments?|files?|documents?|payments?|invoices?|meetings?|appointments?|orders?|subscriptions?|requests?|tickets?|questions?|money|funds|it|this|that|replies|reply|messages?|emails?)\b",
     )
 });
 
 /// A list item led by its action as a label: "- New: 3 court reporters",
 /// "Removed: Glenn Ortiz". A label, even a past participle, names what the
-/// item asks for; it is not history.
+/// item asks for; it is not history. A bare "New:" must be followed by a
+/// count ("New: Datacore Backup for Microsoft 365" announces a product).
 static LABEL_ACT: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)^\s*(?:[-*•]\s*|\d+[.)]\s*)?(?:(new|new\s+hires?|added|additions?|starters?|joiners?|starting)|(removed|removals?|leavers?|leaving|departures?|departing|terminated|terminations?))\s*:\s*\S",
+        r"(?i)^\s*(?:[-*•]\s*|\d+[.)]\s*)?(?:(new\s*:\s*(?:\d{1,3}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|twelve)\s|(?:new\s+(?:hires?|users?|staff|employees?)|added|additions?|starters?|joiners?|starting)\s*:)|((?:removed|removals?|leavers?|leaving|departures?|departing|terminated|terminations?)\s*:))\s*\S",
     )
 });
 
@@ -1341,6 +1342,9 @@ mod tests {
         );
         assert_eq!(adj(&f), [(UserType::FullTime, 3), (UserType::PartTime, -1)], "{f:?}");
         assert!(f.doubts.is_empty(), "{:?}", f.doubts);
+        // a product announced as new is no one to add
+        let f = read("2) New: Datacore Backup for Microsoft 365\nProtect mailboxes from $2.10 per user per month.");
+        assert!(!f.found(), "{f:?}");
     }
 
     #[test]
