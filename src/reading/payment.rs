@@ -336,7 +336,7 @@ static NOTICE: LazyLock<Regex> = LazyLock::new(|| {
 /// it a bill to us: a partial payment's notice shows the balance left.
 static INCOMING: LazyLock<Regex> = LazyLock::new(|| {
     super::keywords(
-        r"(?i)\b(sent\s+you\s+(?:a\s+|an\s+)?(?:payment|money|check|cheque|funds|transfer|\$)|you\s+got\s+paid|you(?:'ve|\s+have)?\s+received\s+(?:a|an)\s+(?:\w+\s+){0,2}(?:payment|transfer|deposit|credit|wire)|payment\s+received\s+from|credit\s+(?:notification|advice|alert|memo)|deposit\s+(?:notification|received|confirmation)|received\s+your\s+(?:mobile\s+)?deposit|ach\s+received|received\s+items?\b|incoming\s+(?:ach|wire|international\s+wire|payment|transfer|credit)|(?:credited|deposited)\s+(?:in)?to\s+your|vous\s+a\s+envoy)",
+        r"(?i)\b(sent\s+you\s+(?:a\s+|an\s+)?(?:payment|money|check|cheque|funds|transfer|\$)|you\s+got\s+paid|you(?:'ve|\s+have)?\s+received\s+(?:a|an)\s+(?:[a-z]+\s+){0,2}(?:payment|transfer|deposit|credit|wire)|payment\s+received\s+from|credit\s+(?:notification|advice|alert|memo)|deposit\s+(?:notification|received|confirmation)|received\s+your\s+(?:mobile\s+)?deposit|ach\s+received|received\s+items?\b|incoming\s+(?:ach|wire|international\s+wire|payment|transfer|credit)|(?:credited|deposited)\s+(?:in)?to\s+your|vous\s+a\s+envoy)",
     )
 });
 /// A notice of money leaving us: our own bill payment, a returned or
