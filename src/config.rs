@@ -195,6 +195,13 @@ impl NumberFormat {
         if rest.contains('}') || parts.iter().any(|p| matches!(p, Part::Text(t) if t.contains('}'))) {
             return Err(format!("stray '}}' in {s:?}"));
         }
+        // customers and banks write invoice numbers in any case, and the reader
+        // matches them upper-cased: a lower-case number would never match
+        if parts.iter().any(|p| matches!(p, Part::Text(t) if t.chars().any(|c| c.is_lowercase()))) {
+            return Err(format!(
+                "{s:?} has lower-case letters: write them in capitals (\"INV-{{year}}-{{seq:04}}\"), as invoice numbers are matched upper-cased"
+            ));
+        }
         let years = parts.iter().filter(|p| **p == Part::Year).count();
         let seqs = parts.iter().filter(|p| matches!(p, Part::Seq(_))).count();
         if years != 1 || seqs != 1 {
@@ -998,6 +1005,13 @@ mod tests {
         assert_eq!(c.tiers["hybrid"].rates.full_time, Money::from_cents(8500));
         assert_eq!(c.database.path, Path::new("/etc/billmail/billmail.db"));
         assert_eq!(c.company.invoice_number_format.format(2026, 7), "INV-2026-0007");
+    }
+
+    #[test]
+    fn invoice_numbers_are_written_in_capitals() {
+        let err = NumberFormat::parse("inv-{year}-{seq:04}").unwrap_err();
+        assert!(err.contains("lower-case letters"), "{err}");
+        assert_eq!(NumberFormat::parse("KRG/{year}/{seq:05}").unwrap().format(2026, 7), "KRG/2026/00007");
     }
 
     #[test]

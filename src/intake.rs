@@ -403,7 +403,7 @@ async fn apply(
             }
         },
         Action::RecordPayment { account } => {
-            record_payment(tx, actor, r, account, message, body, now).await?;
+            record_payment(tx, actor, r, account, message, body, "bank_notice", now).await?;
             (Disposition::Processed, vec![])
         }
         Action::RecordClaim { account, reasons } => {
@@ -650,8 +650,11 @@ async fn apply_user_change(
     Ok(Ok(()))
 }
 
-/// Records a trusted bank's payment and sends the receipt; the same notice
-/// (or the same reference and amount) seen twice is applied once.
+/// Records a payment and sends the receipt; the same notice (or the same
+/// reference and amount) seen twice is applied once. `source` says who
+/// vouched for it: `bank_notice` (a trusted bank's notice, applied alone)
+/// or `review` (a person approved the message).
+#[allow(clippy::too_many_arguments)]
 async fn record_payment(
     tx: &mut Tx,
     actor: &Actor<'_>,
@@ -659,6 +662,7 @@ async fn record_payment(
     account: &str,
     message: i64,
     body: &str,
+    source: &str,
     now: DateTime<Utc>,
 ) -> Result<()> {
     let config = actor.config;
@@ -695,7 +699,7 @@ async fn record_payment(
             &config.company.currency,
             p.method,
             p.reference.as_deref(),
-            "bank_notice",
+            source,
             received,
             &p.invoice_numbers,
             now,
@@ -757,7 +761,8 @@ pub async fn approve(store: &Store, actor: &Actor<'_>, review: i64, now: DateTim
             Err(why) => anyhow::bail!("cannot apply: {why}"),
         },
         Action::RecordPayment { account } => {
-            record_payment(&mut tx, actor, &r, account, message, &body_digest(&raw), now).await?;
+            // a person's approval, of a claim or of a notice: not a bank's word
+            record_payment(&mut tx, actor, &r, account, message, &body_digest(&raw), "review", now).await?;
             format!("payment recorded for {account}")
         }
         Action::Review { reasons, .. } | Action::RecordClaim { reasons, .. } => {

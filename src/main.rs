@@ -5,6 +5,21 @@ async fn main() {
     // the daemon says what it does; one-shot commands only warn
     billmail::logging::init(std::env::args().any(|a| a == "run"));
     let cli = billmail::cli::Cli::parse();
+    use billmail::cli::Command;
+    if !matches!(
+        cli.command,
+        Command::Run { .. } | Command::Tick { .. } | Command::CheckConfig { .. } | Command::Outbox(_)
+    ) {
+        // a command that only prints ends quietly when its reader goes
+        // (`billmail parse f | head -1`), as any Unix tool does. Not for the
+        // ones that talk to mail servers: there a closed socket must be an
+        // error to handle, not a signal that kills mid-send.
+        // SAFETY: setting a signal's disposition to its default, before any
+        // thread of ours exists, has no preconditions.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
     let ingest = matches!(cli.command, billmail::cli::Command::Ingest { .. });
     match billmail::cli::run(cli).await {
         Ok(outcome) => std::process::exit(outcome.code),

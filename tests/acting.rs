@@ -209,6 +209,22 @@ fn claims_and_untrusted_notices_never_mark_anything_paid() {
     assert!(hist.as_array().unwrap().iter().any(|h| h["kind"] == "claim"));
     let reasons = bm.run(&["review", "list", "--json"]).ok().json();
     assert!(reasons.to_string().contains("not a trusted payment sender"));
+    // a clerk who approves the customer's claim vouches for it: the payment
+    // is recorded as the review's, not as a bank's
+    let claim_item =
+        reasons.as_array().unwrap().iter().find(|i| i["subject"] == "Payment sent - INV-2026-0001").unwrap();
+    let out = bm.at(NOV20, &["review", "approve", &claim_item["id"].to_string()]).ok().stdout;
+    assert!(out.contains("payment recorded for ACME"), "{out}");
+    let hist = bm.run(&["accounts", "history", "ACME", "--json"]).ok().json();
+    let recorded: Vec<&str> = hist
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|h| h["kind"] == "payment")
+        .map(|h| h["detail"].as_str().unwrap())
+        .collect();
+    assert!(recorded.iter().any(|d| d.contains("(review, received")), "{recorded:?}");
+    assert!(!recorded.iter().any(|d| d.contains("bank_notice")), "{recorded:?}");
 }
 
 #[test]

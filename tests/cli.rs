@@ -398,6 +398,148 @@ fn commands_need_an_initialised_database_and_say_so() {
 }
 
 #[test]
+fn a_reader_that_closes_the_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let bm = Bm::new();
+    let eml = bm.write("m.eml", "From: a@b.example\r\nSubject: Add one user\r\nDate: Wed, 11 Nov 2026 09:00:00 -0500\r\n\r\nPlease add Maria Lopez.\r\n");
+    // `billmail parse m.eml --json | head -0`: the reading end is gone before it writes
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_billmail"))
+        .args(["parse", eml.to_str().unwrap(), "--json"])
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc_sigpipe()), "{:?} {stderr}", out.status);
+}
+
+/// SIGPIPE's number on Linux.
+fn libc_sigpipe() -> i32 {
+    13
+}
+
+#[test]
+fn one_damaged_account_does_not_hide_the_others() {
+    let bm = Bm::new();
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+    // a stored date damaged by hand (or by a bad disk)
+    let db = format!("sqlite://{}", bm.path("billmail.db").display());
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&db).await.unwrap();
+        sqlx::query("UPDATE count_changes SET effective_date = 'garbage' WHERE account_id = 'HARBOR'")
+            .execute(&mut c)
+            .await
+            .unwrap();
+    });
+    let out = bm.at(NOV15, &["accounts", "list"]).fails();
+    assert!(out.stdout.contains("ACME "), "{}", out.stdout);
+    assert!(out.stdout.contains("HARBOR     cannot be read"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("account HARBOR cannot be read") && out.stderr.contains("\"garbage\""),
+        "{}",
+        out.stderr
+    );
+    let json: Value = serde_json::from_str(&bm.at(NOV15, &["accounts", "list", "--json"]).fails().stdout).unwrap();
+    let rows = json.as_array().unwrap();
+    assert!(rows.iter().any(|r| r["id"] == "ACME" && r["error"].is_null()));
+    assert!(rows.iter().any(|r| r["id"] == "HARBOR" && r["error"].as_str().unwrap().contains("malformed")));
+}
+
+#[test]
+fn damage_inside_the_database_is_noticed() {
+    let bm = Bm::new();
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+    bm.at(NOV15, &["tick"]).ok();
+    // damage one page of the file: the root page of the account history,
+    // which `status` itself never reads
+    let path = bm.path("billmail.db");
+    let db = format!("sqlite://{}", path.display());
+    let (page_size, root): (i64, i64) =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&db).await.unwrap();
+            let size: i64 = sqlx::query_scalar("PRAGMA page_size").fetch_one(&mut c).await.unwrap();
+            let root: i64 = sqlx::query_scalar("SELECT rootpage FROM sqlite_master WHERE name = 'history'")
+                .fetch_one(&mut c)
+                .await
+                .unwrap();
+            c.close().await.unwrap();
+            (size, root)
+        });
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = ((root - 1) * page_size) as usize;
+    bytes[at] = 0x01; // no b-tree page has this type
+    std::fs::write(&path, bytes).unwrap();
+    let out = bm.at(NOV15, &["status"]).fails();
+    assert!(out.stderr.contains("is damaged") && out.stderr.contains("restore it from a backup"), "{}", out.stderr);
+    assert!(bm.at(NOV15, &["tick"]).fails().stderr.contains("is damaged"));
+}
+
+#[test]
+fn a_reimport_without_the_optional_columns_keeps_them_and_history_says_what_changed() {
+    let bm = Bm::new();
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+    // only the required columns: the authorized contacts and payer names stay
+    let required = "id,name,tier,full_time_users,part_time_users,billing_emails\n\
+                    ACME,Acme Dental,hybrid,22,3,ap@acme-dental.example;jane.doe@acme-dental.example\n\
+                    HARBOR,Harborview Law,remote,10,0,billing@harborview.example\n";
+    let out = bm.import_accounts(required, "2026-11-03T09:00:00-05:00").ok();
+    assert!(out.stdout.contains("0 updated, 2 unchanged"), "{}", out.stdout);
+    let acme = bm.run(&["accounts", "show", "ACME", "--json"]).ok().json();
+    assert_eq!(acme["authorized_emails"][0]["email"], "office@acme-dental.example", "{acme}");
+    // the column present and changed: history keeps the old values beside the new
+    let changed = ACCOUNTS
+        .replace("office@acme-dental.example,ACME DENTAL LLC", "frontdesk@acme-dental.example,ACME DENTAL GROUP LLC");
+    bm.import_accounts(&changed, "2026-11-04T09:00:00-05:00").ok();
+    let hist = bm.run(&["accounts", "history", "ACME", "--json"]).ok().json();
+    let details: Vec<&str> = hist.as_array().unwrap().iter().map(|h| h["detail"].as_str().unwrap()).collect();
+    let line = details.iter().find(|d| d.contains("authorized contacts")).expect("an import history line");
+    for needle in [
+        "authorized contacts office@acme-dental.example -> frontdesk@acme-dental.example",
+        "payer names ACME DENTAL LLC -> ACME DENTAL GROUP LLC",
+    ] {
+        assert!(line.contains(needle), "{needle} in {line}");
+    }
+}
+
+#[test]
+fn an_account_code_is_one_account_whatever_its_case() {
+    let bm = Bm::new();
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+    // a later file that writes the code in lower case updates the same account
+    let lower = ACCOUNTS.replace("ACME,Acme Dental,", "acme,Acme Dental Group,");
+    let out = bm.import_accounts(&lower, "2026-11-03T09:00:00-05:00").ok();
+    assert!(out.stdout.contains("0 created, 1 updated"), "{}", out.stdout);
+    let list = bm.run(&["accounts", "list", "--json"]).ok().json();
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    assert_eq!(bm.run(&["accounts", "show", "acme", "--json"]).ok().json()["name"], "Acme Dental Group");
+    // one file naming it twice in two cases is refused
+    let twice = format!("{ACCOUNTS}acme,Acme again,hybrid,1,0,x@acme-dental.example,,,\n");
+    let err = bm.import_accounts(&twice, "2026-11-04T09:00:00-05:00").fails().stderr;
+    assert!(err.contains("already appears on line 2"), "{err}");
+    // and the other commands find it too
+    let out = bm.run(&["payments", "record", "--account", "acme", "--amount", "10.00", "--method", "check"]).ok();
+    assert!(out.stdout.contains("for ACME"), "{}", out.stdout);
+}
+
+#[test]
+fn the_books_are_readable_by_their_owner_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    // whatever the umask of the shell that ran `init` (022 makes 0644 files)
+    let bm = Bm::new();
+    bm.import_accounts(ACCOUNTS, "2026-11-02T09:00:00-05:00").ok();
+    bm.at("2026-11-15T08:00:00-05:00", &["tick"]).ok();
+    for name in ["billmail.db", "billmail.db.lock"] {
+        let mode = std::fs::metadata(bm.path(name)).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "{name} is {mode:o}");
+    }
+}
+
+#[test]
 fn invoices_show_in_every_format() {
     let bm = Bm::new();
     bm.import_accounts(ACCOUNTS, NOV2).ok();

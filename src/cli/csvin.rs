@@ -140,7 +140,11 @@ fn account_row(config: &Config, r: &BTreeMap<String, String>) -> Result<AccountI
     if billing_emails.is_empty() {
         return Err("billing_emails is empty: invoices need somewhere to go".into());
     }
-    let authorized_emails = emails(get("authorized_emails"), "authorized_emails")?;
+    // a column the file does not have leaves the account's own list as it is
+    let authorized_emails = match r.contains_key("authorized_emails") {
+        true => Some(emails(get("authorized_emails"), "authorized_emails")?),
+        false => None,
+    };
     let start_date = match get("start_date") {
         "" => None,
         s => Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("start_date {s:?} is not YYYY-MM-DD"))?),
@@ -169,12 +173,13 @@ fn account_row(config: &Config, r: &BTreeMap<String, String>) -> Result<AccountI
         counts,
         billing_emails,
         authorized_emails,
-        payer_names: list(get("payer_names")),
+        payer_names: r.contains_key("payer_names").then(|| list(get("payer_names"))),
         start_date,
         full_time_rate: rate("full_time_rate")?,
         part_time_rate: rate("part_time_rate")?,
         full_time_names: names("full_time_names", counts.full_time, "full_time_users")?,
         part_time_names: names("part_time_names", counts.part_time, "part_time_users")?,
+        columns: r.keys().cloned().collect(),
     })
 }
 
@@ -182,11 +187,14 @@ pub fn accounts(config: &Config, path: &Path) -> Result<Vec<AccountImport>> {
     let rows = read(path, ACCOUNT_COLUMNS, ACCOUNT_REQUIRED)?;
     let _ = &rows.header;
     let mut out: Vec<AccountImport> = Vec::new();
+    // (a lookup, not a scan of the rows so far: 100,000 rows would take minutes)
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (line, r) in &rows.rows {
         let mut row = account_row(config, r).map_err(|e| anyhow::anyhow!("{} line {line}: {e}", rows.file))?;
         row.line = *line;
-        if let Some(first) = out.iter().find(|o| o.id == row.id) {
-            bail!("{} line {line}: account {} already appears on line {}", rows.file, row.id, first.line);
+        // `ACME` and `acme` are one account
+        if let Some(first) = seen.insert(row.id.as_str().to_ascii_uppercase(), *line) {
+            bail!("{} line {line}: account {} already appears on line {first}", rows.file, row.id);
         }
         out.push(row);
     }
@@ -196,6 +204,7 @@ pub fn accounts(config: &Config, path: &Path) -> Result<Vec<AccountImport>> {
 pub fn subscriptions(path: &Path) -> Result<Vec<SubscriptionImport>> {
     let rows = read(path, SUBSCRIPTION_COLUMNS, SUBSCRIPTION_COLUMNS)?;
     let mut out: Vec<SubscriptionImport> = Vec::new();
+    let mut seen: std::collections::HashMap<(String, String), usize> = std::collections::HashMap::new();
     for (line, r) in &rows.rows {
         let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("");
         let parsed = (|| -> Result<SubscriptionImport, String> {
@@ -210,13 +219,13 @@ pub fn subscriptions(path: &Path) -> Result<Vec<SubscriptionImport>> {
             Ok(SubscriptionImport { line: *line, account, product, quantity, unit_price })
         })()
         .map_err(|e| anyhow::anyhow!("{} line {line}: {e}", rows.file))?;
-        if let Some(first) = out.iter().find(|o| o.account == parsed.account && o.product == parsed.product) {
+        if let Some(first) = seen.insert((parsed.account.as_str().to_ascii_uppercase(), parsed.product.clone()), *line)
+        {
             bail!(
-                "{} line {line}: {} / {:?} already appears on line {}",
+                "{} line {line}: {} / {:?} already appears on line {first}",
                 rows.file,
                 parsed.account,
-                parsed.product,
-                first.line
+                parsed.product
             );
         }
         out.push(parsed);

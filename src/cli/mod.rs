@@ -314,9 +314,24 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         return Ok(Outcome { code: 0 });
     }
     let store = Store::open(&config.database.path).await?;
+    // the commands that start work or report on it first check that the
+    // file is sound: damage inside it would otherwise go unnoticed until a
+    // bill came out wrong
+    if matches!(cli.command, Command::Run { .. } | Command::Tick { .. } | Command::Status { .. }) {
+        store.ensure_sound(&config.database.path).await?;
+    }
     let result = dispatch(cli.command, &cli.config, &config, &store, now, cli.now.is_some()).await;
     store.close().await;
     result
+}
+
+/// An account's id as stored, whatever the case it is typed in (`acme` is
+/// `ACME`); as given when there is no such account, for the error to name.
+async fn stored_id(store: &Store, id: &str) -> Result<String> {
+    let mut tx = store.begin().await?;
+    let found = tx.stored_account_id(id.trim()).await?;
+    tx.commit().await?;
+    Ok(found.unwrap_or_else(|| id.trim().to_string()))
 }
 
 fn parse(file: &Path, json: bool) -> Result<Outcome> {
@@ -368,7 +383,9 @@ fn describe_reading(r: &Value) -> String {
     let _ = writeln!(out, "  subject: {}", s(&r["subject"]));
     let u = &r["user_change"];
     for (i, a) in u["adjustments"].as_array().into_iter().flatten().enumerate() {
-        let _ = writeln!(out, "  {:+} {}", a["delta"].as_i64().unwrap_or(0), s(&a["user_type"]).replace('_', "-"));
+        let from = a["effective_date"].as_str().map(|d| format!(" from {d}")).unwrap_or_default();
+        let _ =
+            writeln!(out, "  {:+} {}{from}", a["delta"].as_i64().unwrap_or(0), s(&a["user_type"]).replace('_', "-"));
         backed(&mut out, &format!("adjustments[{i}]"));
     }
     for t in ["full_time", "part_time"] {
@@ -627,12 +644,20 @@ async fn dispatch(
             );
         }
         Command::Accounts(AccountsCmd::List { json }) => {
+            // one account that cannot be read (a damaged row) is named, and the
+            // others are still listed; the exit status says something is wrong
             let mut all = Vec::new();
+            let mut damaged: Vec<(String, String)> = Vec::new();
             for id in store.account_ids().await? {
-                all.extend(store.account_summary(&id, today).await?);
+                match store.account_summary(&id, today).await {
+                    Ok(a) => all.extend(a),
+                    Err(e) => damaged.push((id, format!("{e:#}"))),
+                }
             }
             if json {
-                println!("{}", serde_json::to_string_pretty(&all.iter().map(account_json).collect::<Vec<_>>())?);
+                let mut rows: Vec<Value> = all.iter().map(account_json).collect();
+                rows.extend(damaged.iter().map(|(id, e)| serde_json::json!({ "id": id, "error": e })));
+                println!("{}", serde_json::to_string_pretty(&rows)?);
             } else {
                 for a in &all {
                     println!(
@@ -640,12 +665,22 @@ async fn dispatch(
                         a.id, a.name, a.tier, a.counts.full_time, a.counts.part_time, a.status, a.balance, a.credit
                     );
                 }
-                if all.is_empty() {
+                for (id, _) in &damaged {
+                    println!("{id:<10} cannot be read (see below)");
+                }
+                if all.is_empty() && damaged.is_empty() {
                     println!("no accounts yet: `billmail accounts import accounts.csv`");
                 }
             }
+            if !damaged.is_empty() {
+                for (id, e) in &damaged {
+                    eprintln!("billmail: account {id} cannot be read: {e}");
+                }
+                return Ok(Outcome { code: 1 });
+            }
         }
         Command::Accounts(AccountsCmd::Show { id, json }) => {
+            let id = stored_id(store, &id).await?;
             let a = store.account_summary(&id, today).await?.ok_or_else(|| anyhow!("no account {id:?}"))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&account_json(&a))?);
@@ -654,6 +689,7 @@ async fn dispatch(
             }
         }
         Command::Accounts(AccountsCmd::Contacts { id, restore }) => {
+            let id = stored_id(store, &id).await?;
             if store.account_summary(&id, today).await?.is_none() {
                 bail!("no account {id:?}");
             }
@@ -675,6 +711,7 @@ async fn dispatch(
             tx.commit().await?;
         }
         Command::Accounts(AccountsCmd::History { id, json }) => {
+            let id = stored_id(store, &id).await?;
             if store.account_summary(&id, today).await?.is_none() {
                 bail!("no account {id:?}");
             }
@@ -689,7 +726,12 @@ async fn dispatch(
             }
         }
         Command::Subscriptions(SubscriptionsCmd::Import { file, override_hold }) => {
-            let rows = csvin::subscriptions(&file)?;
+            let mut rows = csvin::subscriptions(&file)?;
+            for row in &mut rows {
+                // `acme` in the file is the account stored as `ACME`
+                row.account =
+                    AccountId::parse(&stored_id(store, row.account.as_str()).await?).map_err(|e| anyhow!(e))?;
+            }
             let mut tx = store.begin().await?;
             tx.check_hold_for_subscriptions(&rows, override_hold, now)
                 .await
@@ -708,7 +750,7 @@ async fn dispatch(
             );
         }
         Command::Service(ServiceCmd::Add(a)) => {
-            let id = AccountId::parse(&a.account).map_err(|e| anyhow!(e))?;
+            let id = AccountId::parse(&stored_id(store, &a.account).await?).map_err(|e| anyhow!(e))?;
             let date = NaiveDate::parse_from_str(&a.date, "%Y-%m-%d")
                 .map_err(|_| anyhow!("--date {:?} is not YYYY-MM-DD", a.date))?;
             let hours = crate::domain::limits::hours(&a.hours).map_err(|e| anyhow!("--hours: {e}"))?;
@@ -742,6 +784,10 @@ async fn dispatch(
             );
         }
         Command::Invoices(InvoicesCmd::List { account, json }) => {
+            let account = match account {
+                Some(a) => Some(stored_id(store, &a).await?),
+                None => None,
+            };
             let list = store.invoices(account.as_deref(), false).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list.iter().map(invoice_json).collect::<Vec<_>>())?);
@@ -818,7 +864,7 @@ async fn dispatch(
             }
         }
         Command::Payments(PaymentsCmd::Record { account, amount, method, reference, invoices }) => {
-            let id = AccountId::parse(&account).map_err(|e| anyhow!(e))?;
+            let id = AccountId::parse(&stored_id(store, &account).await?).map_err(|e| anyhow!(e))?;
             let amount = Money::parse(&amount).map_err(|e| anyhow!("--amount: {e}"))?;
             if !amount.is_positive() {
                 bail!("--amount must be more than 0");

@@ -24,13 +24,18 @@ pub struct AccountImport {
     pub tier: String,
     pub counts: UserCounts,
     pub billing_emails: Vec<EmailAddress>,
-    pub authorized_emails: Vec<EmailAddress>,
-    pub payer_names: Vec<String>,
+    /// `None` when the file has no such column: the account keeps its own.
+    pub authorized_emails: Option<Vec<EmailAddress>>,
+    /// `None` when the file has no such column: the account keeps its own.
+    pub payer_names: Option<Vec<String>>,
     pub start_date: Option<NaiveDate>,
     pub full_time_rate: Option<Money>,
     pub part_time_rate: Option<Money>,
     pub full_time_names: Option<Vec<String>>,
     pub part_time_names: Option<Vec<String>>,
+    /// The optional columns the file has: a column it lacks leaves the
+    /// account's own value as it is (`start_date`, the rate overrides).
+    pub columns: Vec<String>,
 }
 
 impl AccountImport {
@@ -44,13 +49,14 @@ impl AccountImport {
             tier: tier.into(),
             counts,
             billing_emails: vec![billing],
-            authorized_emails: vec![],
-            payer_names: vec![],
+            authorized_emails: None,
+            payer_names: None,
             start_date: None,
             full_time_rate: None,
             part_time_rate: None,
             full_time_names: None,
             part_time_names: None,
+            columns: Vec::new(),
         }
     }
 }
@@ -118,6 +124,15 @@ fn change_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<CountChange> {
 }
 
 impl Tx {
+    /// The account's id as stored, found whatever the case it is written in
+    /// (`acme` is `ACME`): an account code is one account however it is typed.
+    pub async fn stored_account_id(&mut self, id: &str) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar("SELECT id FROM accounts WHERE id = ? COLLATE NOCASE ORDER BY id LIMIT 1")
+            .bind(id)
+            .fetch_optional(self.conn())
+            .await?)
+    }
+
     pub async fn account_exists(&mut self, id: &str) -> Result<bool> {
         let n: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE id = ?").bind(id).fetch_one(self.conn()).await?;
@@ -218,6 +233,17 @@ impl Tx {
     ) -> Result<ImportReport> {
         let mut report = ImportReport::default();
         for row in rows {
+            // `acme` in the file updates the account stored as `ACME`
+            let stored = self.stored_account_id(row.id.as_str()).await?;
+            let mut own;
+            let row = match stored {
+                Some(s) if s != row.id.as_str() => {
+                    own = row.clone();
+                    own.id = AccountId::parse(&s).map_err(|e| anyhow!(e))?;
+                    &own
+                }
+                _ => row,
+            };
             let id = row.id.as_str();
             let exists = self.account_exists(id).await?;
             let mut changed = false;
@@ -254,6 +280,20 @@ impl Tx {
                 .bind(id)
                 .fetch_one(self.conn())
                 .await?;
+                // a column the file lacks keeps what the account has
+                let has = |c: &str| row.columns.iter().any(|x| x == c);
+                let mut row = row.clone();
+                if !has("start_date") {
+                    row.start_date =
+                        old.get::<Option<String>, _>("start_date").map(|d| super::parse_date(&d)).transpose()?;
+                }
+                if !has("full_time_rate") {
+                    row.full_time_rate = old.get::<Option<i64>, _>("full_time_rate_cents").map(Money::from_cents);
+                }
+                if !has("part_time_rate") {
+                    row.part_time_rate = old.get::<Option<i64>, _>("part_time_rate_cents").map(Money::from_cents);
+                }
+                let row = &row;
                 let mut notes = Vec::new();
                 if old.get::<String, _>("name") != row.name {
                     notes.push(format!("name {:?} -> {:?}", old.get::<String, _>("name"), row.name));
@@ -337,10 +377,13 @@ impl Tx {
                 .fetch_all(self.conn())
                 .await?;
         let mut new: Vec<(String, String)> = Vec::new();
-        for (role, list) in [("billing", &row.billing_emails), ("authorized", &row.authorized_emails)] {
-            for e in list {
-                new.push((e.to_string(), role.to_string()));
-            }
+        for e in &row.billing_emails {
+            new.push((e.to_string(), "billing".to_string()));
+        }
+        match &row.authorized_emails {
+            Some(list) => new.extend(list.iter().map(|e| (e.to_string(), "authorized".to_string()))),
+            // no such column in the file: the authorized contacts stay
+            None => new.extend(old.iter().filter(|(_, r)| r == "authorized").cloned()),
         }
         let mut sorted_old = old.clone();
         sorted_old.sort();
@@ -373,7 +416,8 @@ impl Tx {
                 .bind(id)
                 .fetch_all(self.conn())
                 .await?;
-        let mut new_payers = row.payer_names.clone();
+        // no such column in the file: the payer names stay
+        let mut new_payers = row.payer_names.clone().unwrap_or_else(|| old_payers.clone());
         new_payers.sort();
         new_payers.dedup();
         let payers_changed = old_payers != new_payers;
@@ -416,17 +460,28 @@ impl Tx {
         }
         let existed = !old.is_empty();
         if existed && (contacts_changed || payers_changed || users_changed) {
+            // what was there before and what is there now, so the history can undo it
+            let show = |list: &[(String, String)], role: &str| {
+                let v: Vec<&str> = list.iter().filter(|(_, r)| r == role).map(|(e, _)| e.as_str()).collect();
+                if v.is_empty() { "none".to_string() } else { v.join(", ") }
+            };
             let mut what = Vec::new();
             if contacts_changed {
-                what.push("contacts");
+                for role in ["billing", "authorized"] {
+                    let (before, after) = (show(&old, role), show(&new, role));
+                    if before != after {
+                        what.push(format!("{role} contacts {before} -> {after}"));
+                    }
+                }
             }
             if payers_changed {
-                what.push("payer names");
+                let list = |v: &[String]| if v.is_empty() { "none".to_string() } else { v.join(", ") };
+                what.push(format!("payer names {} -> {}", list(&old_payers), list(&new_payers)));
             }
             if users_changed {
-                what.push("named users");
+                what.push("named users".to_string());
             }
-            self.history(id, now, "updated", &format!("import: {} changed", what.join(", "))).await?;
+            self.history(id, now, "updated", &format!("import: {}", what.join("; "))).await?;
         }
         Ok(existed && (contacts_changed || payers_changed || users_changed))
     }
@@ -442,7 +497,10 @@ impl Tx {
     ) -> Result<ImportReport> {
         let mut report = ImportReport::default();
         for row in rows {
-            let acct = row.account.as_str();
+            let Some(stored) = self.stored_account_id(row.account.as_str()).await? else {
+                bail!("line {}: no account {:?} (import accounts first)", row.line, row.account.as_str());
+            };
+            let acct = stored.as_str();
             if !self.account_exists(acct).await? {
                 bail!("line {}: no account {acct:?} (import accounts first)", row.line);
             }

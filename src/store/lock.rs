@@ -23,7 +23,9 @@ impl InstanceLock {
     /// another process has it.
     pub fn acquire(database: &Path, what: &str) -> Result<InstanceLock> {
         let path = PathBuf::from(format!("{}.lock", database.display()));
+        use std::os::unix::fs::OpenOptionsExt;
         let mut file = OpenOptions::new()
+            .mode(0o600)
             .create(true)
             .truncate(false)
             .read(true)

@@ -44,6 +44,18 @@ pub struct Tx {
 
 impl Store {
     async fn connect(path: &Path, create: bool) -> Result<Store> {
+        if create && !path.exists() {
+            // the books hold customers' names and money: readable by billmail's
+            // user alone, whatever the umask (SQLite gives its -wal and -shm
+            // files the database file's mode)
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .with_context(|| format!("cannot create database {}", path.display()))?;
+        }
         let opts = SqliteConnectOptions::new()
             .filename(path)
             .create_if_missing(create)
@@ -57,6 +69,29 @@ impl Store {
             .await
             .with_context(|| format!("cannot open database {}", path.display()))?;
         Ok(Store { pool })
+    }
+
+    /// SQLite's own check of the file's structure (`PRAGMA quick_check`):
+    /// an error naming the first problems when the file is damaged.
+    pub async fn ensure_sound(&self, path: &Path) -> Result<()> {
+        let damaged = |what: String| {
+            anyhow::anyhow!(
+                "the database {} is damaged ({what}); stop billmail and restore it from a backup",
+                path.display()
+            )
+        };
+        let problems: Vec<String> = match sqlx::query_scalar("PRAGMA quick_check(5)").fetch_all(&self.pool).await {
+            Ok(p) => p,
+            // SQLite may refuse to walk a damaged page at all
+            Err(sqlx::Error::Database(e)) if matches!(e.code().as_deref(), Some("11") | Some("26")) => {
+                return Err(damaged(e.message().to_string()));
+            }
+            Err(e) => return Err(e).with_context(|| format!("checking database {}", path.display())),
+        };
+        if problems.len() == 1 && problems[0] == "ok" {
+            return Ok(());
+        }
+        Err(damaged(problems.join("; ")))
     }
 
     /// Creates the database or migrates it to the current schema.
