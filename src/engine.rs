@@ -295,6 +295,27 @@ pub fn cycle_summary(issued: usize, collections: &CollectionsReport, delivery: O
 /// Sends every queued message that is due. Each attempt is counted before
 /// it is made and each result recorded right after, so a crash can cause at
 /// most one duplicate: a message the server accepted just before the crash.
+/// Records that the server accepted outbox row `id`. The mail is out: the
+/// mark must be written, so a busy database (held by an admin's shell, a
+/// backup) is waited out, for up to nine minutes, inside the row's
+/// ten-minute lease, during which no sender takes the row again. Giving up
+/// sooner would send the message a second time.
+pub async fn mark_sent(store: &Store, id: i64, now: DateTime<Utc>) -> Result<()> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(9 * 60);
+    let mut wait = std::time::Duration::from_millis(200);
+    loop {
+        match store.mail_sent(id, now).await {
+            Ok(()) => return Ok(()),
+            Err(e) if crate::store::is_temporary(&e) && std::time::Instant::now() < deadline => {
+                tracing::warn!(outbox = id, error = %format!("{e:#}"), "sent, but the database is busy: recording it again");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(10));
+            }
+            Err(e) => return Err(e.context(format!("outbox {id} was sent but could not be marked sent"))),
+        }
+    }
+}
+
 pub async fn deliver(store: &Store, sender: &crate::mail::smtp::Sender, now: DateTime<Utc>) -> Result<Delivery> {
     use crate::mail::smtp::SendError;
     let mut d = Delivery::default();
@@ -319,7 +340,7 @@ pub async fn deliver(store: &Store, sender: &crate::mail::smtp::Sender, now: Dat
             let attempt = m.attempts + 1;
             match sender.send(&m, now).await {
                 Ok(()) => {
-                    store.mail_sent(m.id, now).await?;
+                    mark_sent(store, m.id, now).await?;
                     tracing::info!(outbox = m.id, kind = %m.kind, to = %m.to.join(", "), "sent");
                     d.sent.push((m.id, m.subject));
                 }

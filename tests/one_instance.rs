@@ -101,3 +101,42 @@ fn a_second_sender_refuses_and_900_invoices_arrive_once_each() {
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(stack.inbox("ap@bulk.example").len(), 900);
 }
+
+/// The server has accepted a message and the database stays locked longer
+/// than its busy timeout (10 s): the sent mark waits the lock out instead of
+/// failing, which would leave the row queued to be sent a second time.
+#[test]
+fn a_sent_mark_outlasts_a_locked_database() {
+    let bm = Bm::new();
+    bm.import_accounts(common::ACCOUNTS, "2026-11-02T09:00:00-05:00").ok();
+    // no mail server: the tick queues the invoices and cannot send them
+    bm.at("2026-11-15T08:00:00-05:00", &["tick"]);
+    let queued: Vec<i64> =
+        bm.outbox().into_iter().filter(|m| m["state"] == "queued").map(|m| m["id"].as_i64().unwrap()).collect();
+    assert!(!queued.is_empty());
+    let path = bm.path("billmail.db");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    // another process's shell holds the database for 13 s
+    let url = format!("sqlite://{}", path.display());
+    let holder = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            use sqlx::Connection;
+            let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+            sqlx::query("BEGIN EXCLUSIVE").execute(&mut c).await.unwrap();
+            tokio::time::sleep(Duration::from_secs(13)).await;
+            sqlx::query("ROLLBACK").execute(&mut c).await.unwrap();
+        });
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    rt.block_on(async {
+        let store = billmail::store::Store::open(&path).await.unwrap();
+        billmail::engine::mark_sent(&store, queued[0], chrono::Utc::now()).await.unwrap();
+        store.close().await;
+    });
+    holder.join().unwrap();
+    assert!(started.elapsed() > Duration::from_secs(10), "the lock was held past the busy timeout");
+    let row = bm.outbox().into_iter().find(|m| m["id"].as_i64() == Some(queued[0])).unwrap();
+    assert_eq!(row["state"], "sent", "{row}");
+}

@@ -259,19 +259,7 @@ pub enum OutboxCmd {
 /// back to the customer.
 pub const EX_TEMPFAIL: i32 = 75;
 
-/// Whether `e` is a passing trouble (the database busy or locked, the disk
-/// full, an I/O error) rather than something wrong with the input.
-pub fn is_temporary(e: &anyhow::Error) -> bool {
-    e.chain().any(|cause| {
-        if let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() {
-            // SQLITE_BUSY, SQLITE_LOCKED, SQLITE_IOERR, SQLITE_FULL (primary codes)
-            let primary = db.code().and_then(|c| c.parse::<i64>().ok()).map(|c| c & 0xff);
-            return matches!(primary, Some(5 | 6 | 10 | 13));
-        }
-        matches!(cause.downcast_ref::<sqlx::Error>(), Some(sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut))
-            || cause.downcast_ref::<std::io::Error>().is_some()
-    })
-}
+pub use crate::store::is_temporary;
 
 /// What the command printed, and the exit status it asks for.
 pub struct Outcome {
