@@ -350,17 +350,31 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
 
     // a forward: attached whole, or inline below a marker
     let mut forwarded: Option<(Option<String>, String, String)> = None; // (from, subject, own words)
+    let mut unread_note = false;
+    let mut reasons_early: Vec<String> = Vec::new();
     if let Some(att) = mail.attached.first() {
         let (_, fwd_own, _) = own_text(truncate(&att.text), false, &signer_names(att.from_name.as_deref()));
         forwarded = Some((Some(att.from.clone()).filter(|f| !f.is_empty()), att.subject.clone(), fwd_own));
     } else if let Some(f) = &split.forwarded {
-        // a forward of a forward: the request is the innermost message; the
-        // notes of the forwarders between are forwarders' words too
+        // a forward of a forward: the request is the words of the first
+        // sender, going inwards, who asks for something ("please add Priya",
+        // above the HR announcement it forwards); the notes of forwarders who
+        // ask nothing ("FYI, see below") are forwarders' words
         let mut f = f.clone();
         for _ in 0..8 {
-            let (inner, fwd_own, fwd_quoted) = own_text(&f.text, false, &[]);
+            // a level whose own subject says FW: forwards what its header block starts
+            let level_forwards = f.subject.as_deref().is_some_and(|s| FORWARD_SUBJECT.is_match(s));
+            let (inner, fwd_own, fwd_quoted) = own_text(&f.text, level_forwards, &[]);
+            let asks = users::could_ask(&fwd_own)
+                && users::analyze(&text::units(&fwd_own), mail.date, &[]).strength == Some(users::Strength::Strong)
+                || payment::analyze(&fwd_own, "", f.from.as_deref().unwrap_or(""), None).strength.is_some();
             match inner.forwarded {
-                Some(next) if !next.text.trim().is_empty() => {
+                Some(next) if !next.text.trim().is_empty() && !asks => {
+                    // a forwarder who wrote more than a pointer ("see below")
+                    // but nothing we can read: what they asked is for a person
+                    if fwd_own.split_whitespace().count() > 12 {
+                        unread_note = true;
+                    }
                     own.push('\n');
                     own.push_str(&fwd_own);
                     f = text::Forwarded {
@@ -379,6 +393,12 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         }
     }
     r.on_behalf_of = forwarded.as_ref().and_then(|f| f.0.clone());
+    if unread_note {
+        reasons_early.push(
+            "the request is in a message forwarded inside a forward, under a forwarder's note billmail could not read as a request"
+                .to_string(),
+        );
+    }
 
     let mut skip: Vec<String> = Vec::new();
     if let Some(n) = &mail.from_name {
@@ -523,7 +543,7 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
     // a payment ask nothing of us
     let users_figures = !uf.adjustments.is_empty() || uf.totals.is_some() || !uf.totals_by_act.is_empty();
     let list = auto::mailing_list(&mail);
-    let mut reasons: Vec<String> = Vec::new();
+    let mut reasons: Vec<String> = reasons_early;
     let kind = match (u, p) {
         (Some(users::Strength::Strong), Some(payment::Strength::Strong)) => {
             reasons.push("the message is both a user change and a payment".into());
