@@ -365,11 +365,14 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
             // a level whose own subject says FW: forwards what its header block starts
             let level_forwards = f.subject.as_deref().is_some_and(|s| FORWARD_SUBJECT.is_match(s));
             let (inner, fwd_own, fwd_quoted) = own_text(&f.text, level_forwards, &[]);
-            let asks = users::could_ask(&fwd_own)
-                && users::analyze(&text::units(&fwd_own), mail.date, &[]).strength == Some(users::Strength::Strong)
-                || payment::analyze(&fwd_own, "", f.from.as_deref().unwrap_or(""), None).strength.is_some();
+            // (asked only where there is a deeper message: most forwards have none)
+            let asks = || {
+                users::could_ask(&fwd_own)
+                    && users::analyze(&text::units(&fwd_own), mail.date, &[]).strength == Some(users::Strength::Strong)
+                    || payment::analyze(&fwd_own, "", f.from.as_deref().unwrap_or(""), None).strength.is_some()
+            };
             match inner.forwarded {
-                Some(next) if !next.text.trim().is_empty() && !asks => {
+                Some(next) if !next.text.trim().is_empty() && !asks() => {
                     // a forwarder who wrote more than a pointer ("see below")
                     // but nothing we can read: what they asked is for a person
                     if fwd_own.split_whitespace().count() > 12 {
