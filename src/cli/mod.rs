@@ -532,13 +532,23 @@ async fn dispatch(
         }
         Command::Status { json } => status(config, store, now, json).await?,
         Command::Ingest { file } => {
-            let raw = if file == Path::new("-") {
-                let mut buf = Vec::new();
-                std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("reading standard input")?;
-                buf
+            // read at most one byte over the limit: a message too large is
+            // refused without being held whole (an MTA then returns it to
+            // its sender with this reason)
+            let limit = crate::reading::MAX_MESSAGE_BYTES;
+            let mut raw = Vec::new();
+            let read = if file == Path::new("-") {
+                std::io::Read::read_to_end(&mut std::io::Read::take(std::io::stdin(), limit as u64 + 1), &mut raw)
+                    .context("reading standard input")
             } else {
-                std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?
+                std::fs::File::open(&file)
+                    .and_then(|f| std::io::Read::read_to_end(&mut std::io::Read::take(f, limit as u64 + 1), &mut raw))
+                    .with_context(|| format!("cannot read {}", file.display()))
             };
+            read?;
+            if raw.len() > limit {
+                bail!("{}: the message is over the {limit}-byte limit; not taken in", file.display());
+            }
             if raw.iter().all(u8::is_ascii_whitespace) {
                 bail!("{}: the message is empty", file.display());
             }
