@@ -348,6 +348,27 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         eprintln!("own:\n{own}\n---- quoted:\n{quoted}\n----");
     }
 
+    let mut skip: Vec<String> = Vec::new();
+    if let Some(n) = &mail.from_name {
+        skip.push(n.trim_matches('"').to_string());
+    }
+    let sent = mail.date;
+    // one text is often asked about twice (the plain part against the HTML,
+    // the quote for a correction and for a bare answer): read it once
+    let memo: std::cell::RefCell<Vec<(String, bool, users::Finding)>> = std::cell::RefCell::new(Vec::new());
+    let analyze = |text: &str, skip: &[String]| {
+        if !users::could_ask(text) {
+            return users::Finding::default();
+        }
+        let skipping = !skip.is_empty();
+        if let Some((_, _, f)) = memo.borrow().iter().find(|(t, s, _)| *s == skipping && t == text) {
+            return f.clone();
+        }
+        let f = users::analyze(&text::units(text), sent, skip);
+        memo.borrow_mut().push((text.to_string(), skipping, f.clone()));
+        f
+    };
+
     // a forward: attached whole, or inline below a marker
     let mut forwarded: Option<(Option<String>, String, String)> = None; // (from, subject, own words)
     let mut unread_note = false;
@@ -367,8 +388,7 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
             let (inner, fwd_own, fwd_quoted) = own_text(&f.text, level_forwards, &[]);
             // (asked only where there is a deeper message: most forwards have none)
             let asks = || {
-                users::could_ask(&fwd_own)
-                    && users::analyze(&text::units(&fwd_own), mail.date, &[]).strength == Some(users::Strength::Strong)
+                analyze(&fwd_own, &[]).strength == Some(users::Strength::Strong)
                     || payment::analyze(&fwd_own, "", f.from.as_deref().unwrap_or(""), None).strength.is_some()
             };
             match inner.forwarded {
@@ -402,27 +422,6 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
                 .to_string(),
         );
     }
-
-    let mut skip: Vec<String> = Vec::new();
-    if let Some(n) = &mail.from_name {
-        skip.push(n.trim_matches('"').to_string());
-    }
-    let sent = mail.date;
-    // one text is often asked about twice (the plain part against the HTML,
-    // the quote for a correction and for a bare answer): read it once
-    let memo: std::cell::RefCell<Vec<(String, bool, users::Finding)>> = std::cell::RefCell::new(Vec::new());
-    let analyze = |text: &str, skip: &[String]| {
-        if !users::could_ask(text) {
-            return users::Finding::default();
-        }
-        let skipping = !skip.is_empty();
-        if let Some((_, _, f)) = memo.borrow().iter().find(|(t, s, _)| *s == skipping && t == text) {
-            return f.clone();
-        }
-        let f = users::analyze(&text::units(text), sent, skip);
-        memo.borrow_mut().push((text.to_string(), skipping, f.clone()));
-        f
-    };
 
     // user changes
     let (mut uf, request_subject) = match &forwarded {

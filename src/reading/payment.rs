@@ -467,9 +467,12 @@ pub fn financial_sender(from: &str, from_name: Option<&str>) -> bool {
             r"(?i)^(lockbox|wires?|intlwires|treasury|payments?|remittances?|ach|deposits?|banking|cashmanagement|cash\.management|billpay|mobiledeposit)[@.+_-]",
         )
     });
-    FINANCIAL_BOX.is_match(from)
-        || from_name.is_some_and(|n| BANKISH_NAME.is_match(n))
-        || from.split('@').nth(1).is_some_and(|d| d.contains("bank"))
+    FINANCIAL_BOX.is_match(from) || bankish(from, from_name)
+}
+
+/// A bank's or processor's name in the display name, or a bank's domain.
+fn bankish(from: &str, from_name: Option<&str>) -> bool {
+    from_name.is_some_and(|n| BANKISH_NAME.is_match(n)) || from.split('@').nth(1).is_some_and(|d| d.contains("bank"))
 }
 
 /// Reads a payment from the request text (quotes removed), the subject and
@@ -480,9 +483,7 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
     if !MONEY_WORDS.is_match(&all) {
         return f;
     }
-    let automated = AUTOMATED_SENDER.is_match(from)
-        || from_name.is_some_and(|n| BANKISH_NAME.is_match(n))
-        || from.split('@').nth(1).is_some_and(|d| d.contains("bank"));
+    let automated = AUTOMATED_SENDER.is_match(from) || bankish(from, from_name);
     // the four kinds of wording in one pass over the text
     let said = WORDING.over(&all);
     // money leaving us (our bill payment, a returned credit) is no payment

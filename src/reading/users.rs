@@ -693,53 +693,33 @@ pub fn analyze(units: &[Unit], sent: Option<NaiveDate>, names_to_skip: &[String]
                         vals.retain(|v| v.1.is_some() || v.0 != typed_sum);
                     }
                     let mut found_typed = false;
+                    // one type's new total, and the sentence that says it
+                    let mut record = |t: UserType, n: i64| {
+                        found_typed = true;
+                        let (slot, said) = match t {
+                            UserType::FullTime => (&mut totals.0, &mut totals_said.0),
+                            UserType::PartTime => (&mut totals.1, &mut totals_said.1),
+                        };
+                        total_conflict |= slot.is_some_and(|x| x != n);
+                        *slot = Some(n);
+                        *said = Some(sentence.clone());
+                    };
+                    // "we are now at twenty-two agents, and all of them are full-time"
+                    let group_type = match (GROUP_TYPE.is_match(&lower), stated_type(&lower)) {
+                        (true, (Some(t), false)) => Some(t),
+                        _ => None,
+                    };
                     for (n, t) in vals {
-                        match t {
-                            Some(UserType::FullTime) => {
-                                found_typed = true;
-                                total_conflict |= totals.0.is_some_and(|x| x != n);
-                                totals.0 = Some(n);
-                                totals_said.0 = Some(sentence.clone());
-                            }
-                            Some(UserType::PartTime) => {
-                                found_typed = true;
-                                total_conflict |= totals.1.is_some_and(|x| x != n);
-                                totals.1 = Some(n);
-                                totals_said.1 = Some(sentence.clone());
-                            }
-                            // "we are now at twenty-two agents, and all of them are full-time"
-                            None => match (GROUP_TYPE.is_match(&lower), stated_type(&lower)) {
-                                (true, (Some(t), false)) => {
-                                    found_typed = true;
-                                    let (slot, said) = if t == UserType::FullTime {
-                                        (&mut totals.0, &mut totals_said.0)
-                                    } else {
-                                        (&mut totals.1, &mut totals_said.1)
-                                    };
-                                    total_conflict |= slot.is_some_and(|x| x != n);
-                                    *slot = Some(n);
-                                    *said = Some(sentence.clone());
-                                }
-                                _ => total_untyped = true,
-                            },
+                        match t.or(group_type) {
+                            Some(t) => record(t, n),
+                            None => total_untyped = true,
                         }
                     }
-                    for t in [UserType::FullTime, UserType::PartTime] {
-                        let re = match t {
-                            UserType::FullTime => &*NO_FULL_TIME,
-                            UserType::PartTime => &*NO_PART_TIME,
-                        };
-                        if re.is_match(&lower) {
-                            found_typed = true;
-                            let (slot, said) = if t == UserType::FullTime {
-                                (&mut totals.0, &mut totals_said.0)
-                            } else {
-                                (&mut totals.1, &mut totals_said.1)
-                            };
-                            total_conflict |= slot.is_some_and(|x| x != 0);
-                            *slot = Some(0);
-                            *said = Some(sentence.clone());
-                        }
+                    if NO_FULL_TIME.is_match(&lower) {
+                        record(UserType::FullTime, 0);
+                    }
+                    if NO_PART_TIME.is_match(&lower) {
+                        record(UserType::PartTime, 0);
                     }
                     if !found_typed {
                         total_untyped = true;
