@@ -292,9 +292,6 @@ pub fn cycle_summary(issued: usize, collections: &CollectionsReport, delivery: O
     format!("{issued} invoice(s) issued, {} collections step(s), {sent}", collections.lines.len())
 }
 
-/// Sends every queued message that is due. Each attempt is counted before
-/// it is made and each result recorded right after, so a crash can cause at
-/// most one duplicate: a message the server accepted just before the crash.
 /// Records that the server accepted outbox row `id`. The mail is out: the
 /// mark must be written, so a busy database (held by an admin's shell, a
 /// backup) is waited out, for up to nine minutes, inside the row's
@@ -316,7 +313,17 @@ pub async fn mark_sent(store: &Store, id: i64, now: DateTime<Utc>) -> Result<()>
     }
 }
 
+/// Sends every queued message that is due, over one connection that is
+/// closed (QUIT) when the round ends. Each attempt is counted before it is
+/// made and each result recorded right after, so a crash can cause at most
+/// one duplicate: a message the server accepted just before the crash.
 pub async fn deliver(store: &Store, sender: &crate::mail::smtp::Sender, now: DateTime<Utc>) -> Result<Delivery> {
+    let round = deliver_due(store, sender, now).await;
+    sender.close().await;
+    round
+}
+
+async fn deliver_due(store: &Store, sender: &crate::mail::smtp::Sender, now: DateTime<Utc>) -> Result<Delivery> {
     use crate::mail::smtp::SendError;
     let mut d = Delivery::default();
     if store.next_mail_attempt().await?.is_none_or(|next| next > now) {

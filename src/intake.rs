@@ -52,10 +52,14 @@ pub struct Origin<'a> {
     pub folder: Option<&'a str>,
     pub uidvalidity: Option<u32>,
     pub uid: Option<u32>,
+    /// Set when only the message's header was fetched because the whole
+    /// message (this many bytes) is over [`crate::reading::MAX_MESSAGE_BYTES`]:
+    /// the header is stored and the message goes to review, never read.
+    pub too_large: Option<usize>,
 }
 
 impl Origin<'_> {
-    pub const INGEST: Origin<'static> = Origin { folder: None, uidvalidity: None, uid: None };
+    pub const INGEST: Origin<'static> = Origin { folder: None, uidvalidity: None, uid: None, too_large: None };
 }
 
 #[derive(Clone, Debug)]
@@ -189,7 +193,10 @@ pub async fn take_in_tx(
     origin: Origin<'_>,
     now: DateTime<Utc>,
 ) -> Result<Taken> {
-    let mut reading = crate::reading::read(raw);
+    let mut reading = match origin.too_large {
+        Some(size) => Err(crate::reading::ReadError::TooLarge(size)),
+        None => crate::reading::read(raw),
+    };
     if let Ok(r) = &mut reading {
         r.authentication = proof.verdict;
         r.authentication_detail = proof.detail.clone();
@@ -203,13 +210,13 @@ pub async fn take_in_tx(
             if r.confidence == Confidence::High { "high" } else { "low" },
             serde_json::to_string(r)?,
         ),
-        Err(e) => (
-            "unreadable".to_string(),
-            String::new(),
-            String::new(),
-            "low",
-            serde_json::json!({ "error": e.to_string() }).to_string(),
-        ),
+        Err(e) => {
+            // a message over the limit: its header (all that was fetched)
+            // still says who sent it and what about, for the person reviewing
+            let head = origin.too_large.and_then(|_| crate::reading::read(raw).ok());
+            let (from, subject) = head.map(|h| (h.from, h.subject)).unwrap_or_default();
+            ("unreadable".to_string(), from, subject, "low", serde_json::json!({ "error": e.to_string() }).to_string())
+        }
     };
     let digest = content_digest(raw);
     let mut seen = tx.find_message(&key).await?;

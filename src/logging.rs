@@ -51,6 +51,8 @@ pub fn init(daemon: bool) {
         let plain: Format<Full, ()> = Format::default().without_time().with_ansi(false);
         builder.with_ansi(false).event_format(Journal(plain)).fmt_fields(DefaultFields::new()).init();
     } else {
-        builder.init();
+        // colours for a person at a terminal, not escape codes in a file or a pipe
+        use std::io::IsTerminal;
+        builder.with_ansi(std::io::stderr().is_terminal()).init();
     }
 }

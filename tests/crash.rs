@@ -111,25 +111,43 @@ fn killed_during_intake_every_message_is_still_taken_in_once() {
     eprintln!("intake: {kills} kills (seed {seed}); every message taken in once");
 }
 
+/// How many outbox rows are sent.
+fn sent(bm: &Bm) -> usize {
+    bm.outbox().iter().filter(|m| m["state"] == "sent").count()
+}
+
 #[test]
 fn killed_during_sending_no_invoice_is_lost_and_duplicates_are_counted() {
     let seed = seed();
     let mut rng = Rng(seed);
     let stack = MailStack::start();
     let bm = Bm::with_config(&format!("{}\n{}", common::CONFIG, stack.smtp_config()));
-    let accounts = 40;
+    let accounts = 500;
     let mut csv = String::from("id,name,tier,full_time_users,part_time_users,billing_emails\n");
     for i in 0..accounts {
         csv.push_str(&format!("C{i:03},Customer {i},remote,{},0,ap@c{i:03}.example\n", i % 9 + 1));
     }
     bm.import_accounts(&csv, "2026-11-02T09:00:00-05:00").ok();
     let mut kills = 0;
-    for round in 0..15 {
-        // the first rounds issue and send; later ones only send what is left
-        if tick(&bm, &format!("2026-11-15T08:{:02}:00-05:00", round), Some(Duration::from_millis(30 + rng.below(500))))
-        {
+    // kills that landed while messages were going out: the round sent some
+    // and left some unsent
+    let mut while_sending = 0;
+    let mut before = 0;
+    for round in 0..20 {
+        // the first round issues and sends; later ones only send what is left
+        let killed = tick(
+            &bm,
+            &format!("2026-11-15T08:{:02}:00-05:00", round),
+            Some(Duration::from_millis(30 + rng.below(400))),
+        );
+        let after = sent(&bm);
+        if killed {
             kills += 1;
+            if after > before && after < accounts {
+                while_sending += 1;
+            }
         }
+        before = after;
     }
     tick(&bm, "2026-11-15T12:00:00-05:00", None);
     let ctx = format!("seed {seed}, {kills} kills");
@@ -148,5 +166,8 @@ fn killed_during_sending_no_invoice_is_lost_and_duplicates_are_counted() {
     let duplicates: usize = per_box.values().map(|n| n - 1).sum();
     // each kill can interrupt at most one message between acceptance and recording
     assert!(duplicates <= kills, "{duplicates} duplicates from {kills} kills ({ctx})");
-    eprintln!("sending: {kills} kills (seed {seed}); {duplicates} duplicate deliveries, none lost");
+    eprintln!(
+        "sending: {kills} kills (seed {seed}), {while_sending} while messages were going out; \
+         {duplicates} duplicate deliveries, none lost"
+    );
 }

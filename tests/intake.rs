@@ -231,3 +231,46 @@ fn ingest_refuses_a_message_over_the_size_limit_and_stores_nothing() {
     assert!(!status.to_string().contains("big"), "{status}");
     assert_eq!(bm.run(&["review", "list", "--json"]).ok().json().as_array().unwrap().len(), 0);
 }
+
+/// A message in the mailbox over the size limit is fetched as its header
+/// alone (never held whole), stored as that header, never read (its subject
+/// asks for a change that must not be applied) and moved to review with the
+/// reason; the mail around it is taken in as usual.
+#[test]
+fn a_mailbox_message_over_the_size_limit_is_taken_in_as_its_header_for_review() {
+    let stack = MailStack::start();
+    let bm = billmail_reading(&stack);
+    let limit = billmail::reading::MAX_MESSAGE_BYTES;
+    let mut big = b"From: Jane Doe <jane.doe@acme-dental.example>\r\nTo: accounting@krgroup.example\r\n\
+        Subject: Please add 3 full-time users\r\nMessage-ID: <big-1@acme-dental.example>\r\n\
+        Date: Tue, 17 Nov 2026 10:00:00 -0500\r\nContent-Type: text/plain\r\n\r\nPlease add 3 full-time users.\r\n"
+        .to_vec();
+    while big.len() < limit + 4096 {
+        big.extend_from_slice(b"attached scan data attached scan data attached scan data attached scan data\r\n");
+    }
+    stack.append(ACCOUNTING, "INBOX", QUESTION);
+    stack.append(ACCOUNTING, "INBOX", &big);
+    let out = bm.at("2026-11-17T09:00:00-05:00", &["tick"]).ok();
+    assert!(out.stdout.contains("intake: 0 processed, 1 to review, 1 left for people"), "{}", out.stdout);
+    let review = bm.run(&["review", "list", "--json"]).ok().json();
+    let items = review.as_array().unwrap();
+    assert_eq!(items.len(), 1, "{review}");
+    assert_eq!(items[0]["from"], "jane.doe@acme-dental.example", "the header names the sender");
+    assert!(items[0]["reasons"].to_string().contains(&format!("over the {limit}-byte limit")), "{review}");
+    assert_eq!(stack.folder(ACCOUNTING, "Billing/Review").len(), 1, "a person finds it whole in the review folder");
+    assert_eq!(stack.folder(ACCOUNTING, "INBOX").len(), 1, "the question stays");
+    let accounts = bm.run(&["accounts", "show", "ACME", "--json"]).ok().json();
+    assert_eq!(accounts["full_time_users"], 22, "nothing applied: {accounts}");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let db = format!("sqlite://{}", bm.path("billmail.db").display());
+    let stored: Vec<i64> = rt.block_on(async {
+        use sqlx::Connection;
+        let mut c = sqlx::SqliteConnection::connect(&db).await.unwrap();
+        sqlx::query_scalar("SELECT length(raw) FROM messages WHERE kind = 'unreadable'")
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+    });
+    assert_eq!(stored.len(), 1);
+    assert!(stored[0] < 4096, "only the header is stored: {stored:?}");
+}

@@ -22,6 +22,30 @@ use crate::store::Store;
 pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// UIDs fetched per round trip.
 pub const BATCH: usize = 50;
+/// The most mail (by the server's RFC822.SIZE) one batch holds in memory;
+/// a single message over it is a batch of its own.
+pub const BATCH_BYTES: u64 = 32 * 1024 * 1024;
+
+/// `(uid, size)` pairs in order, cut into batches of at most [`BATCH_BYTES`]
+/// (a message over the size limit counts only as its header, a few KB).
+pub fn by_size(sized: &[(u32, u32)]) -> Vec<Vec<(u32, u32)>> {
+    let mut batches: Vec<Vec<(u32, u32)>> = Vec::new();
+    let mut total = 0u64;
+    for &(uid, size) in sized {
+        let weight = if size as usize > crate::reading::MAX_MESSAGE_BYTES { 64 * 1024 } else { u64::from(size) };
+        match batches.last_mut() {
+            Some(last) if total + weight <= BATCH_BYTES => {
+                last.push((uid, size));
+                total += weight;
+            }
+            _ => {
+                batches.push(vec![(uid, size)]);
+                total = weight;
+            }
+        }
+    }
+    batches
+}
 
 pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> Stream for T {}
@@ -118,26 +142,10 @@ async fn timed<T, E: std::fmt::Display>(what: &str, f: impl std::future::Future<
     }
 }
 
-/// The public roots, and the certificates of `ca_file` when given.
-fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector> {
-    use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
-    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if let Some(path) = ca_file {
-        let pem = std::fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
-        for cert in CertificateDer::pem_slice_iter(&pem) {
-            let cert = cert.map_err(|e| anyhow!("the CA file {}: {e}", path.display()))?;
-            roots.add(cert).map_err(|e| anyhow!("the CA file {}: {e}", path.display()))?;
-        }
-    }
-    let config = tokio_rustls::rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
-    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
-}
-
 async fn tls(tcp: TcpStream, host: &str, ca_file: Option<&std::path::Path>) -> Result<Box<dyn Stream>> {
     let name = tokio_rustls::rustls::pki_types::ServerName::try_from(host.to_string())
         .map_err(|e| anyhow!("{host:?} is not a TLS server name: {e}"))?;
-    let stream = timed("TLS handshake", tls_connector(ca_file)?.connect(name, tcp)).await?;
+    let stream = timed("TLS handshake", super::tls_connector(ca_file)?.connect(name, tcp)).await?;
     Ok(Box::new(stream))
 }
 
@@ -218,6 +226,8 @@ impl Mailbox {
         let tcp = timed("connect", TcpStream::connect((cfg.host.as_str(), cfg.port)))
             .await
             .with_context(|| format!("reaching {}:{}", cfg.host, cfg.port))?;
+        // commands go out whole at once, not held back waiting for an ACK
+        tcp.set_nodelay(true).context("TCP_NODELAY")?;
         let ca = cfg.ca_file.as_deref();
         let mut caps = Vec::new();
         let stream: Box<dyn Stream> = match cfg.security {
@@ -449,28 +459,67 @@ impl Mailbox {
         let found = timed("UID SEARCH", self.session.uid_search(format!("UID {}:*", last.saturating_add(1)))).await?;
         let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
         uids.sort();
+        // sizes first: a batch holds at most BATCH_BYTES of mail in memory, and
+        // a message over the limit is fetched as its header alone
+        let mut batches: Vec<Vec<(u32, u32)>> = Vec::new();
         for chunk in uids.chunks(BATCH) {
             let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-            let fetched: Vec<(u32, Vec<u8>)> = timed("UID FETCH", async {
-                let s = self.session.uid_fetch(&set, "(UID BODY.PEEK[])").await?;
-                s.try_filter_map(|f| async move { Ok(f.uid.zip(f.body().map(<[u8]>::to_vec))) }).try_collect().await
+            let mut sized: Vec<(u32, u32)> = timed("UID FETCH", async {
+                let s = self.session.uid_fetch(&set, "(UID RFC822.SIZE)").await?;
+                s.try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0)))) }).try_collect().await
             })
             .await?;
-            let mut fetched = fetched;
-            fetched.sort_by_key(|(uid, _)| *uid);
+            sized.sort_unstable();
+            batches.extend(by_size(&sized));
+        }
+        for batch_uids in batches {
+            let mut fetched: Vec<(u32, Vec<u8>, Option<usize>)> = Vec::with_capacity(batch_uids.len());
+            let (large, whole): (Vec<_>, Vec<_>) =
+                batch_uids.iter().partition(|(_, size)| *size as usize > crate::reading::MAX_MESSAGE_BYTES);
+            for (items, query) in [(whole, "(UID BODY.PEEK[])"), (large, "(UID BODY.PEEK[HEADER])")] {
+                if items.is_empty() {
+                    continue;
+                }
+                let sizes: std::collections::HashMap<u32, u32> = items.iter().copied().collect();
+                let set = items.iter().map(|(u, _)| u.to_string()).collect::<Vec<_>>().join(",");
+                let header_only = query.contains("HEADER");
+                let got: Vec<(u32, Vec<u8>)> = timed("UID FETCH", async {
+                    let s = self.session.uid_fetch(&set, query).await?;
+                    s.try_filter_map(|f| async move {
+                        let part = if header_only { f.header() } else { f.body() };
+                        Ok(f.uid.zip(part.map(<[u8]>::to_vec)))
+                    })
+                    .try_collect()
+                    .await
+                })
+                .await?;
+                for (uid, raw) in got {
+                    let too_large = header_only.then(|| sizes.get(&uid).copied().unwrap_or(0) as usize);
+                    if let Some(size) = too_large {
+                        tracing::warn!(
+                            uid,
+                            size,
+                            "over the message size limit: only its header is taken in, for review"
+                        );
+                    }
+                    fetched.push((uid, raw, too_large));
+                }
+            }
+            fetched.sort_by_key(|(uid, _, _)| *uid);
             // proof of origin may wait on DNS: found before the transaction
             let mut proofs = Vec::with_capacity(fetched.len());
-            for (_, raw) in &fetched {
+            for (_, raw, _) in &fetched {
                 proofs.push(prove(actor, raw).await);
             }
             // the batch is taken in and committed together, then moved
             let mut tx = store.begin().await?;
             let mut batch = Vec::new();
-            for ((uid, raw), proof) in fetched.into_iter().zip(&proofs) {
+            for ((uid, raw, too_large), proof) in fetched.into_iter().zip(&proofs) {
                 if stop.load(std::sync::atomic::Ordering::SeqCst) {
                     break;
                 }
-                let origin = Origin { folder: Some(&cfg.mailbox), uidvalidity: Some(validity), uid: Some(uid) };
+                let origin =
+                    Origin { folder: Some(&cfg.mailbox), uidvalidity: Some(validity), uid: Some(uid), too_large };
                 let taken = take_in_tx(&mut tx, actor, &raw, proof, origin, now).await?;
                 last = uid;
                 batch.push((uid, taken));
@@ -575,7 +624,20 @@ impl IntakeReport {
 
 #[cfg(test)]
 mod tests {
-    use super::{PasswordLogin, password_login};
+    use super::{BATCH_BYTES, PasswordLogin, by_size, password_login};
+
+    #[test]
+    fn batches_hold_at_most_batch_bytes_and_a_large_message_counts_as_its_header() {
+        let mb = |n: u32| n * 1024 * 1024;
+        let over = (crate::reading::MAX_MESSAGE_BYTES + 1) as u32;
+        let sized = [(1, mb(20)), (2, mb(10)), (3, mb(5)), (4, over), (5, 100), (6, mb(24)), (7, mb(4))];
+        let uids: Vec<Vec<u32>> = by_size(&sized).iter().map(|b| b.iter().map(|(u, _)| *u).collect()).collect();
+        assert_eq!(uids, [vec![1, 2], vec![3, 4, 5, 6], vec![7]]);
+        let one_big = by_size(&[(9, mb(40))]);
+        assert_eq!(one_big, [vec![(9, mb(40))]], "a message over BATCH_BYTES is a batch of its own");
+        assert!(u64::from(mb(30)) <= BATCH_BYTES);
+        assert!(by_size(&[]).is_empty());
+    }
 
     fn caps(c: &[&str]) -> Vec<String> {
         c.iter().map(|s| s.to_string()).collect()

@@ -5,7 +5,7 @@ pub mod imap;
 pub mod oauth2;
 pub mod smtp;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result, anyhow, bail};
 
 use std::sync::Arc;
 
@@ -48,4 +48,20 @@ pub fn read_secret(secret: &Secret) -> Result<String> {
         }
     };
     Ok(text.trim_end_matches(['\n', '\r']).to_string())
+}
+
+/// The public roots, and the certificates of `ca_file` when given.
+pub(crate) fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_rustls::TlsConnector> {
+    use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
+    let mut roots = tokio_rustls::rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path).with_context(|| format!("cannot read the CA file {}", path.display()))?;
+        for cert in CertificateDer::pem_slice_iter(&pem) {
+            let cert = cert.map_err(|e| anyhow!("the CA file {}: {e}", path.display()))?;
+            roots.add(cert).map_err(|e| anyhow!("the CA file {}: {e}", path.display()))?;
+        }
+    }
+    let config = tokio_rustls::rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }

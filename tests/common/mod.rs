@@ -1,6 +1,7 @@
 //! A temporary billmail installation driven through the built binary.
 #![allow(dead_code)]
 
+pub mod bare;
 pub mod dns;
 pub mod mailstack;
 pub mod oauth;
