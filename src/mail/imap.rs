@@ -26,13 +26,19 @@ pub const BATCH: usize = 50;
 /// a single message over it is a batch of its own.
 pub const BATCH_BYTES: u64 = 32 * 1024 * 1024;
 
+/// Whether a message of `size` bytes (the server's RFC822.SIZE) is over the
+/// limit, so only its header is fetched.
+fn over_limit(size: u32) -> bool {
+    size as usize > crate::reading::MAX_MESSAGE_BYTES
+}
+
 /// `(uid, size)` pairs in order, cut into batches of at most [`BATCH_BYTES`]
 /// (a message over the size limit counts only as its header, a few KB).
 pub fn by_size(sized: &[(u32, u32)]) -> Vec<Vec<(u32, u32)>> {
     let mut batches: Vec<Vec<(u32, u32)>> = Vec::new();
     let mut total = 0u64;
     for &(uid, size) in sized {
-        let weight = if size as usize > crate::reading::MAX_MESSAGE_BYTES { 64 * 1024 } else { u64::from(size) };
+        let weight = if over_limit(size) { 64 * 1024 } else { u64::from(size) };
         match batches.last_mut() {
             Some(last) if total + weight <= BATCH_BYTES => {
                 last.push((uid, size));
@@ -346,6 +352,40 @@ impl Mailbox {
         Ok(())
     }
 
+    /// One batch's messages, in UID order, each with the size it had when
+    /// only its header was fetched (over the limit) or `None` when whole.
+    async fn fetch_batch(&mut self, batch: &[(u32, u32)]) -> Result<Vec<(u32, Vec<u8>, Option<usize>)>> {
+        let mut fetched = Vec::with_capacity(batch.len());
+        let (large, whole): (Vec<_>, Vec<_>) = batch.iter().partition(|(_, size)| over_limit(*size));
+        for (items, header_only) in [(whole, false), (large, true)] {
+            if items.is_empty() {
+                continue;
+            }
+            let set = items.iter().map(|(u, _)| u.to_string()).collect::<Vec<_>>().join(",");
+            let query = if header_only { "(UID BODY.PEEK[HEADER])" } else { "(UID BODY.PEEK[])" };
+            let got: Vec<(u32, Vec<u8>)> = timed("UID FETCH", async {
+                let s = self.session.uid_fetch(&set, query).await?;
+                s.try_filter_map(|f| async move {
+                    let part = if header_only { f.header() } else { f.body() };
+                    Ok(f.uid.zip(part.map(<[u8]>::to_vec)))
+                })
+                .try_collect()
+                .await
+            })
+            .await?;
+            for (uid, raw) in got {
+                let size = items.iter().find(|(u, _)| *u == uid).map_or(0, |(_, size)| *size as usize);
+                let too_large = header_only.then_some(size);
+                if header_only {
+                    tracing::warn!(uid, size, "over the message size limit: only its header is taken in, for review");
+                }
+                fetched.push((uid, raw, too_large));
+            }
+        }
+        fetched.sort_by_key(|(uid, _, _)| *uid);
+        Ok(fetched)
+    }
+
     async fn move_uid(&mut self, uid: u32, to: &str) -> Result<()> {
         self.move_uids(&[uid], to).await
     }
@@ -473,39 +513,7 @@ impl Mailbox {
             batches.extend(by_size(&sized));
         }
         for batch_uids in batches {
-            let mut fetched: Vec<(u32, Vec<u8>, Option<usize>)> = Vec::with_capacity(batch_uids.len());
-            let (large, whole): (Vec<_>, Vec<_>) =
-                batch_uids.iter().partition(|(_, size)| *size as usize > crate::reading::MAX_MESSAGE_BYTES);
-            for (items, query) in [(whole, "(UID BODY.PEEK[])"), (large, "(UID BODY.PEEK[HEADER])")] {
-                if items.is_empty() {
-                    continue;
-                }
-                let sizes: std::collections::HashMap<u32, u32> = items.iter().copied().collect();
-                let set = items.iter().map(|(u, _)| u.to_string()).collect::<Vec<_>>().join(",");
-                let header_only = query.contains("HEADER");
-                let got: Vec<(u32, Vec<u8>)> = timed("UID FETCH", async {
-                    let s = self.session.uid_fetch(&set, query).await?;
-                    s.try_filter_map(|f| async move {
-                        let part = if header_only { f.header() } else { f.body() };
-                        Ok(f.uid.zip(part.map(<[u8]>::to_vec)))
-                    })
-                    .try_collect()
-                    .await
-                })
-                .await?;
-                for (uid, raw) in got {
-                    let too_large = header_only.then(|| sizes.get(&uid).copied().unwrap_or(0) as usize);
-                    if let Some(size) = too_large {
-                        tracing::warn!(
-                            uid,
-                            size,
-                            "over the message size limit: only its header is taken in, for review"
-                        );
-                    }
-                    fetched.push((uid, raw, too_large));
-                }
-            }
-            fetched.sort_by_key(|(uid, _, _)| *uid);
+            let fetched = self.fetch_batch(&batch_uids).await?;
             // proof of origin may wait on DNS: found before the transaction
             let mut proofs = Vec::with_capacity(fetched.len());
             for (_, raw, _) in &fetched {
