@@ -1,4 +1,7 @@
-// Rebuild when a migration is added: `sqlx::migrate!` embeds migrations/ at compile time.
+// Rebuild when a migration is added: `sqlx::migrate!` embeds migrations/ at
+// compile time. The templates are embedded here (minijinja-embed), rebuilt
+// when one changes.
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
+    minijinja_embed::embed_templates!("templates", &[".j2"][..]);
 }

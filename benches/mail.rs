@@ -150,7 +150,7 @@ async fn intake(stack: &Stack) {
     let pool = sqlx::SqlitePool::connect_with(options).await.unwrap();
     sqlx::query("CREATE TABLE m (id INTEGER PRIMARY KEY, raw BLOB NOT NULL)").execute(&pool).await.unwrap();
     let t = Instant::now();
-    for chunk in raws.chunks(billmail::mail::imap::BATCH) {
+    for chunk in raws.chunks(billmail::inbox::BATCH) {
         let mut tx = pool.begin().await.unwrap();
         for raw in chunk {
             sqlx::query("INSERT INTO m (raw) VALUES (?)").bind(raw).execute(&mut *tx).await.unwrap();
@@ -168,7 +168,9 @@ async fn intake(stack: &Stack) {
     let mut mb = Mailbox::connect(&imap, None, chrono::Utc::now()).await.unwrap();
     let renderer = Renderer::new();
     let actor = billmail::intake::Actor { config: &cfg, renderer: &renderer, dkim: None };
-    let report = mb.intake(&imap, &actor, &store, at("2026-11-17T09:00:00-05:00")).await.unwrap();
+    let stop = tokio_util::sync::CancellationToken::new();
+    let report =
+        billmail::intake::from_source(&mut mb, &actor, &store, at("2026-11-17T09:00:00-05:00"), &stop).await.unwrap();
     mb.logout().await;
     let full = t.elapsed();
     assert_eq!(report.taken.len(), n);

@@ -1,19 +1,24 @@
-//! `billmail run`: the daemon. One loop: take in new mail, issue what is
-//! due, send the outbox; then wait (IMAP IDLE, or polling) until new mail,
-//! the next scheduled moment, or a signal. The mailbox connection is made
-//! again after any error, with jittered exponential backoff.
+//! `billmail run`: the daemon. One loop: an [`engine::cycle`] (take in new
+//! mail, issue what is due, send the outbox); then wait (IMAP IDLE, or
+//! polling) until new mail, the next scheduled moment, or a signal. The
+//! mailbox connection is made again after any error, with jittered
+//! exponential backoff.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+
 use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
 
 use anyhow::{Context, Result};
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use chrono::{DateTime, Utc};
+use sd_notify::NotifyState;
 
 use crate::config::Config;
 use crate::domain::calendar::local_time;
-use crate::engine;
+use crate::engine::{self, Ctx, Inbox, Stage};
 use crate::mail::imap::{Mailbox, Woken};
 use crate::mail::smtp::Sender;
 use crate::render::Renderer;
@@ -22,42 +27,29 @@ use crate::store::{Event, Store};
 /// IDLE is ended and issued again before this (servers drop it at 30 minutes).
 pub const IDLE_LIMIT: Duration = Duration::from_secs(24 * 60);
 
-/// systemd's notify protocol over `$NOTIFY_SOCKET` (nothing when unset).
-pub fn notify(state: &str) {
-    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else { return };
-    let sock = match std::os::unix::net::UnixDatagram::unbound() {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "no notify socket");
-            return;
-        }
-    };
-    let p = path.to_string_lossy().to_string();
-    let result = if let Some(abstract_name) = p.strip_prefix('@') {
-        use std::os::linux::net::SocketAddrExt;
-        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name.as_bytes())
-            .and_then(|addr| sock.send_to_addr(state.as_bytes(), &addr))
-    } else {
-        sock.send_to(state.as_bytes(), &p)
-    };
-    if let Err(e) = result {
+/// Tells systemd `state` (`READY=1`, `STATUS=...`) over `$NOTIFY_SOCKET`;
+/// nothing when unset.
+pub fn notify(state: &[NotifyState]) {
+    if let Err(e) = sd_notify::notify(state) {
         tracing::warn!(error = %e, "systemd notify failed");
     }
 }
 
-/// How often systemd expects a watchdog ping, if it does.
+/// How often to ping systemd's watchdog, if it asks: twice per interval.
 fn watchdog_interval() -> Option<Duration> {
-    let usec: u64 = std::env::var("WATCHDOG_USEC").ok()?.parse().ok()?;
-    Some(Duration::from_micros(usec / 2).max(Duration::from_secs(1)))
+    sd_notify::watchdog_enabled().map(|d| (d / 2).max(Duration::from_secs(1)))
 }
 
-/// Doubling backoff from 1 s to 5 minutes, with up to 25% jitter.
-pub fn backoff(failures: u32) -> Duration {
-    let base = Duration::from_secs(1u64 << failures.min(8)).min(Duration::from_secs(300));
-    let nanos =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let jitter = base.mul_f64(f64::from(nanos % 1000) / 4000.0);
-    base + jitter
+/// Delays between attempts to reach the mailbox: doubling from 1 s to 5
+/// minutes, with jitter, for as long as it takes.
+fn reconnect_delays() -> ExponentialBackoff {
+    ExponentialBuilder::default()
+        .with_min_delay(Duration::from_secs(1))
+        .with_max_delay(Duration::from_secs(300))
+        .with_factor(2.0)
+        .with_jitter()
+        .without_max_times()
+        .build()
 }
 
 /// The daemon's "now". By default the real clock; with `run --now T` the
@@ -134,7 +126,7 @@ impl Parts {
 #[derive(Clone, Default)]
 pub struct Signals {
     /// SIGTERM/SIGINT: finish the message in hand and stop.
-    pub stop: Arc<AtomicBool>,
+    pub stop: CancellationToken,
     /// SIGHUP: read the config file again.
     pub reload: Arc<AtomicBool>,
     /// Ends any wait at once.
@@ -143,7 +135,9 @@ pub struct Signals {
 
 /// Runs until a stop is asked (SIGTERM/SIGINT), finishing the message in
 /// hand; on SIGHUP reads `config_path` again and, if it is valid, carries
-/// on with it (a bad one is refused and the running config kept).
+/// on with it (a bad one is refused and the running config kept). Each turn
+/// is one [`engine::cycle`]; the daemon itself only keeps the mailbox
+/// connection (reconnecting with backoff), tells systemd, and waits.
 pub async fn run(
     config_path: &Path,
     config: Config,
@@ -156,16 +150,20 @@ pub async fn run(
     let mut parts = Parts::build(config)?;
     let watchdog = watchdog_interval();
     let mut mailbox: Option<Mailbox> = None;
-    let mut failures = 0u32;
+    // the wait before the next attempt at the mailbox, after a failure
+    let mut delays = reconnect_delays();
+    let mut retry_in: Option<Duration> = None;
     let mut ready = false;
     if parts.config.imap.is_none() {
-        notify("READY=1\nSTATUS=running without a mailbox");
-        ready = true;
+        notify(&[NotifyState::Status("running without a mailbox")]);
     }
-    while !stop.load(Ordering::SeqCst) {
+    while !stop.is_cancelled() {
         let now = clock.now();
         if reload.swap(false, Ordering::SeqCst) {
-            notify("RELOADING=1");
+            // with the moment, as systemd asks of a reload notice
+            let mut reloading = vec![NotifyState::Reloading];
+            reloading.extend(NotifyState::monotonic_usec_now());
+            notify(&reloading);
             match Parts::reload(config_path, &parts.config) {
                 Ok(new) => {
                     parts = new;
@@ -180,59 +178,56 @@ pub async fn run(
                     store.record_event(Event::Error, now, &detail).await;
                 }
             }
-            notify("READY=1");
+            notify(&[NotifyState::Ready]);
         }
         let Parts { config, renderer, tokens, sender, dkim } = &parts;
-        // 1. the mailbox
-        if let Some(imap) = &config.imap {
-            if mailbox.is_none() {
-                match Mailbox::connect(imap, tokens.as_deref(), now).await {
-                    Ok(m) => {
-                        tracing::info!(host = %imap.host, "mailbox reached");
-                        mailbox = Some(m);
-                        failures = 0;
-                        if !ready {
-                            notify("READY=1\nSTATUS=mailbox reached");
-                            ready = true;
-                        }
-                    }
-                    Err(e) => {
-                        failures += 1;
-                        let wait = backoff(failures);
-                        tracing::warn!(error = %format!("{e:#}"), retry_in = ?wait, "cannot reach the mailbox");
-                        store.record_event(Event::Error, now, &format!("cannot reach the mailbox: {e:#}")).await;
-                        notify(&format!("STATUS=mailbox unreachable, retrying in {}s", wait.as_secs()));
-                    }
+        // the mailbox connection, kept between cycles (for IDLE)
+        let mut down = None;
+        if let Some(imap) = &config.imap
+            && mailbox.is_none()
+        {
+            match Mailbox::connect(imap, tokens.as_deref(), now).await {
+                Ok(m) => {
+                    tracing::info!(host = %imap.host, "mailbox reached");
+                    mailbox = Some(m);
+                    delays = reconnect_delays();
+                    retry_in = None;
+                    notify(&[NotifyState::Status("mailbox reached")]);
                 }
-            }
-            if let Some(m) = mailbox.as_mut() {
-                let actor = crate::intake::Actor { config, renderer, dkim: dkim.as_ref() };
-                match m.intake_until(imap, &actor, &store, now, &stop).await {
-                    Ok(r) => {
-                        if !r.taken.is_empty() {
-                            tracing::info!(processed = r.processed, review = r.review, left = r.left, "intake");
-                        }
-                        store.record_event(Event::Intake, now, &r.summary()).await;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %format!("{e:#}"), "mailbox error; reconnecting");
-                        store.record_event(Event::Error, now, &format!("mailbox error: {e:#}")).await;
-                        mailbox = None;
-                        failures += 1;
-                    }
+                Err(e) => {
+                    let wait = delays.next().unwrap_or(Duration::from_secs(300));
+                    retry_in = Some(wait);
+                    notify(&[NotifyState::Status(&format!("mailbox unreachable, retrying in {}s", wait.as_secs()))]);
+                    down = Some(format!("{e:#}"));
                 }
             }
         }
-        if stop.load(Ordering::SeqCst) {
+        let inbox = match (&mut mailbox, down) {
+            (Some(m), _) => Inbox::Open(m),
+            (None, Some(why)) => Inbox::Down(why),
+            (None, None) => Inbox::NotConfigured,
+        };
+        let ctx = Ctx { config, store: &store, renderer, dkim: dkim.as_ref(), sender: sender.as_ref(), catch_up };
+        let report = engine::cycle(&ctx, inbox, now, &stop).await;
+        if mailbox.is_some() && matches!(report.intake, Stage::Failed(_)) {
+            // the connection is in an unknown state: a new one next turn
+            mailbox = None;
+            retry_in = delays.next();
+        }
+        if stop.is_cancelled() {
             break;
         }
-        // a clock set back runs nothing scheduled until it is past the last cycle
-        if let Some(why) = engine::clock_went_back(&store, now).await.ok().flatten() {
-            tracing::error!(%why, "clock");
-            store.record_event(Event::Error, now, &why).await;
-            if watchdog.is_some() {
-                notify("WATCHDOG=1");
-            }
+        if !ready {
+            // ready after the first cycle, mailbox or not: invoices,
+            // reminders and the outbox do not wait for the mailbox
+            notify(&[NotifyState::Ready]);
+            ready = true;
+        }
+        if watchdog.is_some() {
+            notify(&[NotifyState::Watchdog]);
+        }
+        if report.clock_back.is_some() {
+            // nothing scheduled runs until the clock is past the last cycle
             let pause = watchdog.map_or(Duration::from_secs(60), |w| w.min(Duration::from_secs(60)));
             tokio::select! {
                 _ = tokio::time::sleep(pause) => {}
@@ -240,57 +235,7 @@ pub async fn run(
             }
             continue;
         }
-        // 2. what is due, 3. the outbox
-        let mut issued_count = 0;
-        match engine::run_billing(config, &store, renderer, now, catch_up).await {
-            Ok(issued) => {
-                for i in &issued {
-                    tracing::info!(number = %i.number, account = %i.account, kind = i.kind, "issued");
-                }
-                issued_count = issued.len();
-            }
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "billing failed");
-                store.record_event(Event::Error, now, &format!("billing failed: {e:#}")).await;
-            }
-        }
-        let mut collections = engine::CollectionsReport::default();
-        match engine::run_collections(config, &store, renderer, now).await {
-            Ok(r) => {
-                for line in &r.lines {
-                    tracing::info!(%line, "collections");
-                }
-                collections = r;
-            }
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "collections failed");
-                store.record_event(Event::Error, now, &format!("collections failed: {e:#}")).await;
-            }
-        }
-        let mut delivery = None;
-        if let Some(s) = sender {
-            match engine::deliver(&store, s, now).await {
-                Ok(d) => {
-                    if let Some(e) = &d.unreachable {
-                        tracing::warn!(error = %e, "SMTP server unreachable");
-                    }
-                    if let Some(problem) = d.problem() {
-                        store.record_event(Event::Error, now, &problem).await;
-                    }
-                    delivery = Some(d);
-                }
-                Err(e) => {
-                    tracing::error!(error = %format!("{e:#}"), "sending failed");
-                    store.record_event(Event::Error, now, &format!("sending failed: {e:#}")).await;
-                }
-            }
-        }
-        let summary = engine::cycle_summary(issued_count, &collections, delivery.as_ref());
-        store.record_event(Event::Cycle, now, &summary).await;
-        if watchdog.is_some() {
-            notify("WATCHDOG=1");
-        }
-        // 4. wait: for new mail, the next send moment, an outbox retry, the watchdog
+        // wait: for new mail, the next send moment, an outbox retry, the watchdog
         let mut due = until_next_send(config, clock.now()).min(Duration::from_secs(3600));
         if let Ok(Some(next_retry)) = store.next_mail_attempt().await {
             let secs = (next_retry - clock.now()).num_seconds().max(1) as u64;
@@ -304,7 +249,7 @@ pub async fn run(
             // without IDLE, poll
             wait = wait.min(imap.poll_interval.max(Duration::from_secs(1)));
             if mailbox.is_none() {
-                wait = wait.min(backoff(failures));
+                wait = wait.min(retry_in.unwrap_or(Duration::from_secs(1)));
             }
         }
         let idle = mailbox.as_ref().is_some_and(Mailbox::can_idle);
@@ -321,7 +266,7 @@ pub async fn run(
                     }
                     Err(e) => {
                         tracing::warn!(error = %format!("{e:#}"), "IDLE failed; reconnecting");
-                        failures += 1;
+                        retry_in = delays.next();
                     }
                 },
                 _ = wake.notified() => {}
@@ -333,7 +278,7 @@ pub async fn run(
             }
         }
     }
-    notify("STOPPING=1");
+    notify(&[NotifyState::Stopping]);
     if let Some(m) = mailbox {
         m.logout().await;
     }

@@ -8,46 +8,12 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result, anyhow, bail};
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use minijinja::{Environment, context};
 use serde::Serialize;
 
-use crate::config::Company;
-use crate::domain::{InvoiceKind, Line, Month, UserCounts, UserType};
-
-const TEMPLATES: &[(&str, &str)] = &[
-    ("_layout.html.j2", include_str!("../templates/_layout.html.j2")),
-    ("_invoice.html.j2", include_str!("../templates/_invoice.html.j2")),
-    ("_invoice_head.txt.j2", include_str!("../templates/_invoice_head.txt.j2")),
-    ("_invoice_lines.txt.j2", include_str!("../templates/_invoice_lines.txt.j2")),
-    ("_invoice_foot.txt.j2", include_str!("../templates/_invoice_foot.txt.j2")),
-    ("invoice_agreement.txt.j2", include_str!("../templates/invoice_agreement.txt.j2")),
-    ("invoice_agreement.html.j2", include_str!("../templates/invoice_agreement.html.j2")),
-    ("invoice_recurring.txt.j2", include_str!("../templates/invoice_recurring.txt.j2")),
-    ("invoice_recurring.html.j2", include_str!("../templates/invoice_recurring.html.j2")),
-    ("invoice_service.txt.j2", include_str!("../templates/invoice_service.txt.j2")),
-    ("invoice_service.html.j2", include_str!("../templates/invoice_service.html.j2")),
-    ("change_confirmation.txt.j2", include_str!("../templates/change_confirmation.txt.j2")),
-    ("change_confirmation.html.j2", include_str!("../templates/change_confirmation.html.j2")),
-    ("payment_receipt.txt.j2", include_str!("../templates/payment_receipt.txt.j2")),
-    ("payment_receipt.html.j2", include_str!("../templates/payment_receipt.html.j2")),
-    ("review_acknowledgement.txt.j2", include_str!("../templates/review_acknowledgement.txt.j2")),
-    ("review_acknowledgement.html.j2", include_str!("../templates/review_acknowledgement.html.j2")),
-    ("_owed.txt.j2", include_str!("../templates/_owed.txt.j2")),
-    ("_owed.html.j2", include_str!("../templates/_owed.html.j2")),
-    ("reminder.txt.j2", include_str!("../templates/reminder.txt.j2")),
-    ("reminder.html.j2", include_str!("../templates/reminder.html.j2")),
-    ("credit_hold.txt.j2", include_str!("../templates/credit_hold.txt.j2")),
-    ("credit_hold.html.j2", include_str!("../templates/credit_hold.html.j2")),
-    ("service_hold.txt.j2", include_str!("../templates/service_hold.txt.j2")),
-    ("service_hold.html.j2", include_str!("../templates/service_hold.html.j2")),
-    ("hold_released.txt.j2", include_str!("../templates/hold_released.txt.j2")),
-    ("hold_released.html.j2", include_str!("../templates/hold_released.html.j2")),
-    ("team_notice.txt.j2", include_str!("../templates/team_notice.txt.j2")),
-    ("team_notice.html.j2", include_str!("../templates/team_notice.html.j2")),
-    ("bounce_notice.txt.j2", include_str!("../templates/bounce_notice.txt.j2")),
-    ("bounce_notice.html.j2", include_str!("../templates/bounce_notice.html.j2")),
-];
+use crate::config::{Company, Config};
+use crate::domain::{InvoiceKind, Line, Month, Period, UserCounts, UserType};
 
 /// An invoice as the customer sees it: the data every template gets.
 #[derive(Clone, Debug)]
@@ -128,12 +94,10 @@ impl InvoiceDoc {
     }
 
     pub fn period_label(&self) -> String {
-        match (self.kind, Month::parse(&self.period)) {
-            (InvoiceKind::Service, _) | (_, None) => match NaiveDate::parse_from_str(&self.period, "%Y-%m-%d") {
-                Ok(d) => format!("recorded through {}", d.format("%B %-d, %Y")),
-                Err(_) => self.period.clone(),
-            },
-            (_, Some(m)) => m.label(),
+        match Period::parse(self.kind, &self.period) {
+            Some(Period::Month(m)) => m.label(),
+            Some(Period::Day(d)) => format!("recorded through {}", d.format("%B %-d, %Y")),
+            None => self.period.clone(),
         }
     }
 
@@ -170,22 +134,30 @@ impl Default for Renderer {
     }
 }
 
+/// A Message-ID of ours. Its random part makes it unguessable: a delivery
+/// failure report counts only when it names a message billmail sent, so no
+/// one may name one without having seen it.
+pub fn message_id(config: &Config, local_part: &str, now: DateTime<Utc>) -> String {
+    let nonce = getrandom::u64().expect("the system's random source");
+    format!("<{local_part}.{}.{nonce:016x}@{}>", now.timestamp(), config.company.mail_domain())
+}
+
 /// The top-level variables a template reads (not those it sets itself).
 fn variables(env: &Environment<'_>, name: &str) -> BTreeSet<String> {
     env.get_template(name).map(|t| t.undeclared_variables(false).into_iter().collect()).unwrap_or_default()
 }
 
 /// A built-in template and every built-in one it includes, imports or extends.
-fn with_includes(name: &str) -> BTreeSet<&'static str> {
+fn with_includes(builtin: &Environment<'_>, name: &str) -> BTreeSet<String> {
     static INCLUDE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(r#"\{%-?\s*(?:include|import|extends|from)\s+"([^"]+)""#).expect("valid regex")
     });
     let mut seen = BTreeSet::new();
     let mut todo = vec![name.to_string()];
     while let Some(n) = todo.pop() {
-        let Some((known, src)) = TEMPLATES.iter().find(|(t, _)| *t == n) else { continue };
-        if seen.insert(*known) {
-            todo.extend(INCLUDE.captures_iter(src).map(|c| c[1].to_string()));
+        let Ok(t) = builtin.get_template(&n) else { continue };
+        if seen.insert(n) {
+            todo.extend(INCLUDE.captures_iter(t.source()).map(|c| c[1].to_string()));
         }
     }
     seen
@@ -199,9 +171,8 @@ impl Renderer {
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(true);
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        for (name, src) in TEMPLATES {
-            env.add_template(name, src).expect("built-in templates parse");
-        }
+        // templates/*.j2, embedded by build.rs (minijinja-embed)
+        minijinja_embed::load_templates!(&mut env);
         Renderer { env }
     }
 
@@ -219,7 +190,7 @@ impl Renderer {
     /// sample data; anything else is one error naming the file.
     pub fn with_overrides(dir: &Path, company: &Company) -> Result<Renderer> {
         let builtin = Renderer::new();
-        let known: BTreeSet<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+        let known: BTreeSet<&str> = builtin.env.templates().map(|(n, _)| n).collect();
         let every: BTreeSet<String> = known.iter().flat_map(|n| variables(&builtin.env, n)).collect();
         let mut env = builtin.env.clone();
         let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -242,7 +213,7 @@ impl Renderer {
             let allowed = if known.contains(name.as_str()) {
                 // what the built-in one and its partials read is what the caller gives
                 let mut v: BTreeSet<String> =
-                    with_includes(&name).iter().flat_map(|n| variables(&builtin.env, n)).collect();
+                    with_includes(&builtin.env, &name).iter().flat_map(|n| variables(&builtin.env, n)).collect();
                 v.insert("company".into());
                 v
             } else {

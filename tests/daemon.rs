@@ -1,6 +1,6 @@
-//! `billmail run` against real servers: ready only when the mailbox is
-//! reached, new mail taken in as it arrives (IDLE), the IMAP server
-//! restarted under it, and a clean stop on SIGTERM.
+//! `billmail run` against real servers: ready after its first cycle, new
+//! mail taken in as it arrives (IDLE), the IMAP server restarted under it,
+//! invoices going out while the mailbox is down, and a clean stop on SIGTERM.
 
 mod common;
 
@@ -197,4 +197,42 @@ fn under_systemd_it_keeps_its_books_in_the_state_directory_pings_the_watchdog_an
     assert!(text.lines().all(|l| l.starts_with('<')), "{text}");
     assert!(text.contains("<6> INFO") && text.contains("<3>ERROR"), "{text}");
     assert!(!text.contains(&stack.password), "{text}");
+}
+
+#[test]
+fn with_the_mailbox_down_the_daemon_still_issues_and_sends_and_status_says_why() {
+    let stack = MailStack::start();
+    let bm = Bm::new();
+    let pw = bm.write("imap-password", &stack.password);
+    // nothing listens on this port: the IMAP server, stopped, as billmail sees it
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let imap = stack.imap_config(&pw).replace(&format!("port = {}", stack.imap_port), &format!("port = {closed}"));
+    bm.write("billmail.toml", &format!("{}\n{}\n{imap}", common::CONFIG, stack.smtp_config()));
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+
+    let sock_path = bm.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_billmail"))
+        .args(["run", "--now", "2026-11-15T08:00:00-05:00", "--config"])
+        .arg(bm.path("billmail.toml"))
+        .env("NOTIFY_SOCKET", &sock_path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _daemon = Daemon(child);
+    let mut seen = Vec::new();
+    wait_until("READY", Duration::from_secs(20), || {
+        seen.extend(notifications(&sock));
+        seen.iter().any(|n| n.contains("READY=1"))
+    });
+    assert!(seen.iter().any(|n| n.contains("STATUS=mailbox unreachable")), "{seen:?}");
+    assert_eq!(stack.wait_for("ap@acme-dental.example", 1).len(), 1, "the invoice went out");
+    assert_eq!(stack.wait_for("billing@harborview.example", 1).len(), 1);
+    let status = bm.run(&["status", "--json"]).ok().json();
+    let error = status["last_error"]["detail"].as_str().unwrap_or_default();
+    assert!(error.starts_with("mailbox: cannot reach the mailbox"), "{status}");
+    assert!(status["last_cycle"].is_object(), "the cycles ran: {status}");
+    assert_eq!(bm.invoices().len(), 2);
 }

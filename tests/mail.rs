@@ -184,3 +184,51 @@ fn a_message_that_gave_up_goes_out_once_after_outbox_retry() {
     assert_eq!((status["outbox"]["failed"].as_i64(), status["outbox"]["queued"].as_i64()), (Some(0), Some(0)));
     assert!(status["last_cycle"]["detail"].as_str().unwrap().contains("0 failed"), "{status}");
 }
+
+/// A port on loopback where nothing listens: the IMAP server, stopped, as
+/// billmail sees it (the stack's Dovecot keeps delivering the mail it sends).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+#[test]
+fn with_the_mailbox_down_invoices_and_collections_still_run_and_tick_names_the_mailbox() {
+    let stack = MailStack::start();
+    let pw_dir = tempfile::tempdir().unwrap();
+    let pw = pw_dir.path().join("imap-password");
+    std::fs::write(&pw, &stack.password).unwrap();
+    let imap =
+        stack.imap_config(&pw).replace(&format!("port = {}", stack.imap_port), &format!("port = {}", closed_port()));
+    let bm = Bm::with_config(&format!("{}\n{}\n{imap}", common::CONFIG, stack.smtp_config()));
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+
+    // the 15th: December's invoices go out though the mailbox cannot be read
+    let out = bm.at(NOV15, &["tick"]).fails();
+    assert_eq!(out.code, 1);
+    assert!(out.stdout.contains("issued INV-2026-0001 ACME"), "{}", out.stdout);
+    assert!(out.stdout.contains("sent #1"), "{}", out.stdout);
+    assert!(out.stderr.contains("billmail: the mailbox: cannot reach the mailbox"), "{}", out.stderr);
+    assert!(!out.stderr.contains("billing"), "only the mailbox failed: {}", out.stderr);
+    assert_eq!(stack.wait_for("ap@acme-dental.example", 1).len(), 1);
+
+    // nobody pays; on December 20th collections run, the mailbox still down
+    let out = bm.at("2026-12-20T08:30:00-05:00", &["tick"]).fails();
+    assert!(out.stdout.contains("collections: ACME credit hold from 2026-12-15"), "{}", out.stdout);
+    assert!(out.stderr.contains("billmail: the mailbox:"), "{}", out.stderr);
+    let customer = stack.wait_for("ap@acme-dental.example", 3);
+    let kinds: Vec<String> = customer
+        .iter()
+        .map(|raw| {
+            MessageParser::default().parse(raw).unwrap().header_raw("X-Billmail-Kind").unwrap_or("").trim().to_string()
+        })
+        .collect();
+    assert!(kinds.iter().any(|k| k == "credit_hold"), "{kinds:?}");
+
+    // status says the cycle ran and why the mailbox was not read
+    let status = bm.at("2026-12-20T08:35:00-05:00", &["status", "--json"]).ok().json();
+    assert_eq!(status["last_cycle"]["at"], "2026-12-20T13:30:00Z", "{status}");
+    let error = status["last_error"]["detail"].as_str().unwrap();
+    assert!(error.starts_with("mailbox: cannot reach the mailbox"), "{error}");
+    let text = bm.at("2026-12-20T08:35:00-05:00", &["status"]).ok().stdout;
+    assert!(text.contains("last error:") && text.contains("cannot reach the mailbox"), "{text}");
+}

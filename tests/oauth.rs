@@ -140,8 +140,12 @@ fn a_refused_secret_missing_consent_or_missing_mailbox_permission_is_one_clear_e
     // a wrong (or expired) secret
     bm.write("client-secret", "an-old-secret");
     let out = bm.at(NOV15, &["tick"]).fails();
-    let err = out.stderr.trim();
-    assert_eq!(err.lines().count(), 1, "{err}");
+    // one stage failed, and it is named once (the lines above it are the log)
+    let failed: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("billmail: ")).collect();
+    assert_eq!(failed.len(), 1, "{}", out.stderr);
+    let err = failed[0];
+    assert!(err.starts_with("billmail: the mailbox: "), "{err}");
+    assert!(!out.stderr.contains("an-old-secret"), "{}", out.stderr);
     assert!(err.contains("AADSTS7000215: Invalid client secret provided"), "{err}");
     assert!(err.contains("the client secret is wrong or has expired"), "{err}");
     assert!(!err.contains("Trace ID") && !err.contains("an-old-secret"), "{err}");
@@ -163,14 +167,17 @@ fn a_refused_secret_missing_consent_or_missing_mailbox_permission_is_one_clear_e
     assert!(err.contains(&format!("IMAP XOAUTH2 as {ACCOUNTING} refused")), "{err}");
     assert!(err.contains("Add-MailboxPermission"), "{err}");
     assert!(!err.contains("tok-"), "{err}");
-    // nothing was read, moved or issued
+    // nothing was read or moved; the 15th's invoices were issued all the
+    // same and wait in the outbox (SMTP takes the same token)
     assert_eq!(stack.folder(ACCOUNTING, "INBOX").len(), 1);
-    assert!(bm.invoices().is_empty());
+    assert_eq!(bm.invoices().len(), 2);
+    assert!(bm.outbox().iter().all(|m| m["state"] == "queued"));
 
     // once the admin fixes it, the next cycle works
     server.with(|s| s.mailbox_permission = true);
-    let out = bm.at(NOV15, &["tick"]).ok();
+    let out = bm.at("2026-11-15T09:00:00-05:00", &["tick"]).ok();
     assert!(out.stdout.contains("intake: 1 processed"), "{}", out.stdout);
+    assert!(out.stdout.contains("sent #1"), "{}", out.stdout);
 }
 
 fn t(s: &str) -> DateTime<Utc> {

@@ -9,7 +9,7 @@ use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
 
 use super::ids::{AccountId, CountDelta, EmailAddress, Month, UserCounts, UserType};
-use super::invoice::{Draft, InvoiceKind};
+use super::limits::MAX_USERS;
 use super::money::Money;
 
 /// Per-user monthly rates for an account (its tier's, or its own override).
@@ -74,6 +74,54 @@ pub fn counts_on(changes: &[CountChange], date: NaiveDate) -> UserCounts {
     changes.iter().filter(|c| c.effective <= date).fold(UserCounts::default(), |acc, c| acc.plus(c.delta))
 }
 
+/// Why a change of user counts is refused: the books stay as they were and
+/// a person is asked (a review reason, an import error).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CountRefusal {
+    #[error("{change} is more than the {MAX_USERS} users billmail accepts")]
+    TooMany { change: String },
+    #[error(
+        "{change} would make {} full-time and {} part-time users, over the limit of {MAX_USERS}",
+        after.full_time,
+        after.part_time
+    )]
+    OverLimit { change: String, after: UserCounts },
+    #[error("{change} would leave {} full-time and {} part-time users on {effective}", after.full_time, after.part_time)]
+    WouldGoNegative { change: String, after: UserCounts, effective: NaiveDate },
+    #[error("{change} on {effective} conflicts with a later recorded change")]
+    ConflictsWithLater { change: String, effective: NaiveDate },
+}
+
+/// Checks `delta` effective on `effective` against the account's recorded
+/// `changes`: no count over the limit, none below zero on that day or on any
+/// later recorded change. Returns the counts before and after on that day.
+pub fn check_change(
+    changes: &[CountChange],
+    effective: NaiveDate,
+    delta: CountDelta,
+) -> Result<(UserCounts, UserCounts), CountRefusal> {
+    let change = delta.describe();
+    if delta.full_time.abs() > MAX_USERS || delta.part_time.abs() > MAX_USERS {
+        return Err(CountRefusal::TooMany { change });
+    }
+    let before = counts_on(changes, effective);
+    let after = before.plus(delta);
+    if after.full_time > MAX_USERS || after.part_time > MAX_USERS {
+        return Err(CountRefusal::OverLimit { change, after });
+    }
+    if after.full_time < 0 || after.part_time < 0 {
+        return Err(CountRefusal::WouldGoNegative { change, after, effective });
+    }
+    let mut running = after;
+    for c in changes.iter().filter(|c| c.effective > effective) {
+        running = running.plus(c.delta);
+        if running.full_time < 0 || running.part_time < 0 {
+            return Err(CountRefusal::ConflictsWithLater { change, effective });
+        }
+    }
+    Ok((before, after))
+}
+
 /// A recurring charge and its versions over time (quantity 0 ends it).
 #[derive(Clone, Debug)]
 pub struct Subscription {
@@ -130,41 +178,6 @@ pub struct Book {
     pub credit: Money,
     /// Named users, where known, so a customer can check the counts.
     pub users: Vec<(String, UserType)>,
-}
-
-impl Book {
-    /// Records that `draft` was issued, so later drafts in the same cycle
-    /// build on it.
-    pub fn apply(&mut self, draft: &Draft) {
-        match draft.kind {
-            InvoiceKind::Agreement => {
-                if let Some(m) = Month::parse(&draft.period) {
-                    self.issued.agreement.insert(m);
-                }
-            }
-            InvoiceKind::Recurring => {
-                if let Some(m) = Month::parse(&draft.period) {
-                    self.issued.recurring.insert(m);
-                }
-            }
-            InvoiceKind::Service => {
-                if let Ok(d) = NaiveDate::parse_from_str(&draft.period, "%Y-%m-%d") {
-                    self.issued.service.insert(d);
-                }
-            }
-        }
-        for c in self.changes.iter_mut() {
-            if draft.accounted_changes.contains(&c.id) {
-                c.accounted = true;
-            }
-        }
-        for s in self.services.iter_mut() {
-            if draft.service_entries.contains(&s.id) {
-                s.invoiced = true;
-            }
-        }
-        self.credit -= draft.credit_applied;
-    }
 }
 
 #[cfg(test)]

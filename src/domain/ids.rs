@@ -148,6 +148,60 @@ impl fmt::Display for Month {
     }
 }
 
+/// The three kinds of invoice.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum InvoiceKind {
+    Agreement,
+    Recurring,
+    Service,
+}
+
+impl InvoiceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceKind::Agreement => "agreement",
+            InvoiceKind::Recurring => "recurring",
+            InvoiceKind::Service => "service",
+        }
+    }
+    pub fn parse(s: &str) -> Option<InvoiceKind> {
+        match s {
+            "agreement" => Some(InvoiceKind::Agreement),
+            "recurring" => Some(InvoiceKind::Recurring),
+            "service" => Some(InvoiceKind::Service),
+            _ => None,
+        }
+    }
+}
+
+/// What an invoice covers: a month (agreement and recurring invoices) or
+/// the day its work was invoiced (service invoices). Written `YYYY-MM` and
+/// `YYYY-MM-DD`, as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Period {
+    Month(Month),
+    Day(NaiveDate),
+}
+
+impl Period {
+    /// The period as written for an invoice of `kind`.
+    pub fn parse(kind: InvoiceKind, s: &str) -> Option<Period> {
+        match kind {
+            InvoiceKind::Agreement | InvoiceKind::Recurring => Month::parse(s).map(Period::Month),
+            InvoiceKind::Service => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(Period::Day),
+        }
+    }
+}
+
+impl fmt::Display for Period {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Period::Month(m) => m.fmt(f),
+            Period::Day(d) => write!(f, "{}", d.format("%Y-%m-%d")),
+        }
+    }
+}
+
 /// Full-time or part-time: the two kinds of user an agreement bills.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum UserType {

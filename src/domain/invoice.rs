@@ -6,33 +6,9 @@ use rust_decimal::Decimal;
 
 use super::book::{Book, counts_on};
 use super::calendar::{Job, Schedule};
-use super::ids::{Month, UserCounts, UserType};
+pub use super::ids::InvoiceKind;
+use super::ids::{Month, Period, UserCounts, UserType};
 use super::money::Money;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum InvoiceKind {
-    Agreement,
-    Recurring,
-    Service,
-}
-
-impl InvoiceKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            InvoiceKind::Agreement => "agreement",
-            InvoiceKind::Recurring => "recurring",
-            InvoiceKind::Service => "service",
-        }
-    }
-    pub fn parse(s: &str) -> Option<InvoiceKind> {
-        match s {
-            "agreement" => Some(InvoiceKind::Agreement),
-            "recurring" => Some(InvoiceKind::Recurring),
-            "service" => Some(InvoiceKind::Service),
-            _ => None,
-        }
-    }
-}
 
 /// A proration: the part of a month a line covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -77,8 +53,7 @@ impl Line {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Draft {
     pub kind: InvoiceKind,
-    /// `YYYY-MM` for agreement and recurring invoices, `YYYY-MM-DD` for service.
-    pub period: String,
+    pub period: Period,
     pub issued_on: NaiveDate,
     pub due_on: NaiveDate,
     pub lines: Vec<Line>,
@@ -99,6 +74,35 @@ impl Draft {
     }
 }
 
+impl Book {
+    /// Records that `draft` was issued, so later drafts in the same cycle
+    /// build on it.
+    pub fn apply(&mut self, draft: &Draft) {
+        match draft.period {
+            Period::Day(d) => {
+                self.issued.service.insert(d);
+            }
+            Period::Month(m) if draft.kind == InvoiceKind::Recurring => {
+                self.issued.recurring.insert(m);
+            }
+            Period::Month(m) => {
+                self.issued.agreement.insert(m);
+            }
+        }
+        for c in self.changes.iter_mut() {
+            if draft.accounted_changes.contains(&c.id) {
+                c.accounted = true;
+            }
+        }
+        for s in self.services.iter_mut() {
+            if draft.service_entries.contains(&s.id) {
+                s.invoiced = true;
+            }
+        }
+        self.credit -= draft.credit_applied;
+    }
+}
+
 /// Builds the invoice for `job`, issued on `today`. `None` when there is
 /// nothing to bill (a recurring month with no running charge); an error
 /// when an amount is out of range (the account is not billed; the others
@@ -108,7 +112,7 @@ pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Re
     let (kind, period, lines, counts, accounted, services) = match job {
         Job::Agreement(period) => {
             let (lines, counts, accounted) = agreement_lines(period, schedule, book)?;
-            (InvoiceKind::Agreement, period.to_string(), lines, Some(counts), accounted, vec![])
+            (InvoiceKind::Agreement, Period::Month(period), lines, Some(counts), accounted, vec![])
         }
         Job::Recurring(period) => {
             let moment = schedule.moment(schedule.recurring_issue_date(period));
@@ -125,7 +129,7 @@ pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Re
             if lines.is_empty() {
                 return Ok(None);
             }
-            (InvoiceKind::Recurring, period.to_string(), lines, None, vec![], vec![])
+            (InvoiceKind::Recurring, Period::Month(period), lines, None, vec![], vec![])
         }
         Job::Service(day) => {
             let cutoff = schedule.moment(day);
@@ -146,7 +150,7 @@ pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Re
                 })
                 .collect::<Result<_, _>>()?;
             let ids = entries.iter().map(|s| s.id).collect();
-            (InvoiceKind::Service, day.format("%Y-%m-%d").to_string(), lines, None, vec![], ids)
+            (InvoiceKind::Service, Period::Day(day), lines, None, vec![], ids)
         }
     };
     let total = lines

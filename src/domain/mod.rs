@@ -15,6 +15,6 @@ mod tests;
 
 pub use book::{Account, Book, CountChange, Issued, Rates, ServiceEntry, Subscription, SubscriptionVersion};
 pub use calendar::{Job, Schedule, due_jobs};
-pub use ids::{AccountId, CountDelta, EmailAddress, Month, UserCounts, UserType};
-pub use invoice::{Draft, InvoiceKind, Line, Proration, build};
+pub use ids::{AccountId, CountDelta, EmailAddress, InvoiceKind, Month, Period, UserCounts, UserType};
+pub use invoice::{Draft, Line, Proration, build};
 pub use money::Money;

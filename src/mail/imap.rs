@@ -1,7 +1,8 @@
-//! IMAP intake with async-imap: per folder UIDVALIDITY and a UID high-water
-//! mark, `BODY.PEEK[]` in bounded UID batches, each message stored and
-//! committed before it is moved (UID MOVE, or COPY + \Deleted + UID EXPUNGE),
-//! moves left undone by a crash finished on the next connection.
+//! The mailbox over IMAP with async-imap: connect and log in, the server's
+//! folder layout, and the verbs intake uses ([`MailSource`]): select, search,
+//! sizes, `BODY.PEEK[]` (or the header alone over the size limit), move
+//! (UID MOVE, or COPY + \Deleted + UID EXPUNGE); IDLE. What is taken in and
+//! when it is moved is decided in `intake`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,49 +11,16 @@ use anyhow::{Context, Result, anyhow, bail};
 use async_imap::Session;
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
+use secrecy::ExposeSecret;
 use tokio::net::TcpStream;
 
 use super::folders::{self, Layout};
 use crate::config::{Auth, Imap, Security};
-use crate::intake::{Actor, Disposition, Origin, prove, take_in_tx};
+use crate::inbox::{Disposition, Fetched, MailSource, Search, Selected, over_limit};
 use crate::mail::oauth2::TokenSource;
-use crate::store::Store;
 
 /// Every network step is bounded by this.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
-/// UIDs fetched per round trip.
-pub const BATCH: usize = 50;
-/// The most mail (by the server's RFC822.SIZE) one batch holds in memory;
-/// a single message over it is a batch of its own.
-pub const BATCH_BYTES: u64 = 32 * 1024 * 1024;
-
-/// Whether a message of `size` bytes (the server's RFC822.SIZE) is over the
-/// limit, so only its header is fetched.
-fn over_limit(size: u32) -> bool {
-    size as usize > crate::reading::MAX_MESSAGE_BYTES
-}
-
-/// `(uid, size)` pairs in order, cut into batches of at most [`BATCH_BYTES`]
-/// (a message over the size limit counts only as its header, a few KB).
-pub fn by_size(sized: &[(u32, u32)]) -> Vec<Vec<(u32, u32)>> {
-    let mut batches: Vec<Vec<(u32, u32)>> = Vec::new();
-    let mut total = 0u64;
-    for &(uid, size) in sized {
-        let weight = if over_limit(size) { 64 * 1024 } else { u64::from(size) };
-        match batches.last_mut() {
-            Some(last) if total + weight <= BATCH_BYTES => {
-                last.push((uid, size));
-                total += weight;
-            }
-            _ => {
-                batches.push(vec![(uid, size)]);
-                total = weight;
-            }
-        }
-    }
-    batches
-}
-
 pub trait Stream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug {}
 impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::Debug> Stream for T {}
 
@@ -65,9 +33,14 @@ pub struct Mailbox {
     pub layout: Layout,
     /// What the server can do, as it said (for `check-config --online`).
     pub capabilities: Vec<String>,
+    folders: Folders,
+    /// The destination folders as the config writes them (created on open).
+    processed_folder: String,
+    review_folder: String,
 }
 
 /// The config's folders as the server spells them.
+#[derive(Clone, Debug)]
 struct Folders {
     mailbox: String,
     processed: String,
@@ -258,11 +231,11 @@ impl Mailbox {
                 let attempt = match how {
                     PasswordLogin::Plain => {
                         // no authorization identity, the username, the password
-                        let plain = InitialResponse::new(format!("\0{}\0{secret}", cfg.username));
+                        let plain = InitialResponse::new(format!("\0{}\0{}", cfg.username, secret.expose_secret()));
                         tokio::time::timeout(IO_TIMEOUT, client.authenticate("PLAIN", plain)).await
                     }
                     PasswordLogin::Login => {
-                        tokio::time::timeout(IO_TIMEOUT, client.login(&cfg.username, &secret)).await
+                        tokio::time::timeout(IO_TIMEOUT, client.login(&cfg.username, secret.expose_secret())).await
                     }
                 };
                 match attempt {
@@ -275,7 +248,7 @@ impl Mailbox {
                 }
             }
             Auth::OAuth2 => {
-                let sasl = InitialResponse::new(super::oauth2::xoauth2(&cfg.username, &secret));
+                let sasl = InitialResponse::new(super::oauth2::xoauth2(&cfg.username, secret.expose_secret()));
                 let said = sasl.said.clone();
                 match tokio::time::timeout(IO_TIMEOUT, client.authenticate("XOAUTH2", sasl)).await {
                     Err(_) => bail!("IMAP AUTHENTICATE: no answer within {}s", IO_TIMEOUT.as_secs()),
@@ -311,9 +284,12 @@ impl Mailbox {
             can_move: caps.has_str("MOVE"),
             uidplus: caps.has_str("UIDPLUS"),
             can_idle: caps.has_str("IDLE"),
+            folders: Folders::of(cfg, &layout),
             layout,
             capabilities,
             session,
+            processed_folder: cfg.processed_folder.clone(),
+            review_folder: cfg.review_folder.clone(),
         })
     }
 
@@ -354,7 +330,7 @@ impl Mailbox {
 
     /// One batch's messages, in UID order, each with the size it had when
     /// only its header was fetched (over the limit) or `None` when whole.
-    async fn fetch_batch(&mut self, batch: &[(u32, u32)]) -> Result<Vec<(u32, Vec<u8>, Option<usize>)>> {
+    async fn fetch_batch(&mut self, batch: &[(u32, u32)]) -> Result<Vec<Fetched>> {
         let mut fetched = Vec::with_capacity(batch.len());
         let (large, whole): (Vec<_>, Vec<_>) = batch.iter().partition(|(_, size)| over_limit(*size));
         for (items, header_only) in [(whole, false), (large, true)] {
@@ -379,15 +355,11 @@ impl Mailbox {
                 if header_only {
                     tracing::warn!(uid, size, "over the message size limit: only its header is taken in, for review");
                 }
-                fetched.push((uid, raw, too_large));
+                fetched.push(Fetched { uid, raw, too_large });
             }
         }
-        fetched.sort_by_key(|(uid, _, _)| *uid);
+        fetched.sort_by_key(|f| f.uid);
         Ok(fetched)
-    }
-
-    async fn move_uid(&mut self, uid: u32, to: &str) -> Result<()> {
-        self.move_uids(&[uid], to).await
     }
 
     /// Moves a set of messages with one command (or COPY + \Deleted + UID EXPUNGE).
@@ -424,7 +396,17 @@ impl Mailbox {
     /// (callers keep it under 25 minutes), then ends IDLE. The session comes
     /// back ready for the next command.
     pub async fn idle(self, limit: Duration) -> Result<(Mailbox, Woken)> {
-        let Mailbox { session, can_move, uidplus, can_idle, layout, capabilities } = self;
+        let Mailbox {
+            session,
+            can_move,
+            uidplus,
+            can_idle,
+            layout,
+            capabilities,
+            folders,
+            processed_folder,
+            review_folder,
+        } = self;
         let mut handle = session.idle();
         timed("IDLE", handle.init()).await?;
         let woken = {
@@ -438,160 +420,26 @@ impl Mailbox {
             }
         };
         let session = timed("DONE", handle.done()).await?;
-        Ok((Mailbox { session, can_move, uidplus, can_idle, layout, capabilities }, woken))
+        Ok((
+            Mailbox {
+                session,
+                can_move,
+                uidplus,
+                can_idle,
+                layout,
+                capabilities,
+                folders,
+                processed_folder,
+                review_folder,
+            },
+            woken,
+        ))
     }
 
-    /// Takes in every new message of the configured mailbox.
-    pub async fn intake(
-        &mut self,
-        cfg: &Imap,
-        actor: &Actor<'_>,
-        store: &Store,
-        now: DateTime<Utc>,
-    ) -> Result<IntakeReport> {
-        self.intake_until(cfg, actor, store, now, &std::sync::atomic::AtomicBool::new(false)).await
-    }
-
-    /// Like [`Mailbox::intake`], but stops after the message in hand once
-    /// `stop` is set (a shutdown signal).
-    pub async fn intake_until(
-        &mut self,
-        cfg: &Imap,
-        actor: &Actor<'_>,
-        store: &Store,
-        now: DateTime<Utc>,
-        stop: &std::sync::atomic::AtomicBool,
-    ) -> Result<IntakeReport> {
-        self.ensure_folder(&cfg.processed_folder).await?;
-        self.ensure_folder(&cfg.review_folder).await?;
-        let folders = Folders::of(cfg, &self.layout);
-        let mb = timed("SELECT", self.session.select(&folders.mailbox)).await?;
-        let validity = mb.uid_validity.ok_or_else(|| anyhow!("the server gave no UIDVALIDITY for {}", cfg.mailbox))?;
-        let mut report = IntakeReport::default();
-        let mut last = match store.folder_mark(&cfg.mailbox).await? {
-            Some((v, last)) if v == validity => last,
-            Some(_) => {
-                tracing::warn!(folder = %cfg.mailbox, "UIDVALIDITY changed: reading the folder again; seen messages are recognised");
-                report.resynced = true;
-                0
-            }
-            None => {
-                // the first connection: what is already there is for people,
-                // unless [imap] start asks for what arrived since a date
-                let (last, left) = self.first_day(cfg, &mb).await?;
-                let mut tx = store.begin().await?;
-                tx.set_folder_mark(&cfg.mailbox, validity, last).await?;
-                tx.record_start(&cfg.mailbox, left, cfg.start, now).await?;
-                tx.commit().await?;
-                tracing::info!(folder = %cfg.mailbox, left, from_uid = last + 1, "first connection: messages already there are left for people");
-                report.first_day = Some(left);
-                last
-            }
-        };
-
-        // moves decided before a crash
-        for (id, uid, disposition) in store.pending_moves(&cfg.mailbox, validity).await? {
-            let to = folders.for_disposition(Disposition::parse(&disposition));
-            self.move_uid(uid, to).await?;
-            store.mark_moved(id, to).await?;
-        }
-
-        let found = timed("UID SEARCH", self.session.uid_search(format!("UID {}:*", last.saturating_add(1)))).await?;
-        let mut uids: Vec<u32> = found.into_iter().filter(|u| *u > last).collect();
-        uids.sort();
-        // sizes first: a batch holds at most BATCH_BYTES of mail in memory, and
-        // a message over the limit is fetched as its header alone
-        let mut batches: Vec<Vec<(u32, u32)>> = Vec::new();
-        for chunk in uids.chunks(BATCH) {
-            let set = chunk.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-            let mut sized: Vec<(u32, u32)> = timed("UID FETCH", async {
-                let s = self.session.uid_fetch(&set, "(UID RFC822.SIZE)").await?;
-                s.try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0)))) }).try_collect().await
-            })
-            .await?;
-            sized.sort_unstable();
-            batches.extend(by_size(&sized));
-        }
-        for batch_uids in batches {
-            let fetched = self.fetch_batch(&batch_uids).await?;
-            // proof of origin may wait on DNS: found before the transaction
-            let mut proofs = Vec::with_capacity(fetched.len());
-            for (_, raw, _) in &fetched {
-                proofs.push(prove(actor, raw).await);
-            }
-            // the batch is taken in and committed together, then moved
-            let mut tx = store.begin().await?;
-            let mut batch = Vec::new();
-            for ((uid, raw, too_large), proof) in fetched.into_iter().zip(&proofs) {
-                if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    break;
-                }
-                let origin =
-                    Origin { folder: Some(&cfg.mailbox), uidvalidity: Some(validity), uid: Some(uid), too_large };
-                let taken = take_in_tx(&mut tx, actor, &raw, proof, origin, now).await?;
-                last = uid;
-                batch.push((uid, taken));
-            }
-            tx.set_folder_mark(&cfg.mailbox, validity, last).await?;
-            tx.commit().await?;
-            let mut moves: std::collections::BTreeMap<&str, Vec<(u32, i64)>> = Default::default();
-            for (uid, taken) in &batch {
-                if taken.duplicate {
-                    report.duplicates += 1;
-                } else {
-                    tracing::info!(
-                        message = taken.id,
-                        uid,
-                        kind = %taken.kind,
-                        disposition = taken.disposition.as_str(),
-                        subject = %taken.subject,
-                        "taken in"
-                    );
-                    match taken.disposition {
-                        Disposition::Processed => report.processed += 1,
-                        Disposition::Review => report.review += 1,
-                        Disposition::Left => report.left += 1,
-                    }
-                }
-                // a message already moved once (seen again after a UIDVALIDITY
-                // change, or put back by a person) is not moved again
-                if taken.disposition != Disposition::Left && !taken.moved {
-                    moves.entry(folders.for_disposition(taken.disposition)).or_default().push((*uid, taken.id));
-                }
-            }
-            for (to, items) in moves {
-                let uids: Vec<u32> = items.iter().map(|(u, _)| *u).collect();
-                self.move_uids(&uids, to).await?;
-                store.mark_moved_all(&items.iter().map(|(_, id)| *id).collect::<Vec<_>>(), to).await?;
-            }
-            report.taken.extend(batch.into_iter().map(|(_, t)| t));
-            if stop.load(std::sync::atomic::Ordering::SeqCst) {
-                break;
-            }
-        }
-        if last > 0 || report.resynced {
-            let mut tx = store.begin().await?;
-            tx.set_folder_mark(&cfg.mailbox, validity, last).await?;
-            tx.commit().await?;
-        }
-        Ok(report)
-    }
-
-    /// Where a first connection starts: the last UID it will not read, and
-    /// how many messages it leaves for people.
-    async fn first_day(&mut self, cfg: &Imap, mb: &async_imap::types::Mailbox) -> Result<(u32, usize)> {
-        let all: Vec<u32> = timed("UID SEARCH", self.session.uid_search("ALL")).await?.into_iter().collect();
-        let newest = all.iter().copied().max().unwrap_or(0);
-        let before = match cfg.start {
-            Some(date) => {
-                let since = format!("SINCE {}", date.format("%-d-%b-%Y"));
-                let found = timed("UID SEARCH", self.session.uid_search(&since)).await?;
-                found.into_iter().min().map(|u| u - 1).unwrap_or(newest)
-            }
-            None => mb.uid_next.map(|n| n.saturating_sub(1)).unwrap_or(newest).max(newest),
-        };
-        let left = all.iter().filter(|u| **u <= before).count();
-        Ok((before, left))
+    async fn uid_search(&mut self, query: &str) -> Result<Vec<u32>> {
+        let mut found: Vec<u32> = timed("UID SEARCH", self.session.uid_search(query)).await?.into_iter().collect();
+        found.sort_unstable();
+        Ok(found)
     }
 
     pub async fn logout(mut self) {
@@ -599,53 +447,59 @@ impl Mailbox {
     }
 }
 
-#[derive(Debug, Default)]
-pub struct IntakeReport {
-    pub processed: usize,
-    pub review: usize,
-    pub left: usize,
-    pub duplicates: usize,
-    pub resynced: bool,
-    /// The first connection to the mailbox: how many messages already there
-    /// were left for people.
-    pub first_day: Option<usize>,
-    pub taken: Vec<crate::intake::Taken>,
-}
+impl MailSource for Mailbox {
+    async fn open(&mut self) -> Result<Selected> {
+        let (processed, review) = (self.processed_folder.clone(), self.review_folder.clone());
+        self.ensure_folder(&processed).await?;
+        self.ensure_folder(&review).await?;
+        let mb = timed("SELECT", self.session.select(&self.folders.mailbox)).await?;
+        let uidvalidity =
+            mb.uid_validity.ok_or_else(|| anyhow!("the server gave no UIDVALIDITY for {}", self.folders.mailbox))?;
+        Ok(Selected { uidvalidity, uidnext: mb.uid_next })
+    }
 
-impl IntakeReport {
-    /// One line: what this pass over the mailbox did.
-    pub fn summary(&self) -> String {
-        format!(
-            "{} processed, {} to review, {} left for people{}{}{}",
-            self.processed,
-            self.review,
-            self.left,
-            if self.duplicates > 0 { format!(", {} seen before", self.duplicates) } else { String::new() },
-            if self.resynced { " (the mailbox's UIDVALIDITY changed; read again)" } else { "" },
-            match self.first_day {
-                Some(n) => format!(" (first connection: {n} messages already in the mailbox left for people)"),
-                None => String::new(),
-            }
-        )
+    async fn search(&mut self, which: Search) -> Result<Vec<u32>> {
+        match which {
+            Search::All => self.uid_search("ALL").await,
+            Search::Since(date) => self.uid_search(&format!("SINCE {}", date.format("%-d-%b-%Y"))).await,
+            // `n:*` always matches the newest message, even at or below n
+            Search::After(last) => Ok(self
+                .uid_search(&format!("UID {}:*", last.saturating_add(1)))
+                .await?
+                .into_iter()
+                .filter(|u| *u > last)
+                .collect()),
+        }
+    }
+
+    async fn sizes(&mut self, uids: &[u32]) -> Result<Vec<(u32, u32)>> {
+        if uids.is_empty() {
+            return Ok(vec![]);
+        }
+        let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let mut sized: Vec<(u32, u32)> = timed("UID FETCH", async {
+            let s = self.session.uid_fetch(&set, "(UID RFC822.SIZE)").await?;
+            s.try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0)))) }).try_collect().await
+        })
+        .await?;
+        sized.sort_unstable();
+        Ok(sized)
+    }
+
+    async fn fetch(&mut self, batch: &[(u32, u32)]) -> Result<Vec<Fetched>> {
+        self.fetch_batch(batch).await
+    }
+
+    async fn move_to(&mut self, uids: &[u32], to: Disposition) -> Result<String> {
+        let folder = self.folders.for_disposition(to).to_string();
+        self.move_uids(uids, &folder).await?;
+        Ok(folder)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{BATCH_BYTES, PasswordLogin, by_size, password_login};
-
-    #[test]
-    fn batches_hold_at_most_batch_bytes_and_a_large_message_counts_as_its_header() {
-        let mb = |n: u32| n * 1024 * 1024;
-        let over = (crate::reading::MAX_MESSAGE_BYTES + 1) as u32;
-        let sized = [(1, mb(20)), (2, mb(10)), (3, mb(5)), (4, over), (5, 100), (6, mb(24)), (7, mb(4))];
-        let uids: Vec<Vec<u32>> = by_size(&sized).iter().map(|b| b.iter().map(|(u, _)| *u).collect()).collect();
-        assert_eq!(uids, [vec![1, 2], vec![3, 4, 5, 6], vec![7]]);
-        let one_big = by_size(&[(9, mb(40))]);
-        assert_eq!(one_big, [vec![(9, mb(40))]], "a message over BATCH_BYTES is a batch of its own");
-        assert!(u64::from(mb(30)) <= BATCH_BYTES);
-        assert!(by_size(&[]).is_empty());
-    }
+    use super::{PasswordLogin, password_login};
 
     fn caps(c: &[&str]) -> Vec<String> {
         c.iter().map(|s| s.to_string()).collect()

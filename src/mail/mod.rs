@@ -9,6 +9,8 @@ use anyhow::{Context, Result, anyhow, bail};
 
 use std::sync::Arc;
 
+use secrecy::SecretString;
+
 use crate::config::{Config, Secret};
 
 /// The token source for `[oauth2]`, shared by the mailbox and SMTP, if configured.
@@ -17,12 +19,13 @@ pub fn token_source(config: &Config) -> Result<Option<Arc<oauth2::TokenSource>>>
 }
 
 /// Reads a secret from its file (trailing newline dropped), variable, or
-/// systemd credential. The value is never logged.
-pub fn read_secret(secret: &Secret) -> Result<String> {
+/// systemd credential. The value is never logged: it is a `SecretString`,
+/// exposed only where it is handed to a login.
+pub fn read_secret(secret: &Secret) -> Result<SecretString> {
     let text = match secret {
         Secret::Env(name) => {
             return match std::env::var(name) {
-                Ok(v) if !v.is_empty() => Ok(v),
+                Ok(v) if !v.is_empty() => Ok(v.into()),
                 _ => bail!("the environment variable {name} (a secret) is not set"),
             };
         }
@@ -47,7 +50,7 @@ pub fn read_secret(secret: &Secret) -> Result<String> {
             })?
         }
     };
-    Ok(text.trim_end_matches(['\n', '\r']).to_string())
+    Ok(text.trim_end_matches(['\n', '\r']).into())
 }
 
 /// The public roots, and the certificates of `ca_file` when given.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use crate::config::{OAuth2, Provider};
@@ -16,17 +17,11 @@ use crate::config::{OAuth2, Provider};
 pub const TOKEN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// An access token and when it stops working.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct Token {
-    pub access: String,
+    pub access: SecretString,
     pub obtained_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-}
-
-impl std::fmt::Debug for Token {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Token").field("access", &"(hidden)").field("expires_at", &self.expires_at).finish()
-    }
 }
 
 impl Token {
@@ -78,7 +73,7 @@ impl TokenSource {
     }
 
     /// A token good at `now`: the cached one, or a new one.
-    pub async fn token(&self, now: DateTime<Utc>) -> Result<String> {
+    pub async fn token(&self, now: DateTime<Utc>) -> Result<SecretString> {
         let mut cached = self.cached.lock().await;
         if let Some(t) = cached.as_ref().filter(|t| t.fresh(now)) {
             return Ok(t.access.clone());
@@ -110,7 +105,7 @@ impl TokenSource {
         let secret = super::read_secret(&self.cfg.client_secret)?;
         let mut form: Vec<(&str, String)> = vec![
             ("client_id", self.cfg.client_id.clone()),
-            ("client_secret", secret),
+            ("client_secret", secret.expose_secret().to_string()),
             ("scope", self.cfg.scope.clone()),
         ];
         match self.cfg.provider {
@@ -119,7 +114,7 @@ impl TokenSource {
                 let refresh =
                     self.cfg.refresh_token.as_ref().ok_or_else(|| anyhow!("[oauth2] has no refresh token"))?;
                 form.push(("grant_type", "refresh_token".into()));
-                form.push(("refresh_token", super::read_secret(refresh)?));
+                form.push(("refresh_token", super::read_secret(refresh)?.expose_secret().to_string()));
             }
         }
         let host = self.endpoint_host();
@@ -148,7 +143,11 @@ impl TokenSource {
         }
         .unwrap_or(3600)
         .clamp(1, 24 * 3600);
-        Ok(Token { access: ok.access_token, obtained_at: now, expires_at: now + chrono::Duration::seconds(secs) })
+        Ok(Token {
+            access: ok.access_token.into(),
+            obtained_at: now,
+            expires_at: now + chrono::Duration::seconds(secs),
+        })
     }
 }
 

@@ -14,6 +14,7 @@ use lettre::message::{Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
+use secrecy::{ExposeSecret, SecretString};
 use std::pin::Pin;
 use std::task::{Context as TaskContext, Poll};
 use tokio::net::TcpStream;
@@ -55,10 +56,10 @@ pub struct Sender {
     /// The password login, when `[smtp]` has one.
     password: Option<Credentials>,
     /// The XOAUTH2 token `prepare` fetched (OAuth2 only).
-    token: tokio::sync::Mutex<Option<String>>,
+    token: tokio::sync::Mutex<Option<SecretString>>,
     /// The open connection, kept for the rest of a delivery round, and the
     /// token it logged in with.
-    conn: tokio::sync::Mutex<Option<(AsyncSmtpConnection, Option<String>)>>,
+    conn: tokio::sync::Mutex<Option<(AsyncSmtpConnection, Option<SecretString>)>>,
     hello: ClientId,
     from: Mailbox,
 }
@@ -97,6 +98,11 @@ impl AsyncTokioStream for TlsTcp {
 }
 
 /// The settings for STARTTLS: the public roots and `ca_file`.
+/// A token as text, where it is compared or handed to a login.
+fn exposed(token: &Option<SecretString>) -> Option<&str> {
+    token.as_ref().map(ExposeSecret::expose_secret)
+}
+
 fn starttls_parameters(cfg: &Smtp) -> Result<TlsParameters> {
     let mut params = TlsParameters::builder(cfg.host.clone());
     if let Some(path) = &cfg.ca_file {
@@ -112,7 +118,7 @@ impl Sender {
     pub fn new(cfg: &Smtp, tokens: Option<Arc<TokenSource>>) -> Result<Sender> {
         let password = match (&cfg.username, &cfg.auth) {
             (Some(user), Some(Auth::Password(secret))) => {
-                Some(Credentials::new(user.clone(), super::read_secret(secret)?))
+                Some(Credentials::new(user.clone(), super::read_secret(secret)?.expose_secret().to_string()))
             }
             (_, Some(Auth::OAuth2)) if tokens.is_none() => {
                 bail!("[smtp] auth = \"oauth2\" needs an [oauth2] section")
@@ -218,14 +224,16 @@ impl Sender {
         let mut slot = self.conn.lock().await;
         let attempt = async {
             let reusable = match slot.as_mut() {
-                Some((conn, with)) if *with == token && !conn.has_broken() => conn.test_connected().await,
+                Some((conn, with)) if exposed(with) == exposed(&token) && !conn.has_broken() => {
+                    conn.test_connected().await
+                }
                 _ => false,
             };
             if !reusable {
                 if let Some((mut old, _)) = slot.take() {
                     old.abort().await;
                 }
-                *slot = Some((self.open(token.as_deref()).await?, token.clone()));
+                *slot = Some((self.open(exposed(&token)).await?, token.clone()));
             }
             let Some((conn, _)) = slot.as_mut() else { unreachable!("a connection was just opened") };
             conn.send(&envelope, &body).await.map(drop).map_err(classify)

@@ -9,7 +9,7 @@ use sqlx::Row;
 
 use super::{LOCAL_FMT, Store, Tx, instant, parse_date, parse_decimal, parse_local};
 use crate::config::Tier;
-use crate::domain::book::{counts_on, first_period};
+use crate::domain::book::{CountRefusal, check_change, counts_on, first_period};
 use crate::domain::{
     Account, AccountId, Book, CountChange, CountDelta, EmailAddress, Issued, Money, Month, Rates, ServiceEntry,
     Subscription, SubscriptionVersion, UserCounts, UserType,
@@ -94,7 +94,8 @@ pub struct AccountSummary {
     pub open_invoices: Vec<super::InvoiceRecord>,
 }
 
-#[derive(Clone, Debug)]
+/// One entry of an account's history (`accounts history --json` prints it as it is).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct HistoryEntry {
     pub at: String,
     pub kind: String,
@@ -161,40 +162,14 @@ impl Tx {
         source: &str,
         reason: &str,
         now: DateTime<Utc>,
-    ) -> Result<(UserCounts, UserCounts)> {
-        use crate::domain::limits::MAX_USERS;
-        if delta.full_time.abs() > MAX_USERS || delta.part_time.abs() > MAX_USERS {
-            bail!("account {account}: {} is more than the {MAX_USERS} users billmail accepts", delta.describe());
-        }
+    ) -> Result<Result<(UserCounts, UserCounts), CountRefusal>> {
         let changes = changes_of(self, account).await?;
-        let before = counts_on(&changes, effective);
-        let after = before.plus(delta);
-        if after.full_time > MAX_USERS || after.part_time > MAX_USERS {
-            bail!(
-                "account {account}: {} would make {} full-time and {} part-time users, over the limit of {MAX_USERS}",
-                delta.describe(),
-                after.full_time,
-                after.part_time
-            );
-        }
-        if after.full_time < 0 || after.part_time < 0 {
-            bail!(
-                "account {account}: {} would leave {} full-time and {} part-time users on {effective}",
-                delta.describe(),
-                after.full_time,
-                after.part_time
-            );
-        }
-        // later changes already recorded must stay non-negative too
-        let mut running = after;
-        for c in changes.iter().filter(|c| c.effective > effective) {
-            running = running.plus(c.delta);
-            if running.full_time < 0 || running.part_time < 0 {
-                bail!("account {account}: {} on {effective} conflicts with a later recorded change", delta.describe());
-            }
-        }
+        let (before, after) = match check_change(&changes, effective, delta) {
+            Ok(x) => x,
+            Err(refusal) => return Ok(Err(refusal)),
+        };
         if delta.is_zero() {
-            return Ok((before, after));
+            return Ok(Ok((before, after)));
         }
         sqlx::query(
             "INSERT INTO count_changes (account_id, effective_date, delta_full_time, delta_part_time,
@@ -221,7 +196,7 @@ impl Tx {
             after.part_time
         );
         self.history(account, now, "counts", &detail).await?;
-        Ok((before, after))
+        Ok(Ok((before, after)))
     }
 
     /// Creates or updates accounts, all in this transaction.
@@ -355,7 +330,9 @@ impl Tx {
             let delta = row.counts.minus(current);
             if !delta.is_zero() {
                 let reason = if exists { "import" } else { "initial counts from import" };
-                self.change_counts(id, today, delta, "import", reason, now).await?;
+                self.change_counts(id, today, delta, "import", reason, now)
+                    .await?
+                    .map_err(|refusal| anyhow!("account {id}: {refusal}"))?;
                 changed = true;
             }
             if exists {

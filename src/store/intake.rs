@@ -31,7 +31,8 @@ pub struct StoredMessage {
     pub moved_to: Option<String>,
 }
 
-#[derive(Clone, Debug)]
+/// An item of the review queue (`review list --json` prints it as it is).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct ReviewRecord {
     pub id: i64,
     /// The received message it is about, or

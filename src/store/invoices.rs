@@ -150,7 +150,11 @@ impl Tx {
         let fresh: Vec<bool> = items
             .iter()
             .map(|i| {
-                !existing.contains(&(i.account.to_string(), i.draft.kind.as_str().to_string(), i.draft.period.clone()))
+                !existing.contains(&(
+                    i.account.to_string(),
+                    i.draft.kind.as_str().to_string(),
+                    i.draft.period.to_string(),
+                ))
             })
             .collect();
         // reserve gapless numbers per year, in the order given
@@ -188,7 +192,7 @@ impl Tx {
                 Val::Text(Some(number.clone())),
                 Val::Text(Some(item.account.to_string())),
                 Val::Text(Some(d.kind.as_str().into())),
-                Val::Text(Some(d.period.clone())),
+                Val::Text(Some(d.period.to_string())),
                 Val::Text(Some(d.issued_on.to_string())),
                 Val::Text(Some(d.due_on.to_string())),
                 Val::Text(Some(currency.into())),
@@ -310,6 +314,18 @@ impl Tx {
             bail!("account {account} has less credit than the {amount} being applied");
         }
         Ok(())
+    }
+
+    /// What the account owes on its open invoices, after what was applied.
+    pub async fn open_balance(&mut self, account: &str) -> Result<Money> {
+        let cents: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(i.total_cents - COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE invoice_id = i.id), 0)), 0)
+             FROM invoices i WHERE i.account_id = ? AND i.status = 'open'",
+        )
+        .bind(account)
+        .fetch_one(self.conn())
+        .await?;
+        Ok(Money::from_cents(cents))
     }
 
     /// Records a payment and applies it: the named invoices first, then the

@@ -21,7 +21,8 @@ pub struct NewMail {
     pub references: Option<String>,
 }
 
-#[derive(Clone, Debug)]
+/// An outgoing message as recorded (`outbox list --json` prints it as it is).
+#[derive(Clone, Debug, serde::Serialize)]
 pub struct OutboxRecord {
     pub id: i64,
     pub kind: String,

@@ -2,7 +2,10 @@
 //! given to `billmail ingest`. Deduplicate (Message-ID, else the bytes'
 //! SHA-256), store the raw message, read it, decide where it goes, apply
 //! what this version applies, and commit it all in one transaction. Moving
-//! it in the mailbox happens only after that commit.
+//! it in the mailbox happens only after that commit. `pass` is one pass over
+//! a mailbox ([`crate::inbox::MailSource`]).
+
+mod pass;
 
 use anyhow::Result;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
@@ -13,38 +16,13 @@ use crate::acting::{self, Action, Facts, Plan};
 use crate::config::Config;
 use crate::domain::calendar::local_time;
 use crate::domain::{CountDelta, Money, Month};
-use crate::engine::message_id;
 use crate::reading::{Confidence, ReadError, Reading};
-use crate::render::Renderer;
+use crate::render::{Renderer, message_id};
 use crate::store::{NewMail, NewMessage, Store, Tx};
 use crate::trust::{self, Proof, dkim::Dkim};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Disposition {
-    /// Handled by billmail: goes to the processed folder.
-    Processed,
-    /// A person must decide: the review queue and the review folder.
-    Review,
-    /// Not billing mail: stays where it is, for people.
-    Left,
-}
-
-impl Disposition {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Disposition::Processed => "processed",
-            Disposition::Review => "review",
-            Disposition::Left => "left",
-        }
-    }
-    pub fn parse(s: &str) -> Disposition {
-        match s {
-            "processed" => Disposition::Processed,
-            "review" => Disposition::Review,
-            _ => Disposition::Left,
-        }
-    }
-}
+pub use crate::inbox::Disposition;
+pub use pass::{IntakeReport, from_source};
 
 /// Where a message came from.
 #[derive(Clone, Copy, Debug)]
@@ -586,9 +564,11 @@ async fn apply_user_change(
         .all_or_none(async |tx: &mut Tx| {
             let mut counts = Vec::new();
             for (date, delta) in &steps {
-                match tx.change_counts(account, *date, *delta, "email", &reason, now).await {
+                // a refusal goes to a person; a failure of the books
+                // (disk, database) rolls the whole batch back
+                match tx.change_counts(account, *date, *delta, "email", &reason, now).await? {
                     Ok(x) => counts.push(x),
-                    Err(e) => return Ok(Err(format!("{e:#}"))),
+                    Err(refusal) => return Ok(Err(format!("account {account}: {refusal}"))),
                 }
             }
             Ok(Ok(counts))
@@ -719,13 +699,7 @@ async fn record_payment(
         return Ok(());
     }
     let cur = &config.company.currency;
-    let open: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(SUM(i.total_cents - COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE invoice_id = i.id), 0)), 0)
-         FROM invoices i WHERE i.account_id = ? AND i.status = 'open'",
-    )
-    .bind(account)
-    .fetch_one(tx.conn())
-    .await?;
+    let open = tx.open_balance(account).await?;
     let applied: Vec<_> =
         out.applied.iter().map(|(n, a)| context! { number => n, amount => a.display_in(cur) }).collect();
     let ctx = context! {
@@ -735,7 +709,7 @@ async fn record_payment(
         reference => p.reference,
         applied => applied,
         credit => out.credit.is_positive().then(|| out.credit.display_in(cur)),
-        balance => Money::from_cents(open).display_in(cur),
+        balance => open.display_in(cur),
     };
     let rendered = actor.renderer.notice(
         "payment_receipt",

@@ -1,0 +1,213 @@
+//! The work itself: `run` (the daemon), `tick` (one cycle) and `status`.
+
+use std::path::Path;
+
+use anyhow::Result;
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{Ctx, Outcome};
+use crate::config::Config;
+use crate::domain::calendar::local_time;
+use crate::render::Renderer;
+use crate::store::{Event, Recorded, Store};
+
+/// `billmail run`: the daemon, with its signal handlers, until SIGTERM/SIGINT.
+pub(super) async fn run(config_path: &Path, c: &Ctx<'_>, now_given: bool, catch_up: bool) -> Result<Outcome> {
+    let Ctx { config, store, now, .. } = *c;
+    let signals = crate::daemon::Signals::default();
+    let s = signals.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("signal handler");
+        let mut hup = signal(SignalKind::hangup()).expect("signal handler");
+        loop {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+                _ = hup.recv() => {
+                    tracing::info!("SIGHUP: reading the configuration again");
+                    s.reload.store(true, std::sync::atomic::Ordering::SeqCst);
+                    s.wake.notify_one();
+                    continue;
+                }
+            }
+            tracing::info!("stopping: finishing the message in hand");
+            s.stop.cancel();
+            s.wake.notify_one();
+            break;
+        }
+    });
+    let _lock = crate::store::InstanceLock::acquire(&config.database.path, "billmail run")?;
+    store.release_leases().await?;
+    let clock = if now_given { crate::daemon::Clock::starting_at(now) } else { crate::daemon::Clock::real() };
+    crate::daemon::run(config_path, config.clone(), store.clone(), signals, clock, catch_up).await?;
+    Ok(Outcome { code: 0 })
+}
+
+/// `billmail tick`: one cycle under the instance lock; an error that stops
+/// it is recorded for `status`.
+pub(super) async fn tick_locked(c: &Ctx<'_>, catch_up: bool) -> Result<Outcome> {
+    let Ctx { config, store, now, .. } = *c;
+    let _lock = crate::store::InstanceLock::acquire(&config.database.path, "billmail tick")?;
+    store.release_leases().await?;
+    match tick(config, store, now, catch_up).await {
+        Ok(outcome) => Ok(outcome),
+        Err(e) => {
+            store.record_event(Event::Error, now, &format!("tick: {e:#}")).await;
+            Err(e)
+        }
+    }
+}
+
+/// One cycle ([`crate::engine::cycle`]), printed. Every stage runs whatever
+/// the others did; the exit code is 1 when any of them failed, and each
+/// failure is said on standard error.
+async fn tick(config: &Config, store: &Store, now: DateTime<Utc>, catch_up: bool) -> Result<Outcome> {
+    use crate::engine::{Ctx, Inbox, Stage};
+    let local = local_time(&now, config.company.timezone);
+    println!("tick at {} ({})", local.format("%Y-%m-%d %H:%M"), config.company.timezone);
+    let tokens = crate::mail::token_source(config)?;
+    let renderer = Renderer::for_config(config)?;
+    let dkim = crate::trust::dkim::Dkim::for_config(config)?;
+    let sender = config.smtp.as_ref().map(|s| crate::mail::smtp::Sender::new(s, tokens.clone())).transpose()?;
+    let mut mailbox = None;
+    let mut down = None;
+    if let Some(imap) = &config.imap {
+        match crate::mail::imap::Mailbox::connect(imap, tokens.as_deref(), now).await {
+            Ok(m) => mailbox = Some(m),
+            Err(e) => down = Some(format!("{e:#}")),
+        }
+    }
+    let inbox = match (&mut mailbox, down) {
+        (Some(m), _) => Inbox::Open(m),
+        (None, Some(why)) => Inbox::Down(why),
+        (None, None) => Inbox::NotConfigured,
+    };
+    let ctx = Ctx { config, store, renderer: &renderer, dkim: dkim.as_ref(), sender: sender.as_ref(), catch_up };
+    let report = crate::engine::cycle(&ctx, inbox, now, &tokio_util::sync::CancellationToken::new()).await;
+    if let Some(m) = mailbox {
+        m.logout().await;
+    }
+    if let Stage::Done(r) = &report.intake {
+        for t in r.taken.iter().filter(|t| !t.duplicate) {
+            println!("read #{}: {} \"{}\" -> {}", t.id, t.kind, t.subject, t.disposition.as_str());
+        }
+        println!("intake: {}", r.summary());
+    }
+    if let Some(why) = &report.clock_back {
+        println!("{why}");
+    }
+    let cur = &config.company.currency;
+    if let Stage::Done(issued) = &report.billing {
+        for i in issued {
+            println!(
+                "issued {} {} {} {}: {} due {}, to {}",
+                i.number,
+                i.account,
+                i.kind,
+                i.period,
+                i.amount_due.display_in(cur),
+                i.due,
+                i.to.join(", ")
+            );
+        }
+        if issued.is_empty() {
+            println!("nothing due");
+        }
+    }
+    for line in report.collections.done().into_iter().flat_map(|c| &c.lines) {
+        println!("collections: {line}");
+    }
+    if let Stage::Done(d) = &report.delivery {
+        for (id, subject) in &d.sent {
+            println!("sent #{id}: {subject}");
+        }
+        for (id, err, next) in &d.retrying {
+            println!(
+                "will retry #{id} after {}: {err}",
+                next.with_timezone(&config.company.timezone).format("%Y-%m-%d %H:%M")
+            );
+        }
+        for (id, err) in &d.failed {
+            println!("FAILED #{id}: {err}");
+        }
+        if d.unreachable.is_some() {
+            println!("the SMTP server cannot be used now; the rest of the outbox waits for the next cycle");
+        }
+    }
+    let (queued, failed, _) = store.outbox_counts().await?;
+    let note = if config.smtp.is_none() { " (no [smtp] configured: mail stays queued)" } else { "" };
+    println!("outbox: {queued} queued, {failed} failed{note}");
+    // a message that could not be sent is the outbox's business (shown
+    // above and in `status`); a stage that could not run is the tick's
+    let failed_stages = report.failures();
+    for f in &failed_stages {
+        eprintln!("billmail: {f}");
+    }
+    Ok(Outcome { code: if failed_stages.is_empty() { 0 } else { 1 } })
+}
+
+pub(super) async fn status(config: &Config, store: &Store, now: DateTime<Utc>, json: bool) -> Result<()> {
+    let tz = config.company.timezone;
+    let s = store.status().await?;
+    let event = |r: &Option<Recorded>| match r {
+        Some(r) => json!({"at": r.at, "detail": r.detail}),
+        None => Value::Null,
+    };
+    if json {
+        let v = json!({
+            "now": crate::store::instant(now),
+            "database": config.database.path.display().to_string(),
+            "accounts": s.accounts,
+            "last_intake": event(&s.last_intake),
+            "last_cycle": event(&s.last_cycle),
+            "last_error": event(&s.last_error),
+            "outbox": {"queued": s.queued, "failed": s.failed, "next_attempt_at": s.next_attempt_at},
+            "review_open": s.review_open,
+            "mailbox_starts": store.folder_starts().await?.into_iter().map(|(folder, at, left, since)| json!({"folder": folder, "at": at, "left_for_people": left, "since": since})).collect::<Vec<_>>(),
+            "on_hold": s.holds.iter().map(|h| json!({"account": h.account, "status": h.status, "since": h.since})).collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    let when = |at: &str| match DateTime::parse_from_rfc3339(at) {
+        Ok(t) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+        Err(_) => at.to_string(),
+    };
+    let line = |r: &Option<Recorded>, never: &str| match r {
+        Some(r) => format!("{}  {}", when(&r.at), r.detail),
+        None => never.to_string(),
+    };
+    println!("billmail status at {} ({tz})", local_time(&now, tz).format("%Y-%m-%d %H:%M"));
+    println!("  database:     {} ({} accounts)", config.database.path.display(), s.accounts);
+    let mailbox = if config.imap.is_some() { "never read" } else { "no [imap] configured" };
+    println!("  last intake:  {}", line(&s.last_intake, mailbox));
+    for (folder, at, left, since) in store.folder_starts().await? {
+        let from = match since {
+            Some(d) => format!("reading what arrived since {d}"),
+            None => "reading only what arrived after it".into(),
+        };
+        println!("  {folder}: first read {}, {left} messages already there left for people; {from}", when(&at));
+    }
+    println!("  last cycle:   {}", line(&s.last_cycle, "never run"));
+    let next = s.next_attempt_at.as_deref().map(|t| format!(", next attempt {}", when(t))).unwrap_or_default();
+    let failed = if s.failed > 0 { " (see `billmail outbox list`; `billmail outbox retry ID`)" } else { "" };
+    println!("  outbox:       {} queued{next}, {} failed{failed}", s.queued, s.failed);
+    println!("  review queue: {} open", s.review_open);
+    if s.holds.is_empty() {
+        println!("  on hold:      none");
+    } else {
+        let holds: Vec<String> = s
+            .holds
+            .iter()
+            .map(|h| match &h.since {
+                Some(d) => format!("{} ({} since {d})", h.account, h.status),
+                None => format!("{} ({})", h.account, h.status),
+            })
+            .collect();
+        println!("  on hold:      {}", holds.join(", "));
+    }
+    println!("  last error:   {}", line(&s.last_error, "none"));
+    Ok(())
+}

@@ -1,0 +1,296 @@
+//! `invoices`, `payments` and `report`: what was billed, what was paid, what is owed.
+
+use anyhow::{Result, anyhow, bail};
+use chrono::NaiveDate;
+use clap::Subcommand;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use super::{Ctx, Outcome, stored_id};
+use crate::domain::{AccountId, Money};
+use crate::render::{InvoiceDoc, Renderer};
+use crate::store::InvoiceRecord;
+
+#[derive(Subcommand, Debug)]
+pub enum InvoicesCmd {
+    /// Invoices, newest first.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One invoice as the customer sees it, or as data.
+    Show {
+        number: String,
+        #[arg(long, default_value = "text", value_parser = ["text", "html", "json"])]
+        format: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PaymentsCmd {
+    /// Record a payment entered by hand.
+    Record {
+        #[arg(long)]
+        account: String,
+        #[arg(long)]
+        amount: String,
+        #[arg(long, value_parser = ["ach", "wire", "check", "card", "unknown"])]
+        method: String,
+        #[arg(long)]
+        reference: Option<String>,
+        /// An invoice this payment is for (repeatable); paid first.
+        #[arg(long = "invoice")]
+        invoices: Vec<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ReportCmd {
+    /// Open balances per account: current, 1-30, 31-60, 61-90, 90+ days past due.
+    Aging {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+pub(super) async fn invoices(cmd: InvoicesCmd, c: &Ctx<'_>) -> Result<Outcome> {
+    let Ctx { config, store, .. } = *c;
+    match cmd {
+        InvoicesCmd::List { account, json } => {
+            let account = match account {
+                Some(a) => Some(stored_id(store, &a).await?),
+                None => None,
+            };
+            let list = store.invoices(account.as_deref(), false).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list.iter().map(InvoiceView::of).collect::<Vec<_>>())?);
+            } else {
+                for i in &list {
+                    println!(
+                        "{:<16} {:<10} {:<9} {:<10} issued {} due {}  total {:>10}  balance {:>10}  {}",
+                        i.number,
+                        i.account,
+                        i.kind.as_str(),
+                        i.period,
+                        i.issued,
+                        i.due,
+                        i.total,
+                        i.balance,
+                        i.status
+                    );
+                }
+            }
+        }
+        InvoicesCmd::Show { number, format } => {
+            let (inv, lines) = store.invoice(&number).await?.ok_or_else(|| anyhow!("no invoice {number:?}"))?;
+            match format.as_str() {
+                "json" => {
+                    let mut v = serde_json::to_value(InvoiceView::of(&inv))?;
+                    v["account_name"] = json!(inv.account_name);
+                    v["currency"] = json!(inv.currency);
+                    v["credit_applied"] = json!(inv.credit_applied.to_string());
+                    v["paid"] = json!(inv.paid.to_string());
+                    v["full_time_users"] = json!(inv.full_time_users);
+                    v["part_time_users"] = json!(inv.part_time_users);
+                    v["lines"] = lines
+                        .iter()
+                        .map(|l| {
+                            json!({
+                                "description": l.description,
+                                "quantity": l.quantity.normalize().to_string(),
+                                "unit_price": l.unit_price.to_string(),
+                                "proration": l.proration.map(|p| json!({"days": p.days, "days_in_month": p.days_in_month})),
+                                "amount": l.amount.to_string(),
+                            })
+                        })
+                        .collect();
+                    println!("{}", serde_json::to_string_pretty(&v)?);
+                }
+                fmt => {
+                    let doc = InvoiceDoc {
+                        number: inv.number.clone(),
+                        account_id: inv.account.clone(),
+                        account_name: inv.account_name.clone(),
+                        kind: inv.kind,
+                        period: inv.period.clone(),
+                        issued: inv.issued,
+                        due: inv.due,
+                        currency: inv.currency.clone(),
+                        lines,
+                        total: inv.total,
+                        credit_applied: inv.credit_applied,
+                        counts: inv
+                            .full_time_users
+                            .zip(inv.part_time_users)
+                            .map(|(f, p)| crate::domain::UserCounts { full_time: f, part_time: p }),
+                        tier_label: inv.tier_label.clone(),
+                        users: inv.users.clone(),
+                    };
+                    let r = Renderer::for_config(config)?.invoice(&config.company, &doc)?;
+                    if fmt == "html" {
+                        print!("{}", r.html);
+                    } else {
+                        println!("Subject: {}\n", r.subject);
+                        print!("{}", r.text);
+                    }
+                }
+            }
+        }
+    }
+    Ok(Outcome { code: 0 })
+}
+
+pub(super) async fn payments(cmd: PaymentsCmd, c: &Ctx<'_>) -> Result<Outcome> {
+    let Ctx { config, store, now, today } = *c;
+    match cmd {
+        PaymentsCmd::Record { account, amount, method, reference, invoices } => {
+            let id = AccountId::parse(&stored_id(store, &account).await?).map_err(|e| anyhow!(e))?;
+            let amount = Money::parse(&amount).map_err(|e| anyhow!("--amount: {e}"))?;
+            if !amount.is_positive() {
+                bail!("--amount must be more than 0");
+            }
+            let invoices: Vec<String> = invoices.iter().map(|n| n.trim().to_ascii_uppercase()).collect();
+            let mut tx = store.begin().await?;
+            let out = tx
+                .record_payment(
+                    id.as_str(),
+                    amount,
+                    &config.company.currency,
+                    &method,
+                    reference.as_deref(),
+                    "manual",
+                    today,
+                    &invoices,
+                    now,
+                )
+                .await?;
+            tx.commit().await?;
+            let cur = &config.company.currency;
+            println!("recorded payment #{} for {id}: {} by {method}", out.payment_id, amount.display_in(cur));
+            for (n, a) in &out.applied {
+                println!("  {} applied to {n}", a.display_in(cur));
+            }
+            if out.credit.is_positive() {
+                println!("  {} kept as credit for the next invoice", out.credit.display_in(cur));
+            }
+        }
+    }
+    Ok(Outcome { code: 0 })
+}
+
+pub(super) async fn report(cmd: ReportCmd, c: &Ctx<'_>) -> Result<Outcome> {
+    let Ctx { config, store, today, .. } = *c;
+    match cmd {
+        ReportCmd::Aging { json } => {
+            use crate::domain::aging::{BUCKETS, aging};
+            let mut open: Vec<(String, String, NaiveDate, Money)> = store
+                .invoices(None, true)
+                .await?
+                .into_iter()
+                .map(|i| (i.account, i.account_name, i.due, i.balance))
+                .collect();
+            open.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
+            let (rows, totals, total) = aging(&open, today);
+            let cur = &config.company.currency;
+            if json {
+                let bucket_obj = |b: &[Money; 5]| {
+                    let mut m = serde_json::Map::new();
+                    for (name, v) in BUCKETS.iter().zip(b) {
+                        m.insert((*name).to_string(), json!(v.to_string()));
+                    }
+                    m
+                };
+                let accounts: Vec<Value> = rows
+                    .iter()
+                    .map(|r| {
+                        let mut o = bucket_obj(&r.buckets);
+                        o.insert("account".into(), json!(r.account));
+                        o.insert("name".into(), json!(r.name));
+                        o.insert("total".into(), json!(r.total.to_string()));
+                        Value::Object(o)
+                    })
+                    .collect();
+                let mut t = bucket_obj(&totals);
+                t.insert("total".into(), json!(total.to_string()));
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(
+                        &json!({"as_of": today.to_string(), "currency": cur, "accounts": accounts, "totals": t})
+                    )?
+                );
+            } else {
+                println!("Aging of open invoices at {today} ({cur}), by days past due");
+                println!(
+                    "{:<10} {:<26} {:>11} {:>11} {:>11} {:>11} {:>11} {:>12}",
+                    "account", "name", "current", "1-30", "31-60", "61-90", "90+", "total"
+                );
+                for r in &rows {
+                    let b: Vec<String> = r.buckets.iter().map(|m| m.grouped()).collect();
+                    println!(
+                        "{:<10} {:<26} {:>11} {:>11} {:>11} {:>11} {:>11} {:>12}",
+                        r.account,
+                        r.name,
+                        b[0],
+                        b[1],
+                        b[2],
+                        b[3],
+                        b[4],
+                        r.total.grouped()
+                    );
+                }
+                let b: Vec<String> = totals.iter().map(|m| m.grouped()).collect();
+                println!(
+                    "{:<10} {:<26} {:>11} {:>11} {:>11} {:>11} {:>11} {:>12}",
+                    "TOTAL",
+                    "",
+                    b[0],
+                    b[1],
+                    b[2],
+                    b[3],
+                    b[4],
+                    total.grouped()
+                );
+            }
+        }
+    }
+    Ok(Outcome { code: 0 })
+}
+
+/// An invoice as `invoices list --json` prints it (and, without account and
+/// status, as an account's open invoice).
+#[derive(Serialize)]
+pub(super) struct InvoiceView<'a> {
+    number: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    account: Option<&'a str>,
+    kind: &'static str,
+    period: &'a str,
+    issued: String,
+    due: String,
+    total: String,
+    balance: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<&'a str>,
+}
+
+impl<'a> InvoiceView<'a> {
+    pub(super) fn of(i: &'a InvoiceRecord) -> InvoiceView<'a> {
+        InvoiceView {
+            number: &i.number,
+            account: Some(&i.account),
+            kind: i.kind.as_str(),
+            period: &i.period,
+            issued: i.issued.to_string(),
+            due: i.due.to_string(),
+            total: i.total.to_string(),
+            balance: i.balance.to_string(),
+            status: Some(&i.status),
+        }
+    }
+
+    pub(super) fn within_account(i: &'a InvoiceRecord) -> InvoiceView<'a> {
+        InvoiceView { account: None, status: None, ..InvoiceView::of(i) }
+    }
+}
