@@ -3,7 +3,8 @@
 //! someone allowed to ask, in a message that is provably theirs; everything
 //! else goes to a person.
 
-use crate::reading::{Confidence, Kind, Reading};
+use crate::reading::{Confidence, Kind, PaymentSource as Source, Reading};
+use crate::trust::Verdict;
 
 /// How many automatic answers one sender gets a day, at most.
 pub const ANSWERS_PER_SENDER_PER_DAY: i64 = 3;
@@ -68,14 +69,33 @@ pub struct Plan {
     pub acknowledge: bool,
 }
 
-fn one(accounts: &[String]) -> Result<String, String> {
+/// Which account the matches name: exactly one, none, or several.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Matched {
+    One(String),
+    Nobody,
+    Several(Vec<String>),
+}
+
+impl Matched {
+    /// The one account, or why there is not one (`several (A, B)`, `none`).
+    fn one(self) -> Result<String, String> {
+        match self {
+            Matched::One(a) => Ok(a),
+            Matched::Nobody => Err("none".into()),
+            Matched::Several(many) => Err(format!("several ({})", many.join(", "))),
+        }
+    }
+}
+
+fn one(accounts: &[String]) -> Matched {
     let mut a = accounts.to_vec();
     a.sort();
     a.dedup();
-    match a.as_slice() {
-        [one] => Ok(one.clone()),
-        [] => Err("none".into()),
-        many => Err(format!("several ({})", many.join(", "))),
+    match a.len() {
+        0 => Matched::Nobody,
+        1 => Matched::One(a.remove(0)),
+        _ => Matched::Several(a),
     }
 }
 
@@ -97,7 +117,7 @@ pub fn plan(r: &Reading, f: &Facts) -> Plan {
         && known
         && !r.automated
         && !f.approved
-        && r.authentication != "fail"
+        && r.authentication != Verdict::Fail
         && f.answers_today < ANSWERS_PER_SENDER_PER_DAY;
     Plan { action, acknowledge }
 }
@@ -141,9 +161,9 @@ fn authenticated(r: &Reading, f: &Facts) -> Result<(), String> {
     let domain = r.from.rsplit('@').next().unwrap_or("");
     let how =
         if r.authentication_detail.is_empty() { String::new() } else { format!(" ({})", r.authentication_detail) };
-    if !f.require_authentication || f.approved || r.authentication == "pass" {
+    if !f.require_authentication || f.approved || r.authentication == Verdict::Pass {
         Ok(())
-    } else if r.authentication == "fail" {
+    } else if r.authentication == Verdict::Fail {
         Err(format!("possibly forged: the check of its origin failed{how}"))
     } else {
         Err(format!("not proven to come from {domain}{how}"))
@@ -156,7 +176,9 @@ fn user_change(r: &Reading, f: &Facts) -> Action {
     } else {
         (&f.from_accounts, r.from.clone())
     };
-    let account = one(accounts);
+    let matched = one(accounts);
+    let nobody = matched == Matched::Nobody;
+    let account = matched.one();
     let mut reasons = Vec::new();
     if let Err(e) = authenticated(r, f) {
         reasons.push(e);
@@ -174,7 +196,7 @@ fn user_change(r: &Reading, f: &Facts) -> Action {
         ));
     }
     match &account {
-        Err(n) if n == "none" => reasons.push(format!("{who} is not a billing or authorized contact of any account")),
+        Err(_) if nobody => reasons.push(format!("{who} is not a billing or authorized contact of any account")),
         Err(n) => reasons.push(format!("{who} is a contact of {n} accounts; which one is meant is not clear")),
         Ok(_) => {}
     }
@@ -201,11 +223,13 @@ fn user_change(r: &Reading, f: &Facts) -> Action {
 fn payment(r: &Reading, f: &Facts) -> Action {
     let Some(p) = &r.payment else { return Action::Review { account: None, reasons: vec!["no payment read".into()] } };
     let by_invoice = one(&f.invoice_accounts);
-    let account = match (&by_invoice, one(&f.payer_accounts), one(&f.from_accounts)) {
+    let several_by_invoice = matches!(by_invoice, Matched::Several(_));
+    let by_invoice = by_invoice.one();
+    let account = match (&by_invoice, one(&f.payer_accounts).one(), one(&f.from_accounts).one()) {
         (Ok(a), _, _) => Ok(a.clone()),
-        (Err(e), _, _) if e != "none" => Err(format!("the invoices named belong to {e} accounts")),
+        (Err(e), _, _) if several_by_invoice => Err(format!("the invoices named belong to {e} accounts")),
         (_, Ok(a), _) => Ok(a),
-        (_, _, Ok(a)) if p.source == "customer_claim" => Ok(a),
+        (_, _, Ok(a)) if p.source == Source::CustomerClaim => Ok(a),
         _ => Err("no account matches the invoices or the payer".to_string()),
     };
     let mut reasons = Vec::new();
@@ -213,7 +237,7 @@ fn payment(r: &Reading, f: &Facts) -> Action {
         reasons.push(format!("no such invoice: {}", f.unknown_invoices.join(", ")));
     }
     // one customer's payer naming another's invoice: whose money is it?
-    if let (Ok(owner), Ok(payer)) = (&by_invoice, one(&f.payer_accounts))
+    if let (Ok(owner), Matched::One(payer)) = (&by_invoice, one(&f.payer_accounts))
         && *owner != payer
         && !f.approved
     {
@@ -235,9 +259,9 @@ fn payment(r: &Reading, f: &Facts) -> Action {
     if p.amount.is_none() {
         reasons.push("no amount".into());
     }
-    let bank = p.source == "bank_notice" && f.trusted_payment_sender;
+    let bank = p.source == Source::BankNotice && f.trusted_payment_sender;
     if !bank && !f.approved {
-        if p.source == "bank_notice" {
+        if p.source == Source::BankNotice {
             reasons.push(format!(
                 "{} is not a trusted payment sender; only [trust] payment_senders mark invoices paid",
                 r.from
@@ -265,10 +289,10 @@ mod tests {
 
     /// A reading whose origin intake proved (`pass`).
     fn reading(raw: &str) -> Reading {
-        proven(raw, "pass")
+        proven(raw, Verdict::Pass)
     }
 
-    fn proven(raw: &str, verdict: &'static str) -> Reading {
+    fn proven(raw: &str, verdict: Verdict) -> Reading {
         let mut r = crate::reading::read(raw.as_bytes()).unwrap();
         r.authentication = verdict;
         r
@@ -295,10 +319,10 @@ mod tests {
 
     #[test]
     fn forged_unknown_or_ambiguous_senders_go_to_review() {
-        let forged = plan(&proven(ADD, "fail"), &facts());
+        let forged = plan(&proven(ADD, Verdict::Fail), &facts());
         assert!(matches!(forged.action, Action::Review { .. }));
         assert!(!forged.acknowledge, "a forgery is never answered");
-        let unauthenticated = plan(&proven(ADD, "none"), &facts());
+        let unauthenticated = plan(&proven(ADD, Verdict::None), &facts());
         assert!(matches!(unauthenticated.action, Action::Review { .. }));
         assert!(unauthenticated.acknowledge, "an unproven contact is told a person will look");
         let stranger = Facts { from_accounts: vec![], ..facts() };

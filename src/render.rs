@@ -13,7 +13,7 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 
 use crate::config::{Company, Config};
-use crate::domain::{InvoiceKind, Line, Month, Period, UserCounts, UserType};
+use crate::domain::{InvoiceKind, Line, Month, NoticeKind, Period, UserCounts, UserType};
 
 /// An invoice as the customer sees it: the data every template gets.
 #[derive(Clone, Debug)]
@@ -298,7 +298,13 @@ impl Renderer {
 
     /// A notice (`change_confirmation`, `payment_receipt`,
     /// `review_acknowledgement`) from its two templates; `ctx` gets `company`.
-    pub fn notice(&self, kind: &str, company: &Company, subject: String, ctx: minijinja::Value) -> Result<Rendered> {
+    pub fn notice(
+        &self,
+        kind: NoticeKind,
+        company: &Company,
+        subject: String,
+        ctx: minijinja::Value,
+    ) -> Result<Rendered> {
         let ctx = context! {
             company => context! {
                 name => company.name,

@@ -86,19 +86,36 @@ fn messages() -> Vec<String> {
     ]
 }
 
-/// An installation with accounts, reading a mailbox from its first message.
-fn installed() -> (Bm, Config) {
-    let bm = Bm::new();
-    let pw = bm.write("imap-password", "secret\n");
-    let imap = format!(
-        "[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"plain\"\nusername = \"accounting@krgroup.example\"\n\
-         password_file = \"{}\"\nstart = \"2026-01-01\"\n",
-        pw.display()
-    );
-    bm.write("billmail.toml", &format!("{}\n{imap}", common::CONFIG));
-    bm.import_accounts(ACCOUNTS, NOV2).ok();
-    let config = Config::load(&bm.path("billmail.toml")).unwrap();
-    (bm, config)
+/// An installation with accounts, reading a mailbox from its first message,
+/// and what intake is given.
+struct Installed {
+    _bm: Bm,
+    config: Config,
+    store: Store,
+    renderer: Renderer,
+}
+
+impl Installed {
+    async fn new() -> Installed {
+        let bm = Bm::new();
+        let pw = bm.write("imap-password", "secret\n");
+        let imap = format!(
+            "[imap]\nhost = \"127.0.0.1\"\nport = 1\nsecurity = \"plain\"\nusername = \"accounting@krgroup.example\"\n\
+             password_file = \"{}\"\nstart = \"2026-01-01\"\n",
+            pw.display()
+        );
+        bm.write("billmail.toml", &format!("{}\n{imap}", common::CONFIG));
+        bm.import_accounts(ACCOUNTS, NOV2).ok();
+        let config = Config::load(&bm.path("billmail.toml")).unwrap();
+        let store = Store::open(&config.database.path).await.unwrap();
+        Installed { _bm: bm, config, store, renderer: Renderer::new() }
+    }
+
+    /// One pass over `mailbox` at `now()`.
+    async fn pass(&self, mailbox: &mut Memory) -> anyhow::Result<billmail::intake::IntakeReport> {
+        let actor = Actor { config: &self.config, renderer: &self.renderer, dkim: None };
+        from_source(mailbox, &actor, &self.store, now(), &CancellationToken::new()).await
+    }
 }
 
 async fn count(store: &Store, table: &str) -> i64 {
@@ -107,31 +124,27 @@ async fn count(store: &Store, table: &str) -> i64 {
 
 #[tokio::test]
 async fn a_pass_takes_in_commits_and_moves_each_message() {
-    let (_bm, config) = installed();
-    let store = Store::open(&config.database.path).await.unwrap();
-    let renderer = Renderer::new();
-    let actor = Actor { config: &config, renderer: &renderer, dkim: None };
+    let books = Installed::new().await;
+    let store = &books.store;
     let mut mailbox = Memory::new(&messages());
 
-    let report = from_source(&mut mailbox, &actor, &store, now(), &CancellationToken::new()).await.unwrap();
+    let report = books.pass(&mut mailbox).await.unwrap();
     assert_eq!((report.processed, report.review, report.left), (2, 0, 1), "{}", report.summary());
     assert_eq!(mailbox.moved, vec![(2, Disposition::Processed), (3, Disposition::Processed)]);
     assert_eq!(mailbox.folder.keys().copied().collect::<Vec<_>>(), vec![1], "the question stays for people");
     assert_eq!(store.folder_mark("INBOX").await.unwrap(), Some((7, 3)));
 
     // a second pass finds nothing new
-    let again = from_source(&mut mailbox, &actor, &store, now(), &CancellationToken::new()).await.unwrap();
+    let again = books.pass(&mut mailbox).await.unwrap();
     assert_eq!((again.processed, again.review, again.left), (0, 0, 0));
-    assert_eq!(count(&store, "messages").await, 3);
+    assert_eq!(count(store, "messages").await, 3);
 }
 
 #[tokio::test]
 async fn a_failure_of_the_books_rolls_the_batch_back_and_nothing_is_marked_taken() {
-    let (_bm, config) = installed();
-    let store = Store::open(&config.database.path).await.unwrap();
-    let renderer = Renderer::new();
-    let actor = Actor { config: &config, renderer: &renderer, dkim: None };
-    let changes_before = count(&store, "count_changes").await;
+    let books = Installed::new().await;
+    let store = &books.store;
+    let changes_before = count(store, "count_changes").await;
     // the failing seam: the disk gives out when the second message's change
     // is written (after the first message was stored in the same batch)
     sqlx::query(
@@ -143,14 +156,14 @@ async fn a_failure_of_the_books_rolls_the_batch_back_and_nothing_is_marked_taken
     .unwrap();
     let mut mailbox = Memory::new(&messages());
 
-    let err = from_source(&mut mailbox, &actor, &store, now(), &CancellationToken::new()).await.unwrap_err();
+    let err = books.pass(&mut mailbox).await.unwrap_err();
     assert!(format!("{err:#}").contains("disk I/O error"), "{err:#}");
     assert!(mailbox.moved.is_empty(), "nothing is moved: {:?}", mailbox.moved);
     assert_eq!(mailbox.folder.len(), 3);
     for table in ["messages", "review_items", "outbox"] {
-        assert_eq!(count(&store, table).await, 0, "nothing of the batch is recorded in {table}");
+        assert_eq!(count(store, table).await, 0, "nothing of the batch is recorded in {table}");
     }
-    assert_eq!(count(&store, "count_changes").await, changes_before);
+    assert_eq!(count(store, "count_changes").await, changes_before);
     assert_eq!(
         store.folder_mark("INBOX").await.unwrap(),
         Some((7, 0)),
@@ -159,27 +172,25 @@ async fn a_failure_of_the_books_rolls_the_batch_back_and_nothing_is_marked_taken
 
     // the disk is back: the next pass takes the whole batch in, once
     sqlx::query("DROP TRIGGER disk_gives_out").execute(store.pool()).await.unwrap();
-    let report = from_source(&mut mailbox, &actor, &store, now(), &CancellationToken::new()).await.unwrap();
+    let report = books.pass(&mut mailbox).await.unwrap();
     assert_eq!((report.processed, report.review, report.left), (2, 0, 1), "{}", report.summary());
-    assert_eq!(count(&store, "messages").await, 3);
-    assert_eq!(count(&store, "count_changes").await, changes_before + 2);
+    assert_eq!(count(store, "messages").await, 3);
+    assert_eq!(count(store, "count_changes").await, changes_before + 2);
     assert_eq!(store.folder_mark("INBOX").await.unwrap(), Some((7, 3)));
 }
 
 #[tokio::test]
 async fn a_refused_change_goes_to_review_and_the_batch_goes_on() {
-    let (_bm, config) = installed();
-    let store = Store::open(&config.database.path).await.unwrap();
-    let renderer = Renderer::new();
-    let actor = Actor { config: &config, renderer: &renderer, dkim: None };
+    let books = Installed::new().await;
     // ACME has 3 part-time users: removing five would leave a negative count
     let mut mailbox = Memory::new(&[
         mail("r5", "Remove five", "Please remove five part-time users effective December 1, 2026."),
         mail("a1", "Add one", "Please add one new full-time user, Maria Lopez, starting December 1, 2026."),
     ]);
-    let report = from_source(&mut mailbox, &actor, &store, now(), &CancellationToken::new()).await.unwrap();
+    let report = books.pass(&mut mailbox).await.unwrap();
     assert_eq!((report.processed, report.review), (1, 1), "{}", report.summary());
     assert_eq!(mailbox.moved, vec![(2, Disposition::Processed), (1, Disposition::Review)]);
-    let reasons: String = sqlx::query_scalar("SELECT reasons FROM review_items").fetch_one(store.pool()).await.unwrap();
+    let reasons: String =
+        sqlx::query_scalar("SELECT reasons FROM review_items").fetch_one(books.store.pool()).await.unwrap();
     assert!(reasons.contains("would leave 22 full-time and -2 part-time users"), "{reasons}");
 }

@@ -57,9 +57,9 @@ struct Figures {
     kind: Kind,
     deltas: (i64, i64),
     totals: (Option<i64>, Option<i64>),
-    amount: Option<String>,
+    amount: Option<rust_decimal::Decimal>,
     currency: Option<String>,
-    method: Option<&'static str>,
+    method: Option<billmail::reading::PaymentMethod>,
     invoices: Vec<String>,
 }
 
@@ -69,7 +69,7 @@ fn figures(r: &Reading) -> Figures {
         kind: r.kind,
         deltas: r.deltas(),
         totals: totals.unwrap_or((None, None)),
-        amount: r.payment.as_ref().and_then(|p| p.amount.clone()),
+        amount: r.payment.as_ref().and_then(|p| p.amount),
         currency: r.payment.as_ref().and_then(|p| p.currency.clone()),
         method: r.payment.as_ref().map(|p| p.method),
         invoices: r.payment.as_ref().map(|p| p.invoice_numbers.clone()).unwrap_or_default(),
@@ -97,9 +97,9 @@ fn right(r: &Reading, exp: &Value) -> bool {
         Kind::Payment => {
             let p = r.payment.as_ref().unwrap();
             let e = &exp["payment"];
-            p.amount.as_deref() == e["amount"].as_str()
+            p.amount.map(|a| format!("{a:.2}")).as_deref() == e["amount"].as_str()
                 && p.currency.as_deref() == e["currency"].as_str()
-                && e["method"] == p.method
+                && e["method"] == p.method.as_str()
         }
         Kind::Other => true,
         _ => false,

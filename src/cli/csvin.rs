@@ -1,7 +1,7 @@
 //! The import files: every row validated before anything is written; any
 //! bad row refuses the whole file with its line number and the reason.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
@@ -29,13 +29,16 @@ const ACCOUNT_COLUMNS: &[&str] = &[
 const ACCOUNT_REQUIRED: &[&str] = &["id", "name", "tier", "full_time_users", "part_time_users", "billing_emails"];
 const SUBSCRIPTION_COLUMNS: &[&str] = &["account", "product", "quantity", "unit_price"];
 
-struct Rows {
+/// The rows of an import file as `T` (serde, by column name; a column the
+/// file does not have reads as empty), each with its line, and the columns
+/// the header names.
+struct Rows<T> {
     file: String,
     header: Vec<String>,
-    rows: Vec<(usize, BTreeMap<String, String>)>,
+    rows: Vec<(usize, T)>,
 }
 
-fn read(path: &Path, known: &[&str], required: &[&str]) -> Result<Rows> {
+fn read<T: serde::de::DeserializeOwned>(path: &Path, known: &[&str], required: &[&str]) -> Result<Rows<T>> {
     let file = path.display().to_string();
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {file}"))?;
     let text = String::from_utf8(bytes).map_err(|e| anyhow::anyhow!("{file}: not UTF-8 text ({e})"))?;
@@ -61,6 +64,8 @@ fn read(path: &Path, known: &[&str], required: &[&str]) -> Result<Rows> {
             bail!("{file} line 1: missing column {r:?}");
         }
     }
+    // the columns by the names serde knows (the file may write them in capitals)
+    let names = csv::StringRecord::from(header.clone());
     let mut rows = Vec::new();
     for rec in rdr.records() {
         let rec = rec.map_err(|e| {
@@ -71,13 +76,47 @@ fn read(path: &Path, known: &[&str], required: &[&str]) -> Result<Rows> {
         if rec.iter().all(str::is_empty) {
             continue;
         }
-        let map = header.iter().cloned().zip(rec.iter().map(String::from)).collect();
-        rows.push((line, map));
+        let row: T = rec.deserialize(Some(&names)).map_err(|e| anyhow::anyhow!("{file} line {line}: {e}"))?;
+        rows.push((line, row));
     }
     if rows.is_empty() {
         bail!("{file}: no rows below the header");
     }
     Ok(Rows { file, header, rows })
+}
+
+/// One row of `accounts.csv`, as written.
+#[derive(serde::Deserialize)]
+struct AccountRow {
+    id: String,
+    name: String,
+    tier: String,
+    full_time_users: String,
+    part_time_users: String,
+    billing_emails: String,
+    #[serde(default)]
+    authorized_emails: String,
+    #[serde(default)]
+    payer_names: String,
+    #[serde(default)]
+    start_date: String,
+    #[serde(default)]
+    full_time_rate: String,
+    #[serde(default)]
+    part_time_rate: String,
+    #[serde(default)]
+    full_time_names: String,
+    #[serde(default)]
+    part_time_names: String,
+}
+
+/// One row of a subscriptions file, as written.
+#[derive(serde::Deserialize)]
+struct SubscriptionRow {
+    account: String,
+    product: String,
+    quantity: String,
+    unit_price: String,
 }
 
 fn csv_error_reason(e: &csv::Error) -> String {
@@ -112,54 +151,47 @@ fn emails(s: &str, col: &str) -> Result<Vec<EmailAddress>, String> {
     Ok(out)
 }
 
-fn account_row(config: &Config, r: &BTreeMap<String, String>) -> Result<AccountImport, String> {
-    let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("");
-    let id = AccountId::parse(get("id"))?;
-    let name = get("name").to_string();
+/// A row checked; `header` says which columns the file has (an empty
+/// cell clears a list, a column the file lacks leaves the account's as it is).
+fn account_row(config: &Config, r: &AccountRow, header: &[String]) -> Result<AccountImport, String> {
+    let has = |col: &str| header.iter().any(|h| h == col);
+    let id = AccountId::parse(&r.id)?;
+    let name = r.name.clone();
     if name.is_empty() {
         return Err("name is empty".into());
     }
-    let tier = get("tier").to_string();
+    let tier = r.tier.clone();
     if config.tier(&tier).is_none() {
         let known: Vec<&str> = config.tiers.keys().map(String::as_str).collect();
         return Err(format!("unknown tier {tier:?} (known: {})", known.join(", ")));
     }
     let counts = UserCounts {
-        full_time: limits::within(
-            count(get("full_time_users"), "full_time_users")?,
-            limits::MAX_USERS,
-            "full_time_users",
-        )?,
-        part_time: limits::within(
-            count(get("part_time_users"), "part_time_users")?,
-            limits::MAX_USERS,
-            "part_time_users",
-        )?,
+        full_time: limits::within(count(&r.full_time_users, "full_time_users")?, limits::MAX_USERS, "full_time_users")?,
+        part_time: limits::within(count(&r.part_time_users, "part_time_users")?, limits::MAX_USERS, "part_time_users")?,
     };
-    let billing_emails = emails(get("billing_emails"), "billing_emails")?;
+    let billing_emails = emails(&r.billing_emails, "billing_emails")?;
     if billing_emails.is_empty() {
         return Err("billing_emails is empty: invoices need somewhere to go".into());
     }
-    // a column the file does not have leaves the account's own list as it is
-    let authorized_emails = match r.contains_key("authorized_emails") {
-        true => Some(emails(get("authorized_emails"), "authorized_emails")?),
+    let authorized_emails = match has("authorized_emails") {
+        true => Some(emails(&r.authorized_emails, "authorized_emails")?),
         false => None,
     };
-    let start_date = match get("start_date") {
+    let start_date = match r.start_date.as_str() {
         "" => None,
         s => Some(NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| format!("start_date {s:?} is not YYYY-MM-DD"))?),
     };
-    let rate = |col: &str| -> Result<Option<Money>, String> {
-        match get(col) {
+    let rate = |col: &str, s: &str| -> Result<Option<Money>, String> {
+        match s {
             "" => Ok(None),
             s => Money::parse(s).map(Some).map_err(|e| format!("{col}: {e}")),
         }
     };
-    let names = |col: &str, n: i64, label: &str| -> Result<Option<Vec<String>>, String> {
-        if !r.contains_key(col) || get(col).is_empty() {
+    let names = |col: &str, s: &str, n: i64, label: &str| -> Result<Option<Vec<String>>, String> {
+        if s.is_empty() {
             return Ok(None);
         }
-        let v = list(get(col));
+        let v = list(s);
         if v.len() as i64 != n {
             return Err(format!("{col} names {} people but {label} is {n}", v.len()));
         }
@@ -173,24 +205,24 @@ fn account_row(config: &Config, r: &BTreeMap<String, String>) -> Result<AccountI
         counts,
         billing_emails,
         authorized_emails,
-        payer_names: r.contains_key("payer_names").then(|| list(get("payer_names"))),
+        payer_names: has("payer_names").then(|| list(&r.payer_names)),
         start_date,
-        full_time_rate: rate("full_time_rate")?,
-        part_time_rate: rate("part_time_rate")?,
-        full_time_names: names("full_time_names", counts.full_time, "full_time_users")?,
-        part_time_names: names("part_time_names", counts.part_time, "part_time_users")?,
-        columns: r.keys().cloned().collect(),
+        full_time_rate: rate("full_time_rate", &r.full_time_rate)?,
+        part_time_rate: rate("part_time_rate", &r.part_time_rate)?,
+        full_time_names: names("full_time_names", &r.full_time_names, counts.full_time, "full_time_users")?,
+        part_time_names: names("part_time_names", &r.part_time_names, counts.part_time, "part_time_users")?,
+        columns: header.to_vec(),
     })
 }
 
 pub fn accounts(config: &Config, path: &Path) -> Result<Vec<AccountImport>> {
-    let rows = read(path, ACCOUNT_COLUMNS, ACCOUNT_REQUIRED)?;
-    let _ = &rows.header;
+    let rows: Rows<AccountRow> = read(path, ACCOUNT_COLUMNS, ACCOUNT_REQUIRED)?;
     let mut out: Vec<AccountImport> = Vec::new();
     // (a lookup, not a scan of the rows so far: 100,000 rows would take minutes)
     let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (line, r) in &rows.rows {
-        let mut row = account_row(config, r).map_err(|e| anyhow::anyhow!("{} line {line}: {e}", rows.file))?;
+        let mut row =
+            account_row(config, r, &rows.header).map_err(|e| anyhow::anyhow!("{} line {line}: {e}", rows.file))?;
         row.line = *line;
         // `ACME` and `acme` are one account
         if let Some(first) = seen.insert(row.id.as_str().to_ascii_uppercase(), *line) {
@@ -202,19 +234,18 @@ pub fn accounts(config: &Config, path: &Path) -> Result<Vec<AccountImport>> {
 }
 
 pub fn subscriptions(path: &Path) -> Result<Vec<SubscriptionImport>> {
-    let rows = read(path, SUBSCRIPTION_COLUMNS, SUBSCRIPTION_COLUMNS)?;
+    let rows: Rows<SubscriptionRow> = read(path, SUBSCRIPTION_COLUMNS, SUBSCRIPTION_COLUMNS)?;
     let mut out: Vec<SubscriptionImport> = Vec::new();
     let mut seen: std::collections::HashMap<(String, String), usize> = std::collections::HashMap::new();
     for (line, r) in &rows.rows {
-        let get = |k: &str| r.get(k).map(String::as_str).unwrap_or("");
         let parsed = (|| -> Result<SubscriptionImport, String> {
-            let account = AccountId::parse(get("account"))?;
-            let product = get("product").to_string();
+            let account = AccountId::parse(&r.account)?;
+            let product = r.product.clone();
             if product.is_empty() {
                 return Err("product is empty".into());
             }
-            let quantity = limits::within(count(get("quantity"), "quantity")?, limits::MAX_QUANTITY, "quantity")?;
-            let unit_price = Money::parse(get("unit_price")).map_err(|e| format!("unit_price: {e}"))?;
+            let quantity = limits::within(count(&r.quantity, "quantity")?, limits::MAX_QUANTITY, "quantity")?;
+            let unit_price = Money::parse(&r.unit_price).map_err(|e| format!("unit_price: {e}"))?;
             let unit_price = limits::price(unit_price, "unit_price")?;
             Ok(SubscriptionImport { line: *line, account, product, quantity, unit_price })
         })()

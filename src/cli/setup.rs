@@ -41,12 +41,12 @@ pub(super) async fn check_mailbox(config: &Config, now: DateTime<Utc>) -> Result
         }
     };
     println!("IMAP {}:{} as {}: logged in", imap.host, imap.port, imap.username);
-    let has = |c: &str| m.capabilities.iter().any(|x| x.eq_ignore_ascii_case(c));
+    let has = |c: &str| m.server.capabilities.iter().any(|x| x.eq_ignore_ascii_case(c));
     let yes = |b: bool| if b { "yes" } else { "no" };
     println!(
         "  separator {:?}, personal namespace {:?}",
-        m.layout.separator.map(String::from).unwrap_or_else(|| "none (flat)".into()),
-        m.layout.prefix
+        m.server.layout.separator.map(String::from).unwrap_or_else(|| "none (flat)".into()),
+        m.server.layout.prefix
     );
     println!(
         "  IDLE {} (else polling every {}s), MOVE {}, UIDPLUS {}, NAMESPACE {}",

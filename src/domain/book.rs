@@ -188,6 +188,16 @@ mod tests {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
+    fn ch(id: i64, eff: &str, full_time: i64, part_time: i64) -> CountChange {
+        CountChange {
+            id,
+            effective: d(eff),
+            delta: CountDelta { full_time, part_time },
+            reason: String::new(),
+            accounted: false,
+        }
+    }
+
     #[test]
     fn first_period_rules() {
         let created = d("2026-11-20");
@@ -201,16 +211,39 @@ mod tests {
 
     #[test]
     fn counts_sum_changes_in_force() {
-        let ch = |id, eff: &str, ft, pt| CountChange {
-            id,
-            effective: d(eff),
-            delta: CountDelta { full_time: ft, part_time: pt },
-            reason: String::new(),
-            accounted: false,
-        };
         let changes = vec![ch(1, "2026-11-20", 10, 2), ch(2, "2026-12-10", 2, 0), ch(3, "2026-12-01", -1, 1)];
         assert_eq!(counts_on(&changes, d("2026-11-30")), UserCounts { full_time: 10, part_time: 2 });
         assert_eq!(counts_on(&changes, d("2026-12-01")), UserCounts { full_time: 9, part_time: 3 });
         assert_eq!(counts_on(&changes, d("2026-12-10")), UserCounts { full_time: 11, part_time: 3 });
+    }
+
+    #[test]
+    fn a_change_never_takes_a_count_below_zero_then_or_later() {
+        // 10 full-time, 2 part-time from Nov 20; two part-timers leave Dec 10
+        let changes = vec![ch(1, "2026-11-20", 10, 2), ch(2, "2026-12-10", 0, -2)];
+        let delta = |ft, pt| CountDelta { full_time: ft, part_time: pt };
+        assert_eq!(
+            check_change(&changes, d("2026-12-01"), delta(-3, 0)),
+            Ok((UserCounts { full_time: 10, part_time: 2 }, UserCounts { full_time: 7, part_time: 2 }))
+        );
+        assert!(matches!(
+            check_change(&changes, d("2026-12-01"), delta(0, -3)),
+            Err(CountRefusal::WouldGoNegative { after: UserCounts { part_time: -1, .. }, .. })
+        ));
+        // fine on Dec 1, but the recorded Dec 10 departure would then go below zero
+        assert!(matches!(
+            check_change(&changes, d("2026-12-01"), delta(0, -1)),
+            Err(CountRefusal::ConflictsWithLater { .. })
+        ));
+        assert!(matches!(
+            check_change(&changes, d("2026-12-01"), delta(MAX_USERS + 1, 0)),
+            Err(CountRefusal::TooMany { .. })
+        ));
+        assert!(matches!(
+            check_change(&changes, d("2026-12-01"), delta(MAX_USERS - 5, 0)),
+            Err(CountRefusal::OverLimit { .. })
+        ));
+        let refusal = check_change(&changes, d("2026-12-01"), delta(0, -3)).unwrap_err();
+        assert_eq!(refusal.to_string(), "-3 part-time would leave 10 full-time and -1 part-time users on 2026-12-01");
     }
 }

@@ -4,6 +4,9 @@
 //! so a late payment or a run after downtime lands in the right state.
 
 use chrono::{Days, NaiveDate};
+use serde::Serialize;
+
+use super::ids::NoticeKind;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -100,6 +103,126 @@ pub fn evaluate(today: NaiveDate, ledger: &Ledger, policy: &Policy) -> Option<St
     (sent.is_none_or(|s| s < stage)).then_some(Step::Remind { invoice, stage, days_past_due: days })
 }
 
+/// What recording a step changes in the books.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Record {
+    /// Reminder `stage` for `invoice` was sent.
+    Reminder { invoice: i64, stage: usize },
+    /// The account's standing is now `to`, since `since`, for `why`.
+    Standing { to: Standing, since: NaiveDate, why: String },
+}
+
+/// What a collections notice says besides the account and its invoices:
+/// the template context of reminders, holds and releases.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NoticeFacts {
+    /// Days the oldest unpaid invoice is past due.
+    pub days: i64,
+    /// Reminders: "by December 15, 2026" (when a credit hold would begin), or empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credit_hold_on: Option<String>,
+    /// Holds and releases: the day the standing began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_hold_on: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hold_days: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub was_service_hold: Option<bool>,
+}
+
+/// A step, planned: what to record, what to say to whom, and the line that
+/// reports it. Pure: the engine records it, renders the notices and queues
+/// them in one transaction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepPlan {
+    pub record: Record,
+    pub kind: NoticeKind,
+    pub subject: String,
+    pub facts: NoticeFacts,
+    /// The invoice whose thread the notice joins (else the oldest unpaid).
+    pub thread_invoice: Option<i64>,
+    /// Holds and releases are told to the services team as well.
+    pub tell_team: bool,
+    pub line: String,
+}
+
+/// `1 day past due`, `16 days past due`.
+pub fn days_late(n: i64) -> String {
+    if n == 1 { "1 day past due".into() } else { format!("{n} days past due") }
+}
+
+fn long_date(d: NaiveDate) -> String {
+    d.format("%B %-d, %Y").to_string()
+}
+
+/// Plans `step` for the account `account` (`name`) on `today`.
+pub fn plan_step(
+    step: &Step,
+    account: &str,
+    name: &str,
+    ledger: &Ledger,
+    policy: &Policy,
+    today: NaiveDate,
+) -> StepPlan {
+    let earliest_due = ledger.unpaid.iter().map(|(_, d)| *d).filter(|d| *d < today).min();
+    let days = earliest_due.map(|d| (today - d).num_days()).unwrap_or(0);
+    match *step {
+        Step::Remind { invoice, stage, days_past_due } => {
+            let credit_from =
+                earliest_due.map(|d| d + chrono::Duration::days(i64::from(policy.credit_hold_after_days)));
+            StepPlan {
+                record: Record::Reminder { invoice, stage },
+                kind: NoticeKind::Reminder,
+                subject: format!("Payment reminder: {name} is {}", days_late(days_past_due)),
+                facts: NoticeFacts {
+                    days: days_past_due,
+                    credit_hold_on: Some(credit_from.map(|d| format!("by {}", long_date(d))).unwrap_or_default()),
+                    ..NoticeFacts::default()
+                },
+                thread_invoice: Some(invoice),
+                tell_team: false,
+                line: format!("reminder to {account} ({})", days_late(days_past_due)),
+            }
+        }
+        Step::Change { to, since } => {
+            let was = ledger.standing;
+            let why = match to {
+                Standing::CreditHold => format!("credit hold from {since}: a payment {days} days past due"),
+                Standing::ServiceHold => {
+                    format!("service hold from {since}: {} days on credit hold", policy.service_hold_after_days)
+                }
+                Standing::Active => {
+                    format!("{} released on {since}: nothing is past due", was.as_str().replace('_', " "))
+                }
+            };
+            let (kind, subject) = match to {
+                Standing::CreditHold => (NoticeKind::CreditHold, format!("Credit hold on {name}'s account")),
+                Standing::ServiceHold => (NoticeKind::ServiceHold, format!("Service hold on {name}'s account")),
+                Standing::Active => (NoticeKind::HoldReleased, format!("{name}'s account is back in good standing")),
+            };
+            let service_hold_on = since + chrono::Duration::days(i64::from(policy.service_hold_after_days));
+            StepPlan {
+                line: format!("{account} {why}"),
+                record: Record::Standing { to, since, why },
+                kind,
+                subject,
+                facts: NoticeFacts {
+                    days,
+                    since: Some(long_date(since)),
+                    service_hold_on: Some(long_date(service_hold_on)),
+                    hold_days: Some(policy.service_hold_after_days),
+                    was_service_hold: Some(was == Standing::ServiceHold),
+                    ..NoticeFacts::default()
+                },
+                thread_invoice: None,
+                tell_team: true,
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +292,39 @@ mod tests {
             evaluate(d("2026-12-18"), &claimed, &p),
             Some(Step::Change { to: Standing::CreditHold, since: d("2026-12-15") })
         );
+    }
+
+    #[test]
+    fn a_planned_reminder_says_when_the_credit_hold_would_begin() {
+        let l = ledger(Standing::Active);
+        let step = evaluate(d("2026-12-07"), &l, &policy()).unwrap();
+        let plan = plan_step(&step, "ACME", "Acme Dental", &l, &policy(), d("2026-12-07"));
+        assert_eq!(plan.record, Record::Reminder { invoice: 1, stage: 1 });
+        assert_eq!((plan.kind, plan.tell_team, plan.thread_invoice), (NoticeKind::Reminder, false, Some(1)));
+        assert_eq!(plan.subject, "Payment reminder: Acme Dental is 7 days past due");
+        assert_eq!(plan.facts.credit_hold_on.as_deref(), Some("by December 15, 2026"));
+        assert_eq!(plan.line, "reminder to ACME (7 days past due)");
+    }
+
+    #[test]
+    fn a_planned_hold_is_recorded_with_its_reason_and_told_to_the_team() {
+        let l = ledger(Standing::Active);
+        let step = evaluate(d("2026-12-20"), &l, &policy()).unwrap();
+        let plan = plan_step(&step, "ACME", "Acme Dental", &l, &policy(), d("2026-12-20"));
+        let why = "credit hold from 2026-12-15: a payment 20 days past due".to_string();
+        assert_eq!(
+            plan.record,
+            Record::Standing { to: Standing::CreditHold, since: d("2026-12-15"), why: why.clone() }
+        );
+        assert_eq!((plan.kind, plan.tell_team), (NoticeKind::CreditHold, true));
+        assert_eq!(plan.facts.service_hold_on.as_deref(), Some("January 14, 2027"));
+        assert_eq!(plan.line, format!("ACME {why}"));
+        // paid: the hold is released, and the notice says it was a credit hold
+        let paid = Ledger { unpaid: vec![], ..ledger(Standing::CreditHold) };
+        let step = evaluate(d("2026-12-22"), &paid, &policy()).unwrap();
+        let plan = plan_step(&step, "ACME", "Acme Dental", &paid, &policy(), d("2026-12-22"));
+        assert_eq!(plan.kind, NoticeKind::HoldReleased);
+        assert_eq!(plan.facts.was_service_hold, Some(false));
+        assert_eq!(plan.subject, "Acme Dental's account is back in good standing");
     }
 }

@@ -174,6 +174,47 @@ impl InvoiceKind {
     }
 }
 
+/// The kinds of message billmail sends: each has its templates
+/// (`KIND.txt.j2`, `KIND.html.j2`) and is its `X-Billmail-Kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NoticeKind {
+    Invoice,
+    Reminder,
+    CreditHold,
+    ServiceHold,
+    HoldReleased,
+    /// The services team's copy of a hold or release.
+    TeamNotice,
+    ChangeConfirmation,
+    PaymentReceipt,
+    ReviewAcknowledgement,
+    /// To accounting: a customer's billing address bounced.
+    BounceNotice,
+}
+
+impl NoticeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::Invoice => "invoice",
+            NoticeKind::Reminder => "reminder",
+            NoticeKind::CreditHold => "credit_hold",
+            NoticeKind::ServiceHold => "service_hold",
+            NoticeKind::HoldReleased => "hold_released",
+            NoticeKind::TeamNotice => "team_notice",
+            NoticeKind::ChangeConfirmation => "change_confirmation",
+            NoticeKind::PaymentReceipt => "payment_receipt",
+            NoticeKind::ReviewAcknowledgement => "review_acknowledgement",
+            NoticeKind::BounceNotice => "bounce_notice",
+        }
+    }
+}
+
+impl fmt::Display for NoticeKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What an invoice covers: a month (agreement and recurring invoices) or
 /// the day its work was invoiced (service invoices). Written `YYYY-MM` and
 /// `YYYY-MM-DD`, as stored.
@@ -203,7 +244,8 @@ impl fmt::Display for Period {
 }
 
 /// Full-time or part-time: the two kinds of user an agreement bills.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum UserType {
     FullTime,
     PartTime,

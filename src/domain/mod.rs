@@ -9,12 +9,13 @@ pub mod ids;
 pub mod invoice;
 pub mod limits;
 pub mod money;
+pub mod payments;
 
 #[cfg(test)]
 mod tests;
 
 pub use book::{Account, Book, CountChange, Issued, Rates, ServiceEntry, Subscription, SubscriptionVersion};
 pub use calendar::{Job, Schedule, due_jobs};
-pub use ids::{AccountId, CountDelta, EmailAddress, InvoiceKind, Month, Period, UserCounts, UserType};
+pub use ids::{AccountId, CountDelta, EmailAddress, InvoiceKind, Month, NoticeKind, Period, UserCounts, UserType};
 pub use invoice::{Draft, Line, Proration, build};
 pub use money::Money;

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use super::relayed_reason;
 use crate::config::Config;
 use crate::domain::calendar::local_time;
-use crate::domain::{Book, Draft, InvoiceKind, Job, Money, build, due_jobs};
+use crate::domain::{Book, Draft, InvoiceKind, Job, Money, NoticeKind, build, due_jobs};
 use crate::render::{InvoiceDoc, Renderer, message_id};
 use crate::store::{IssueItem, NewMail, Store};
 
@@ -124,7 +124,7 @@ pub async fn run_billing(
         for (mail, (item, (i, _, _))) in mails.iter().zip(items.iter().zip(chunk)) {
             if books[*i].account.billing_emails.is_empty() {
                 let outbox = tx.outbox_id(&mail.message_id).await?;
-                let why = relayed_reason(config, item.account, "invoice");
+                let why = relayed_reason(config, item.account, NoticeKind::Invoice);
                 tx.insert_notice_review(outbox, "invoice", &mail.subject, &[why], now).await?;
                 tx.history(item.account, now, "notice", &format!("{} sent to accounting to pass on", mail.subject))
                     .await?;
@@ -201,7 +201,7 @@ fn invoice_mail(
         to.push(config.company.accounting_address.to_string());
     }
     let mail = NewMail {
-        kind: "invoice".into(),
+        kind: NoticeKind::Invoice.as_str().into(),
         account: Some(acct.id.to_string()),
         invoice_id: Some(invoice_id),
         to: to.clone(),

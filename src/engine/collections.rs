@@ -7,14 +7,10 @@ use chrono::{DateTime, Utc};
 
 use super::relayed_reason;
 use crate::config::Config;
-use crate::domain::Money;
 use crate::domain::calendar::local_time;
+use crate::domain::{Money, NoticeKind};
 use crate::render::{Renderer, message_id};
 use crate::store::{NewMail, Store};
-
-fn days_late(n: i64) -> String {
-    if n == 1 { "1 day past due".into() } else { format!("{n} days past due") }
-}
 
 /// What one collections round did, for printing.
 #[derive(Debug, Default)]
@@ -31,7 +27,7 @@ pub async fn run_collections(
     renderer: &Renderer,
     now: DateTime<Utc>,
 ) -> Result<CollectionsReport> {
-    use crate::domain::collections::{Standing, Step, evaluate};
+    use crate::domain::collections::{Record, days_late, evaluate, plan_step};
     use minijinja::context;
 
     let policy = &config.collections;
@@ -56,10 +52,7 @@ pub async fn run_collections(
                 }
             })
             .collect();
-        let earliest_due = acct.ledger.unpaid.iter().map(|(_, d)| *d).filter(|d| *d < today).min();
-        let days = earliest_due.map(|d| (today - d).num_days()).unwrap_or(0);
-        let credit_from = earliest_due.map(|d| d + chrono::Duration::days(i64::from(policy.credit_hold_after_days)));
-        let fmt = |d: chrono::NaiveDate| d.format("%B %-d, %Y").to_string();
+        let plan = plan_step(&step, &acct.account, &acct.name, &acct.ledger, policy, today);
         let mut tx = store.begin().await?;
         let billing = tx.account_contact(&acct.account).await?.1;
         // every billing address bounced: the notice goes to accounting to
@@ -69,92 +62,56 @@ pub async fn run_collections(
         } else {
             (billing, "")
         };
-        let (kind, subject, ctx, invoice, line) = match step {
-            Step::Remind { invoice, stage, days_past_due } => {
-                tx.record_reminder(invoice, stage, now).await?;
-                tx.history(
-                    &acct.account,
-                    now,
-                    "notice",
-                    &format!(
-                        "reminder {} sent to {}{relayed}: {}",
-                        stage + 1,
-                        recipients.join(", "),
-                        days_late(days_past_due)
-                    ),
-                )
-                .await?;
-                let ctx = context! {
-                    days => days_past_due,
-                    credit_hold_on => credit_from.map(|d| format!("by {}", fmt(d))).unwrap_or_default(),
-                };
-                (
-                    "reminder",
-                    format!("Payment reminder: {} is {}", acct.name, days_late(days_past_due)),
-                    ctx,
-                    Some(invoice),
-                    format!("reminder to {} ({})", acct.account, days_late(days_past_due)),
-                )
+        match &plan.record {
+            Record::Reminder { invoice, stage } => {
+                tx.record_reminder(*invoice, *stage, now).await?;
+                let detail = format!(
+                    "reminder {} sent to {}{relayed}: {}",
+                    stage + 1,
+                    recipients.join(", "),
+                    days_late(plan.facts.days)
+                );
+                tx.history(&acct.account, now, "notice", &detail).await?;
             }
-            Step::Change { to, since } => {
-                let was = acct.ledger.standing;
-                let why = match to {
-                    Standing::CreditHold => format!("credit hold from {since}: a payment {days} days past due"),
-                    Standing::ServiceHold => {
-                        format!("service hold from {since}: {} days on credit hold", policy.service_hold_after_days)
-                    }
-                    Standing::Active => {
-                        format!("{} released on {since}: nothing is past due", was.as_str().replace('_', " "))
-                    }
-                };
-                tx.set_standing(&acct.account, to, since, &why, now).await?;
-                let service_hold_on = since + chrono::Duration::days(i64::from(policy.service_hold_after_days));
-                let ctx = context! {
-                    since => fmt(since),
-                    days => days,
-                    service_hold_on => fmt(service_hold_on),
-                    hold_days => policy.service_hold_after_days,
-                    was_service_hold => was == Standing::ServiceHold,
-                };
-                let (kind, subject) = match to {
-                    Standing::CreditHold => ("credit_hold", format!("Credit hold on {}'s account", acct.name)),
-                    Standing::ServiceHold => ("service_hold", format!("Service hold on {}'s account", acct.name)),
-                    Standing::Active => ("hold_released", format!("{}'s account is back in good standing", acct.name)),
-                };
-                (kind, subject, ctx, None, format!("{} {}", acct.account, why))
-            }
-        };
+            Record::Standing { to, since, why } => tx.set_standing(&acct.account, *to, *since, why, now).await?,
+        }
+        let (kind, subject, invoice, line) = (plan.kind, plan.subject.clone(), plan.thread_invoice, plan.line.clone());
         let common = context! {
             account => context! { id => acct.account, name => acct.name },
             invoices => invoices,
             total => owed.display_in(&cur),
-            kind => kind,
-            ..ctx
+            kind => kind.as_str(),
+            ..minijinja::Value::from_serialize(&plan.facts)
         };
         let thread =
             tx.thread_for(&acct.account, invoice.or(acct.ledger.unpaid.first().map(|u| u.0)), team.as_deref()).await?;
         let mut mails = Vec::new();
         let r = renderer.notice(kind, &config.company, subject.clone(), common.clone())?;
         mails.push((recipients.clone(), r, thread.clone()));
-        if kind != "reminder"
+        if plan.tell_team
             && let Some(t) = &team
         {
-            let r = renderer.notice("team_notice", &config.company, format!("[billmail] {subject}"), common.clone())?;
+            let r = renderer.notice(
+                NoticeKind::TeamNotice,
+                &config.company,
+                format!("[billmail] {subject}"),
+                common.clone(),
+            )?;
             mails.push((vec![t.clone()], r, None));
         }
-        if kind != "reminder" {
+        if plan.tell_team {
             let told: Vec<String> = mails.iter().map(|(to, _, _)| to.join(", ")).collect();
             tx.history(
                 &acct.account,
                 now,
                 "notice",
-                &format!("{} notice sent to {}{relayed}", kind.replace('_', " "), told.join("; ")),
+                &format!("{} notice sent to {}{relayed}", kind.as_str().replace('_', " "), told.join("; ")),
             )
             .await?;
         }
         for (n, (to, r, thread)) in mails.into_iter().enumerate() {
             let mail = NewMail {
-                kind: kind.into(),
+                kind: kind.as_str().into(),
                 account: Some(acct.account.clone()),
                 invoice_id: None,
                 to,
@@ -173,7 +130,7 @@ pub async fn run_collections(
             let outbox = tx.queue_mail(&mail, now).await?;
             if n == 0 && !relayed.is_empty() {
                 let why = relayed_reason(config, &acct.account, kind);
-                tx.insert_notice_review(outbox, kind, &mail.subject, &[why], now).await?;
+                tx.insert_notice_review(outbox, kind.as_str(), &mail.subject, &[why], now).await?;
             }
         }
         tx.commit().await?;

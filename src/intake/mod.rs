@@ -15,7 +15,7 @@ use sha2::{Digest, Sha256};
 use crate::acting::{self, Action, Facts, Plan};
 use crate::config::Config;
 use crate::domain::calendar::local_time;
-use crate::domain::{CountDelta, Money, Month};
+use crate::domain::{CountDelta, Money, Month, NoticeKind};
 use crate::reading::{Confidence, ReadError, Reading};
 use crate::render::{Renderer, message_id};
 use crate::store::{NewMail, NewMessage, Store, Tx};
@@ -268,7 +268,7 @@ pub async fn take_in_tx(
             let accounts = tx.flag_bounced(addr, &why, now).await?;
             // accounting is told, in its own mailbox
             let rendered = actor.renderer.notice(
-                "bounce_notice",
+                NoticeKind::BounceNotice,
                 &actor.config.company,
                 format!("Billing address bounced: {addr}"),
                 context! {
@@ -284,7 +284,7 @@ pub async fn take_in_tx(
                 r.message_id.as_deref().unwrap_or("").trim_matches(['<', '>'])
             );
             let out = Outgoing {
-                kind: "bounce_notice",
+                kind: NoticeKind::BounceNotice,
                 account: accounts.first().map(String::as_str),
                 to: vec![actor.config.company.accounting_address.to_string()],
                 cc: vec![],
@@ -296,7 +296,7 @@ pub async fn take_in_tx(
     }
     // a proven message from a flagged address shows it works again
     if let Ok(r) = &reading
-        && r.authentication == "pass"
+        && r.authentication == crate::trust::Verdict::Pass
         && r.kind != crate::reading::Kind::Bounce
         && !r.automated
     {
@@ -393,14 +393,14 @@ async fn apply(
         }
         Action::RecordClaim { account, reasons } => {
             let p = r.payment.as_ref();
-            let cents = p.and_then(|p| p.amount.as_deref()).and_then(|a| Money::parse(a).ok()).map(Money::cents);
+            let cents = p.and_then(|p| p.money()).map(Money::cents);
             let claimed_on = local_time(&now, config.company.timezone).date();
             tx.insert_claim(
                 account.as_deref(),
                 message,
                 cents,
                 p.and_then(|p| p.currency.as_deref()),
-                p.map(|p| p.method).unwrap_or("unknown"),
+                p.map_or("unknown", |p| p.method.as_str()),
                 p.and_then(|p| p.reference.as_deref()),
                 p.map(|p| p.invoice_numbers.as_slice()).unwrap_or(&[]),
                 claimed_on,
@@ -420,20 +420,20 @@ async fn apply(
         // an answer to a message not proven to be the sender's quotes none
         // of it: whoever forged it cannot make us mail their words (or links)
         // to the real address
-        let proven = r.authentication == "pass";
+        let proven = r.authentication == crate::trust::Verdict::Pass;
         let (subject, quoted) = if proven {
             (reply_subject(&r.subject), Some(r.subject.as_str()))
         } else {
             (format!("Your message to {} Accounting", config.company.name), None)
         };
         let rendered = actor.renderer.notice(
-            "review_acknowledgement",
+            NoticeKind::ReviewAcknowledgement,
             &config.company,
             subject,
             context! { subject => quoted },
         )?;
         let out = Outgoing {
-            kind: "review_acknowledgement",
+            kind: NoticeKind::ReviewAcknowledgement,
             account: None,
             to: vec![r.from.clone()],
             cc: vec![],
@@ -451,7 +451,7 @@ fn reply_subject(subject: &str) -> String {
 
 /// An automatic message and what it answers (if anything).
 struct Outgoing<'a> {
-    kind: &'a str,
+    kind: NoticeKind,
     account: Option<&'a str>,
     to: Vec<String>,
     cc: Vec<String>,
@@ -472,7 +472,7 @@ async fn queue(
     let basis = answers.unwrap_or("x").trim_matches(['<', '>']).replace(['@', '/'], ".");
     let local = if tag.is_empty() { format!("{kind}.{basis}") } else { format!("{kind}.{tag}.{basis}") };
     let mail = NewMail {
-        kind: kind.into(),
+        kind: kind.as_str().into(),
         account: account.map(String::from),
         invoice_id: None,
         to,
@@ -499,24 +499,15 @@ async fn apply_user_change(
     let config = actor.config;
     let Some(u) = &r.user_change else { return Ok(Err("no user change read".into())) };
     let today = local_time(&now, config.company.timezone).date();
-    let effective = u
-        .effective_date
-        .as_deref()
-        .or(r.date.as_deref())
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .unwrap_or(today);
+    let effective = u.effective_date.or(r.date).unwrap_or(today);
     // each change from its own date when the message gives several
     let mut dated: std::collections::BTreeMap<NaiveDate, CountDelta> = std::collections::BTreeMap::new();
     for a in &u.adjustments {
-        let Some(d) = a.effective_date.as_deref() else { continue };
-        let Ok(d) = NaiveDate::parse_from_str(d, "%Y-%m-%d") else {
-            return Ok(Err(format!("the change's date {d:?} could not be read")));
-        };
+        let Some(d) = a.effective_date else { continue };
         let e = dated.entry(d).or_insert(CountDelta { full_time: 0, part_time: 0 });
-        match crate::domain::UserType::parse(a.user_type) {
-            Some(crate::domain::UserType::FullTime) => e.full_time += a.delta,
-            Some(crate::domain::UserType::PartTime) => e.part_time += a.delta,
-            None => return Ok(Err(format!("unknown user type {:?}", a.user_type))),
+        match a.user_type {
+            crate::domain::UserType::FullTime => e.full_time += a.delta,
+            crate::domain::UserType::PartTime => e.part_time += a.delta,
         }
     }
     let steps: Vec<(NaiveDate, CountDelta)> = if !dated.is_empty() {
@@ -614,7 +605,8 @@ async fn apply_user_change(
         names_removed => u.names_removed,
         invoice_note => note,
     };
-    let rendered = actor.renderer.notice("change_confirmation", &config.company, reply_subject(&r.subject), ctx)?;
+    let rendered =
+        actor.renderer.notice(NoticeKind::ChangeConfirmation, &config.company, reply_subject(&r.subject), ctx)?;
     let cc = config.company.services_team_address.iter().map(|a| a.to_string()).filter(|a| *a != r.from).collect();
     // the forwarder, and the forwarded sender only when it is one of this
     // account's contacts: an address read from a forwarded text is free text
@@ -626,7 +618,7 @@ async fn apply_user_change(
         to.push(o.clone());
     }
     let out = Outgoing {
-        kind: "change_confirmation",
+        kind: NoticeKind::ChangeConfirmation,
         account: Some(account),
         to,
         cc,
@@ -654,7 +646,7 @@ async fn record_payment(
 ) -> Result<()> {
     let config = actor.config;
     let Some(p) = &r.payment else { return Ok(()) };
-    let Some(amount) = p.amount.as_deref().and_then(|a| Money::parse(a).ok()) else { return Ok(()) };
+    let Some(amount) = p.money() else { return Ok(()) };
     let identity = payment_identity(p, amount, account, body);
     let seen = match &p.reference {
         Some(reference) => tx.payment_seen(account, reference, amount.cents()).await?,
@@ -674,17 +666,13 @@ async fn record_payment(
         .await?;
         return Ok(());
     }
-    let received = r
-        .date
-        .as_deref()
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
-        .unwrap_or_else(|| local_time(&now, config.company.timezone).date());
+    let received = r.date.unwrap_or_else(|| local_time(&now, config.company.timezone).date());
     let out = tx
         .record_payment(
             account,
             amount,
             &config.company.currency,
-            p.method,
+            p.method.as_str(),
             p.reference.as_deref(),
             source,
             received,
@@ -705,22 +693,28 @@ async fn record_payment(
     let ctx = context! {
         account => context! { id => account, name => name },
         amount => amount.display_in(cur),
-        method => match p.method { "ach" => "ACH", "wire" => "wire transfer", "check" => "check", "card" => "card", _ => "payment" },
+        method => p.method.label(),
         reference => p.reference,
         applied => applied,
         credit => out.credit.is_positive().then(|| out.credit.display_in(cur)),
         balance => open.display_in(cur),
     };
     let rendered = actor.renderer.notice(
-        "payment_receipt",
+        NoticeKind::PaymentReceipt,
         &config.company,
         format!("Payment received: {}", amount.display_in(cur)),
         ctx,
     )?;
     // a receipt goes to the customer: it does not answer the bank's notice
     let tag = format!("p{}", out.payment_id);
-    let out =
-        Outgoing { kind: "payment_receipt", account: Some(account), to: billing, cc: vec![], answers: None, tag: &tag };
+    let out = Outgoing {
+        kind: NoticeKind::PaymentReceipt,
+        account: Some(account),
+        to: billing,
+        cc: vec![],
+        answers: None,
+        tag: &tag,
+    };
     queue(tx, config, out, rendered, now).await?;
     Ok(())
 }

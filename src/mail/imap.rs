@@ -26,6 +26,12 @@ impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + std::fmt::
 
 pub struct Mailbox {
     session: Session<Box<dyn Stream>>,
+    /// What was learnt of the server at login, kept across IDLE.
+    pub server: Server,
+}
+
+/// The server as found at login: what it can do and where the folders are.
+pub struct Server {
     can_move: bool,
     uidplus: bool,
     can_idle: bool,
@@ -280,17 +286,17 @@ impl Mailbox {
             .collect();
         let layout = discover_layout(&mut session, caps.has_str("NAMESPACE")).await?;
         tracing::debug!(prefix = %layout.prefix, separator = ?layout.separator, "IMAP folders");
-        Ok(Mailbox {
+        let server = Server {
             can_move: caps.has_str("MOVE"),
             uidplus: caps.has_str("UIDPLUS"),
             can_idle: caps.has_str("IDLE"),
             folders: Folders::of(cfg, &layout),
             layout,
             capabilities,
-            session,
             processed_folder: cfg.processed_folder.clone(),
             review_folder: cfg.review_folder.clone(),
-        })
+        };
+        Ok(Mailbox { session, server })
     }
 
     /// The server's names of the folders `cfg` names, and whether each
@@ -298,7 +304,7 @@ impl Mailbox {
     pub async fn describe_folders(&mut self, cfg: &Imap) -> Result<Vec<(String, String, bool)>> {
         let mut out = Vec::new();
         for name in [&cfg.mailbox, &cfg.processed_folder, &cfg.review_folder] {
-            let server = self.layout.server_name(name);
+            let server = self.server.layout.server_name(name);
             let exists = self.exists(&server).await?;
             out.push((name.clone(), server, exists));
         }
@@ -317,7 +323,7 @@ impl Mailbox {
     /// Creates the folder written `name` in the config, its parents first,
     /// and subscribes to each, so mail clients show them.
     async fn ensure_folder(&mut self, name: &str) -> Result<()> {
-        for server in self.layout.with_parents(name) {
+        for server in self.server.layout.with_parents(name) {
             if !self.exists(&server).await? {
                 timed("CREATE", self.session.create(&server)).await.with_context(|| format!("creating {server:?}"))?;
                 if let Err(e) = timed("SUBSCRIBE", self.session.subscribe(&server)).await {
@@ -368,7 +374,7 @@ impl Mailbox {
             return Ok(());
         }
         let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
-        if self.can_move {
+        if self.server.can_move {
             timed("UID MOVE", self.session.uid_mv(&set, to)).await?;
         } else {
             timed("UID COPY", self.session.uid_copy(&set, to)).await?;
@@ -377,7 +383,7 @@ impl Mailbox {
                 s.try_collect::<Vec<_>>().await
             })
             .await?;
-            if self.uidplus {
+            if self.server.uidplus {
                 timed("UID EXPUNGE", async {
                     let s = self.session.uid_expunge(&set).await?;
                     s.try_collect::<Vec<_>>().await
@@ -389,24 +395,14 @@ impl Mailbox {
     }
 
     pub fn can_idle(&self) -> bool {
-        self.can_idle
+        self.server.can_idle
     }
 
     /// Waits in IDLE on the selected mailbox for new mail, at most `limit`
     /// (callers keep it under 25 minutes), then ends IDLE. The session comes
     /// back ready for the next command.
     pub async fn idle(self, limit: Duration) -> Result<(Mailbox, Woken)> {
-        let Mailbox {
-            session,
-            can_move,
-            uidplus,
-            can_idle,
-            layout,
-            capabilities,
-            folders,
-            processed_folder,
-            review_folder,
-        } = self;
+        let Mailbox { session, server } = self;
         let mut handle = session.idle();
         timed("IDLE", handle.init()).await?;
         let woken = {
@@ -420,20 +416,7 @@ impl Mailbox {
             }
         };
         let session = timed("DONE", handle.done()).await?;
-        Ok((
-            Mailbox {
-                session,
-                can_move,
-                uidplus,
-                can_idle,
-                layout,
-                capabilities,
-                folders,
-                processed_folder,
-                review_folder,
-            },
-            woken,
-        ))
+        Ok((Mailbox { session, server }, woken))
     }
 
     async fn uid_search(&mut self, query: &str) -> Result<Vec<u32>> {
@@ -449,12 +432,13 @@ impl Mailbox {
 
 impl MailSource for Mailbox {
     async fn open(&mut self) -> Result<Selected> {
-        let (processed, review) = (self.processed_folder.clone(), self.review_folder.clone());
+        let (processed, review) = (self.server.processed_folder.clone(), self.server.review_folder.clone());
         self.ensure_folder(&processed).await?;
         self.ensure_folder(&review).await?;
-        let mb = timed("SELECT", self.session.select(&self.folders.mailbox)).await?;
-        let uidvalidity =
-            mb.uid_validity.ok_or_else(|| anyhow!("the server gave no UIDVALIDITY for {}", self.folders.mailbox))?;
+        let mb = timed("SELECT", self.session.select(&self.server.folders.mailbox)).await?;
+        let uidvalidity = mb
+            .uid_validity
+            .ok_or_else(|| anyhow!("the server gave no UIDVALIDITY for {}", self.server.folders.mailbox))?;
         Ok(Selected { uidvalidity, uidnext: mb.uid_next })
     }
 
@@ -491,7 +475,7 @@ impl MailSource for Mailbox {
     }
 
     async fn move_to(&mut self, uids: &[u32], to: Disposition) -> Result<String> {
-        let folder = self.folders.for_disposition(to).to_string();
+        let folder = self.server.folders.for_disposition(to).to_string();
         self.move_uids(uids, &folder).await?;
         Ok(folder)
     }

@@ -27,7 +27,7 @@ pub struct Mail {
     pub text: String,
     /// Where `text` came from: `text/plain`, or `text/html` when the
     /// message has no plain part.
-    pub text_part: &'static str,
+    pub text_part: super::Part,
     /// The HTML alternative of a message that also has a plain part, raw
     /// (converted to text only when it is compared: see [`Mail::html_text`]).
     pub html_alternative: Option<String>,
@@ -142,7 +142,7 @@ fn from_message(msg: &Message, depth: usize) -> Mail {
             plain.push(cap(t, MAX_BODY_BYTES).to_string());
         }
     }
-    mail.text_part = "text/plain";
+    mail.text_part = super::Part::TextPlain;
     if !plain.is_empty() && msg.html_body != msg.text_body {
         let html: Vec<&str> = msg
             .html_body
@@ -157,7 +157,7 @@ fn from_message(msg: &Message, depth: usize) -> Mail {
         }
     }
     if plain.is_empty() {
-        mail.text_part = "text/html";
+        mail.text_part = super::Part::TextHtml;
         for id in &msg.html_body {
             if let Some(p) = msg.parts.get(*id as usize)
                 && let PartType::Html(h) = &p.body

@@ -15,12 +15,17 @@ mod text;
 mod users;
 mod words;
 
+pub use payment::{Method as PaymentMethod, Source as PaymentSource};
+
 use std::sync::LazyLock;
 
+use chrono::NaiveDate;
 use regex::Regex;
+use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::domain::UserType;
+use crate::trust::Verdict;
 
 /// Compiles a keyword pattern. Its `\b` are ASCII word boundaries, which
 /// the fast DFA engine can run on any text (a Unicode `\b` forces the slow
@@ -117,12 +122,12 @@ pub enum Confidence {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Adjustment {
-    pub user_type: &'static str,
+    pub user_type: UserType,
     pub delta: i64,
     /// Set when the changes of one message take effect on different dates:
     /// this one's date, `YYYY-MM-DD` (the reading's own is then `null`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub effective_date: Option<String>,
+    pub effective_date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -137,18 +142,39 @@ pub struct UserChange {
     pub totals: Option<Totals>,
     pub names_added: Vec<String>,
     pub names_removed: Vec<String>,
-    pub effective_date: Option<String>,
+    pub effective_date: Option<NaiveDate>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Payment {
-    pub amount: Option<String>,
+    /// Written with two decimals (`"4250.00"`).
+    #[serde(serialize_with = "two_decimals")]
+    pub amount: Option<Decimal>,
     pub currency: Option<String>,
-    pub method: &'static str,
+    pub method: payment::Method,
     pub reference: Option<String>,
     pub invoice_numbers: Vec<String>,
     pub payer: Option<String>,
-    pub source: &'static str,
+    pub source: payment::Source,
+}
+
+fn two_decimals<S: serde::Serializer>(amount: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+    match amount {
+        Some(a) => s.serialize_str(&format!("{a:.2}")),
+        None => s.serialize_none(),
+    }
+}
+
+impl Payment {
+    /// The amount as money: none when it is negative or larger than an
+    /// amount of money may be written (13 digits before the point).
+    pub fn money(&self) -> Option<crate::domain::Money> {
+        let a = self.amount?;
+        if a.is_sign_negative() || a >= Decimal::from(10_000_000_000_000i64) {
+            return None;
+        }
+        crate::domain::Money::round(a).ok()
+    }
 }
 
 /// Where one figure of a reading was read: the sentence or row as it
@@ -160,8 +186,21 @@ pub struct Evidence {
     /// `invoice_numbers[1]`, `effective_date`.
     pub field: String,
     pub text: String,
-    /// `text/plain`, `text/html`, `attachment` or `subject`.
-    pub part: &'static str,
+    pub part: Part,
+}
+
+/// Which part of a message held a sentence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum Part {
+    #[default]
+    #[serde(rename = "text/plain")]
+    TextPlain,
+    #[serde(rename = "text/html")]
+    TextHtml,
+    #[serde(rename = "attachment")]
+    Attachment,
+    #[serde(rename = "subject")]
+    Subject,
 }
 
 /// At most this many characters of a sentence are kept as evidence.
@@ -172,7 +211,7 @@ fn collapse(s: &str) -> String {
 }
 
 impl Evidence {
-    fn new(field: String, text: &str, part: &'static str) -> Evidence {
+    fn new(field: String, text: &str, part: Part) -> Evidence {
         let text = collapse(text);
         let text = match text.char_indices().nth(EVIDENCE_CHARS) {
             Some((i, _)) => text[..i].to_string(),
@@ -208,11 +247,11 @@ pub struct Reading {
     pub message_id: Option<String>,
     pub in_reply_to: Option<String>,
     /// The sender's date, `YYYY-MM-DD`.
-    pub date: Option<String>,
+    pub date: Option<NaiveDate>,
     /// Whether the message is proven to come from its From domain: `pass`,
     /// `fail` or `none`. Reading alone proves nothing (`none`); intake sets
     /// it from `[trust]` (see `crate::trust`).
-    pub authentication: &'static str,
+    pub authentication: Verdict,
     /// How that was decided, for the review queue.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub authentication_detail: String,
@@ -309,8 +348,8 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
         bounce: None,
         message_id: mail.message_id.clone(),
         in_reply_to: mail.in_reply_to.clone(),
-        date: mail.date.map(|d| d.to_string()),
-        authentication: "none",
+        date: mail.date,
+        authentication: Verdict::None,
         authentication_detail: String::new(),
         automated: mail.header("Auto-Submitted").is_some_and(|v| !v.trim().eq_ignore_ascii_case("no"))
             || auto::mailing_list(&mail).is_some()
@@ -582,12 +621,12 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
     }
     // which part held a sentence: the subject, an attached message, or the body
     let attached_text = mail.attached.first().map(|a| collapse(&a.text));
-    let part_of = |line: &str, in_subject: bool| -> &'static str {
+    let part_of = |line: &str, in_subject: bool| -> Part {
         let line = collapse(line);
         if in_subject || (!line.is_empty() && (line == collapse(&mail.subject) || line == collapse(&request_subject))) {
-            "subject"
+            Part::Subject
         } else if attached_text.as_ref().is_some_and(|a| a.contains(&line)) {
-            "attachment"
+            Part::Attachment
         } else {
             mail.text_part
         }
@@ -603,22 +642,18 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
                 adjustments: if uf.dated.is_empty() {
                     uf.adjustments
                         .iter()
-                        .map(|(t, d)| Adjustment { user_type: t.as_str(), delta: *d, effective_date: None })
+                        .map(|(t, d)| Adjustment { user_type: *t, delta: *d, effective_date: None })
                         .collect()
                 } else {
                     uf.dated
                         .iter()
-                        .map(|(date, t, d, _)| Adjustment {
-                            user_type: t.as_str(),
-                            delta: *d,
-                            effective_date: Some(date.to_string()),
-                        })
+                        .map(|(date, t, d, _)| Adjustment { user_type: *t, delta: *d, effective_date: Some(*date) })
                         .collect()
                 },
                 totals: uf.totals.map(|(ft, pt)| Totals { full_time: ft, part_time: pt }),
                 names_added: uf.names_added.clone(),
                 names_removed: uf.names_removed.clone(),
-                effective_date: uf.effective_date.map(|d| d.to_string()),
+                effective_date: uf.effective_date,
             });
             if r.user_change.as_ref().is_some_and(|c| c.adjustments.is_empty() && c.totals.is_none())
                 && reasons.is_empty()
@@ -634,16 +669,13 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
                 reasons.extend(uf.doubts.iter().cloned());
             }
             r.payment = Some(Payment {
-                amount: pf.amount.map(|a| format!("{a:.2}")),
+                amount: pf.amount,
                 currency: pf.currency.clone(),
                 method: pf.method,
                 reference: pf.reference.clone(),
                 invoice_numbers: pf.invoice_numbers.clone(),
                 payer: pf.payer.clone(),
-                source: match pf.source {
-                    Some(payment::Source::BankNotice) => "bank_notice",
-                    _ => "customer_claim",
-                },
+                source: pf.source.unwrap_or(payment::Source::CustomerClaim),
             });
         }
         _ => {}
@@ -663,10 +695,9 @@ impl Reading {
         let mut ft = 0;
         let mut pt = 0;
         for a in self.user_change.iter().flat_map(|u| &u.adjustments) {
-            match UserType::parse(a.user_type) {
-                Some(UserType::FullTime) => ft += a.delta,
-                Some(UserType::PartTime) => pt += a.delta,
-                None => {}
+            match a.user_type {
+                UserType::FullTime => ft += a.delta,
+                UserType::PartTime => pt += a.delta,
             }
         }
         (ft, pt)

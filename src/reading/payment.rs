@@ -7,10 +7,48 @@ use std::sync::LazyLock;
 use regex::Regex;
 use rust_decimal::Decimal;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Who says the money moved: a bank or processor, or the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Source {
     BankNotice,
     CustomerClaim,
+}
+
+/// How the money moved, as the message says (`unknown`: none of the four,
+/// or not said).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Method {
+    Ach,
+    Wire,
+    Check,
+    Card,
+    #[default]
+    Unknown,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Ach => "ach",
+            Method::Wire => "wire",
+            Method::Check => "check",
+            Method::Card => "card",
+            Method::Unknown => "unknown",
+        }
+    }
+
+    /// As a receipt says it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Method::Ach => "ACH",
+            Method::Wire => "wire transfer",
+            Method::Check => "check",
+            Method::Card => "card",
+            Method::Unknown => "payment",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -26,7 +64,7 @@ pub struct Finding {
     pub strength: Option<Strength>,
     pub amount: Option<Decimal>,
     pub currency: Option<String>,
-    pub method: &'static str,
+    pub method: Method,
     pub reference: Option<String>,
     pub invoice_numbers: Vec<String>,
     pub payer: Option<String>,
@@ -442,10 +480,10 @@ const PAYER_LABELS: &[&str] = &[
 /// The four methods' patterns in one pass, to count only those present.
 static METHODS: LazyLock<super::OnePass> = LazyLock::new(|| super::OnePass::new(vec![&CARD, &WIRE, &CHECK, &ACH]));
 
-fn method_in(text: &str) -> Vec<&'static str> {
+fn method_in(text: &str) -> Vec<Method> {
     let present = METHODS.over(text);
     let mut hits = Vec::new();
-    for (re, m) in [(&*CARD, "card"), (&*WIRE, "wire"), (&*CHECK, "check"), (&*ACH, "ach")] {
+    for (re, m) in [(&*CARD, Method::Card), (&*WIRE, Method::Wire), (&*CHECK, Method::Check), (&*ACH, Method::Ach)] {
         if present.has(re) {
             hits.extend(re.find_iter(text).map(|_| m));
         }
@@ -478,7 +516,7 @@ fn bankish(from: &str, from_name: Option<&str>) -> bool {
 /// Reads a payment from the request text (quotes removed), the subject and
 /// the sender.
 pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -> Finding {
-    let mut f = Finding { method: "unknown", ..Finding::default() };
+    let mut f = Finding { method: Method::Unknown, ..Finding::default() };
     let all = format!("{subject}\n{text}");
     if !MONEY_WORDS.is_match(&all) {
         return f;
@@ -684,21 +722,21 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
         Some(m) => m,
         None => {
             let hits = method_in(&all);
-            let mut best: Vec<(&'static str, usize)> = Vec::new();
+            let mut best: Vec<(Method, usize)> = Vec::new();
             for h in &hits {
                 match best.iter_mut().find(|(m, _)| m == h) {
                     Some(e) => e.1 += 1,
-                    None => best.push((h, 1)),
+                    None => best.push((*h, 1)),
                 }
             }
             best.sort_by_key(|b| std::cmp::Reverse(b.1));
             match best.as_slice() {
-                [] => "unknown",
-                [(m, _)] => m,
-                [(m, a), (_, b), ..] if a > b => m,
+                [] => Method::Unknown,
+                [(m, _)] => *m,
+                [(m, a), (_, b), ..] if a > b => *m,
                 _ => {
                     f.doubts.push("names more than one payment method".into());
-                    "unknown"
+                    Method::Unknown
                 }
             }
         }
@@ -837,7 +875,7 @@ mod tests {
             None,
         );
         assert_eq!(f.amount, Some("2000.00".parse().unwrap()));
-        assert_eq!(f.method, "check");
+        assert_eq!(f.method, Method::Check);
         assert_eq!(f.source, Some(Source::CustomerClaim));
         assert!(f.doubts.is_empty(), "{:?}", f.doubts);
     }
@@ -861,7 +899,7 @@ mod tests {
             Some("Processor"),
         );
         assert_eq!(amount(&f).as_deref(), Some("2050.00"));
-        assert_eq!(f.method, "ach");
+        assert_eq!(f.method, Method::Ach);
         assert!(f.doubts.is_empty(), "{:?}", f.doubts);
     }
 
@@ -972,7 +1010,7 @@ mod tests {
             let f = analyze(text, "paid", "x@customer.example", None);
             assert_eq!(f.strength, Some(Strength::Strong), "{text}");
             assert_eq!(f.source, Some(Source::CustomerClaim));
-            assert_eq!(f.method, method, "{text}");
+            assert_eq!(f.method.as_str(), method, "{text}");
             assert!(f.doubts.is_empty(), "{text}: {:?}", f.doubts);
         }
         // a sentence that only names a price is no claim

@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::{Store, Tx, instant, parse_date, parse_decimal};
 use crate::config::NumberFormat;
+use crate::domain::payments::{Open, allocate};
 use crate::domain::{Draft, InvoiceKind, Line, Money, Proration, UserType};
 
 /// An invoice as stored, with what is still owed on it.
@@ -290,28 +291,22 @@ impl Tx {
         .bind(account)
         .fetch_all(self.conn())
         .await?;
-        let mut left = amount.cents();
-        for (payment, free) in open {
-            if left == 0 {
-                break;
-            }
-            let take = free.min(left);
-            if take <= 0 {
-                continue;
-            }
+        let payments: Vec<Open<i64>> =
+            open.into_iter().map(|(key, free)| Open { key, left: Money::from_cents(free) }).collect();
+        let plan = allocate(amount, &[], &payments);
+        if plan.left.is_positive() {
+            bail!("account {account} has less credit than the {amount} being applied");
+        }
+        for take in &plan.takes {
             sqlx::query(
                 "INSERT INTO allocations (payment_id, invoice_id, amount_cents, created_at) VALUES (?, ?, ?, ?)",
             )
-            .bind(payment)
+            .bind(take.key)
             .bind(invoice)
-            .bind(take)
+            .bind(take.amount.cents())
             .bind(instant(now))
             .execute(self.conn())
             .await?;
-            left -= take;
-        }
-        if left != 0 {
-            bail!("account {account} has less credit than the {amount} being applied");
         }
         Ok(())
     }
@@ -380,33 +375,29 @@ impl Tx {
         .bind(account)
         .fetch_all(self.conn())
         .await?;
-        let mut order: Vec<&(i64, String, i64)> =
-            named.iter().filter_map(|id| open.iter().find(|o| o.0 == *id)).collect();
-        order.extend(open.iter().filter(|o| !named.contains(&o.0)));
-        let mut left = amount.cents();
+        // the named invoices first, then the oldest due (domain::payments)
+        let owed: Vec<Open<i64>> =
+            open.iter().map(|(id, _, owed)| Open { key: *id, left: Money::from_cents(*owed) }).collect();
+        let plan = allocate(amount, &named, &owed);
         let mut applied = Vec::new();
-        for (id, number, owed) in order {
-            if left == 0 {
-                break;
-            }
-            let take = (*owed).min(left);
-            if take <= 0 {
-                continue;
-            }
+        for take in &plan.takes {
             sqlx::query(
                 "INSERT INTO allocations (payment_id, invoice_id, amount_cents, created_at) VALUES (?, ?, ?, ?)",
             )
             .bind(payment_id)
-            .bind(id)
-            .bind(take)
+            .bind(take.key)
+            .bind(take.amount.cents())
             .bind(instant(now))
             .execute(self.conn())
             .await?;
-            if take == *owed {
-                sqlx::query("UPDATE invoices SET status = 'paid' WHERE id = ?").bind(id).execute(self.conn()).await?;
+            if take.settles {
+                sqlx::query("UPDATE invoices SET status = 'paid' WHERE id = ?")
+                    .bind(take.key)
+                    .execute(self.conn())
+                    .await?;
             }
-            left -= take;
-            applied.push((number.clone(), Money::from_cents(take)));
+            let number = open.iter().find(|o| o.0 == take.key).map(|o| o.1.clone()).unwrap_or_default();
+            applied.push((number, take.amount));
         }
         let mut detail = format!("payment {amount} {currency} by {method}");
         if let Some(r) = reference {
@@ -416,11 +407,11 @@ impl Tx {
         for (n, a) in &applied {
             detail.push_str(&format!("; {a} to {n}"));
         }
-        if left > 0 {
-            detail.push_str(&format!("; {} kept as credit", Money::from_cents(left)));
+        if plan.left.is_positive() {
+            detail.push_str(&format!("; {} kept as credit", plan.left));
         }
         self.history(account, now, "payment", &detail).await?;
-        Ok(PaymentOutcome { payment_id, applied, credit: Money::from_cents(left) })
+        Ok(PaymentOutcome { payment_id, applied, credit: plan.left })
     }
 }
 

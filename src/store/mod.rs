@@ -4,7 +4,9 @@
 //! types again, not trusted.
 
 mod accounts;
+mod books;
 mod collections;
+mod imports;
 mod intake;
 mod invoices;
 mod lock;
@@ -20,8 +22,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-pub use accounts::{AccountImport, AccountSummary, HistoryEntry, SubscriptionImport};
+pub use accounts::{AccountSummary, HistoryEntry};
 pub use collections::Collectable;
+pub use imports::{AccountImport, ImportReport, SubscriptionImport};
 pub use intake::{NewMessage, ReviewRecord, StoredMessage};
 pub use invoices::{InvoiceRecord, IssueItem, PaymentOutcome};
 pub use lock::InstanceLock;

@@ -16,24 +16,45 @@ pub mod results;
 
 use mail_parser::{HeaderName, HeaderValue, Host, MessageParser, Protocol};
 
+/// Whether a message is proven to come from its From domain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Proven.
+    Pass,
+    /// Proven not to (a failed check): never acted on or answered.
+    Fail,
+    /// Nothing proves it either way.
+    None,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::None => "none",
+        }
+    }
+}
+
 /// What is known of a message's origin.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proof {
-    /// `pass`, `fail` or `none`.
-    pub verdict: &'static str,
+    pub verdict: Verdict,
     /// How it was decided, in words for the review queue.
     pub detail: String,
 }
 
 impl Proof {
     pub fn pass(detail: impl Into<String>) -> Proof {
-        Proof { verdict: "pass", detail: detail.into() }
+        Proof { verdict: Verdict::Pass, detail: detail.into() }
     }
     pub fn fail(detail: impl Into<String>) -> Proof {
-        Proof { verdict: "fail", detail: detail.into() }
+        Proof { verdict: Verdict::Fail, detail: detail.into() }
     }
     pub fn none(detail: impl Into<String>) -> Proof {
-        Proof { verdict: "none", detail: detail.into() }
+        Proof { verdict: Verdict::None, detail: detail.into() }
     }
 }
 
@@ -204,14 +225,14 @@ pub fn judge(believed: &[results::Results], from_domain: &str) -> (Option<String
 /// billmail verified, a believed header's pass, a pass carried by a listed
 /// ARC sealer; then billmail's own failed check.
 pub fn combine(headers: Proof, dkim: Option<Proof>, arc: Option<Proof>) -> Proof {
-    if headers.verdict == "fail" {
+    if headers.verdict == Verdict::Fail {
         return headers;
     }
     let others = [dkim.clone(), Some(headers.clone()), arc.clone()];
-    if let Some(p) = others.iter().flatten().find(|p| p.verdict == "pass") {
+    if let Some(p) = others.iter().flatten().find(|p| p.verdict == Verdict::Pass) {
         return p.clone();
     }
-    let failed = dkim.is_some_and(|d| d.verdict == "fail");
+    let failed = dkim.is_some_and(|d| d.verdict == Verdict::Fail);
     let said: Vec<String> = others.into_iter().flatten().map(|p| p.detail).filter(|d| !d.is_empty()).collect();
     if failed { Proof::fail(said.join("; ")) } else { Proof::none(said.join("; ")) }
 }
@@ -238,18 +259,18 @@ mod tests {
         let p = judge(&format!(
             "Authentication-Results: mx.krgroup.example; dkim=pass header.d=acme-dental.example; dmarc=pass header.from=acme-dental.example\r\n{ENTRY}"
         ));
-        assert_eq!(p.verdict, "pass", "{p:?}");
+        assert_eq!(p.verdict, Verdict::Pass, "{p:?}");
         // the final delivery step above it changes nothing
         let p = judge(&format!(
             "Received: from mx.krgroup.example by imap.krgroup.example with LMTP id x; Mon, 16 Nov 2026 09:42:18 -0500\r\n\
              Authentication-Results: mx.krgroup.example; dmarc=pass header.from=acme-dental.example\r\n{ENTRY}"
         ));
-        assert_eq!(p.verdict, "pass", "{p:?}");
+        assert_eq!(p.verdict, Verdict::Pass, "{p:?}");
         // DKIM of a subdomain is aligned
         let p = judge(&format!(
             "Authentication-Results: mx.krgroup.example; dkim=pass header.d=mail.acme-dental.example\r\n{ENTRY}"
         ));
-        assert_eq!(p.verdict, "pass", "{p:?}");
+        assert_eq!(p.verdict, Verdict::Pass, "{p:?}");
     }
 
     #[test]
@@ -258,25 +279,25 @@ mod tests {
         let p = judge(&format!(
             "{ENTRY}Authentication-Results: mx.krgroup.example; dmarc=pass header.from=acme-dental.example\r\n"
         ));
-        assert_eq!(p.verdict, "none", "{p:?}");
+        assert_eq!(p.verdict, Verdict::None, "{p:?}");
         // no entry line at all (delivered straight, or an MTA that adds none of ours)
         let p = judge("Authentication-Results: mx.krgroup.example; dmarc=pass header.from=acme-dental.example\r\n");
-        assert_eq!(p.verdict, "none", "{p:?}");
+        assert_eq!(p.verdict, Verdict::None, "{p:?}");
         // another server's results, above or not
         let p = judge(&format!(
             "Authentication-Results: evil.example; dmarc=pass header.from=acme-dental.example\r\n{ENTRY}"
         ));
-        assert_eq!(p.verdict, "none", "{p:?}");
+        assert_eq!(p.verdict, Verdict::None, "{p:?}");
         // a forged entry line below the real one does not move it
         let p = judge(&format!(
             "{ENTRY}Authentication-Results: mx.krgroup.example; dmarc=pass header.from=acme-dental.example\r\n{ENTRY}"
         ));
-        assert_eq!(p.verdict, "none", "{p:?}");
+        assert_eq!(p.verdict, Verdict::None, "{p:?}");
         // nothing is believed without authserv_ids
         let raw = format!(
             "Authentication-Results: mx.krgroup.example; dmarc=pass header.from=acme-dental.example\r\n{ENTRY}From: a@acme-dental.example\r\n\r\n"
         );
-        assert_eq!(from_headers(raw.as_bytes(), &[], "acme-dental.example").verdict, "none");
+        assert_eq!(from_headers(raw.as_bytes(), &[], "acme-dental.example").verdict, Verdict::None);
     }
 
     #[test]
@@ -309,14 +330,14 @@ mod tests {
             ("mx.krgroup.example; dkim=none (dmarc=pass header.from=acme-dental.example)", "none"),
         ] {
             let p = judge(&format!("Authentication-Results: {header}\r\n{ENTRY}"));
-            assert_eq!(p.verdict, verdict, "{header}: {p:?}");
+            assert_eq!(p.verdict.as_str(), verdict, "{header}: {p:?}");
         }
         // a fail in a second believed header wins too
         let p = judge(&format!(
             "Authentication-Results: mx.krgroup.example; dmarc=pass header.from=acme-dental.example\r\n\
              Authentication-Results: mx.krgroup.example; dmarc=fail header.from=acme-dental.example\r\n{ENTRY}"
         ));
-        assert_eq!(p.verdict, "fail");
+        assert_eq!(p.verdict, Verdict::Fail);
     }
 
     #[test]
@@ -339,15 +360,15 @@ mod tests {
     #[test]
     fn combined() {
         let (p, f, n) = (Proof::pass("p"), Proof::fail("f"), Proof::none("n"));
-        assert_eq!(combine(f.clone(), Some(p.clone()), None).verdict, "fail");
-        assert_eq!(combine(n.clone(), Some(p.clone()), None).verdict, "pass");
-        assert_eq!(combine(p.clone(), Some(f.clone()), None).verdict, "pass");
-        assert_eq!(combine(n.clone(), Some(f.clone()), None).verdict, "fail");
-        assert_eq!(combine(n.clone(), Some(n.clone()), None).verdict, "none");
-        assert_eq!(combine(p.clone(), None, None).verdict, "pass");
+        assert_eq!(combine(f.clone(), Some(p.clone()), None).verdict, Verdict::Fail);
+        assert_eq!(combine(n.clone(), Some(p.clone()), None).verdict, Verdict::Pass);
+        assert_eq!(combine(p.clone(), Some(f.clone()), None).verdict, Verdict::Pass);
+        assert_eq!(combine(n.clone(), Some(f.clone()), None).verdict, Verdict::Fail);
+        assert_eq!(combine(n.clone(), Some(n.clone()), None).verdict, Verdict::None);
+        assert_eq!(combine(p.clone(), None, None).verdict, Verdict::Pass);
         // a listed sealer's pass stands for a signature a forwarder broke
-        assert_eq!(combine(n.clone(), Some(f.clone()), Some(p.clone())).verdict, "pass");
-        assert_eq!(combine(f, None, Some(p)).verdict, "fail");
+        assert_eq!(combine(n.clone(), Some(f.clone()), Some(p.clone())).verdict, Verdict::Pass);
+        assert_eq!(combine(f, None, Some(p)).verdict, Verdict::Fail);
         assert_eq!(combine(n.clone(), None, Some(n)).detail, "n; n");
     }
 }
