@@ -3,7 +3,7 @@
 //! only through [`Book::apply`] so that several invoices built in one cycle
 //! see each other.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{NaiveDate, NaiveDateTime};
 use rust_decimal::Decimal;
@@ -120,6 +120,100 @@ pub fn check_change(
         }
     }
     Ok((before, after))
+}
+
+/// A change of users as a message asks it, in the domain's terms.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CountRequest {
+    /// Changes the message dates one by one: each from its own day.
+    pub dated: Vec<(NaiveDate, UserType, i64)>,
+    /// Changes without a date of their own, from `effective`.
+    pub changes: Vec<(UserType, i64)>,
+    /// New totals the message states (full-time, part-time).
+    pub totals: Option<(Option<i64>, Option<i64>)>,
+    pub effective: NaiveDate,
+}
+
+/// One change, checked: when, by how much, and the counts on that day
+/// before and after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PlannedChange {
+    pub effective: NaiveDate,
+    pub delta: CountDelta,
+    pub before: UserCounts,
+    pub after: UserCounts,
+}
+
+/// Why a requested change is not applied: a person decides.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RequestRefusal {
+    #[error("the message gives new totals and changes on different dates; a person decides which date each is for")]
+    TotalsWithDates,
+    #[error(
+        "the message changes {label} users by {change:+} and says the new total is {total}, but the account has {has}"
+    )]
+    TotalDisagrees { label: &'static str, change: i64, total: i64, has: i64 },
+    #[error("the change leaves the counts as they are")]
+    NoChange,
+    #[error(transparent)]
+    Refused(#[from] CountRefusal),
+}
+
+/// The changes `request` makes to an account whose recorded changes are
+/// `recorded`, each checked against those before it (all or none): changes
+/// dated one by one are applied date by date; otherwise one change from
+/// `effective`, where a stated total sets the count and must agree with a
+/// change given for the same type.
+pub fn plan_counts(recorded: &[CountChange], request: &CountRequest) -> Result<Vec<PlannedChange>, RequestRefusal> {
+    let mut steps: BTreeMap<NaiveDate, CountDelta> = BTreeMap::new();
+    if !request.dated.is_empty() {
+        if request.totals.is_some() {
+            return Err(RequestRefusal::TotalsWithDates);
+        }
+        for (date, t, n) in &request.dated {
+            steps.entry(*date).or_default().add(*t, *n);
+        }
+    } else {
+        let current = counts_on(recorded, request.effective);
+        let mut delta = CountDelta::default();
+        for (t, n) in &request.changes {
+            delta.add(*t, *n);
+        }
+        if let Some((ft, pt)) = request.totals {
+            let asked = delta;
+            for (label, total, change, has) in [
+                ("full-time", ft, asked.full_time, current.full_time),
+                ("part-time", pt, asked.part_time, current.part_time),
+            ] {
+                if let Some(total) = total
+                    && change != 0
+                    && has + change != total
+                {
+                    return Err(RequestRefusal::TotalDisagrees { label, change, total, has });
+                }
+            }
+            if let Some(n) = ft {
+                delta.full_time = n - current.full_time;
+            }
+            if let Some(n) = pt {
+                delta.part_time = n - current.part_time;
+            }
+        }
+        steps.insert(request.effective, delta);
+    }
+    steps.retain(|_, d| !d.is_zero());
+    if steps.is_empty() {
+        return Err(RequestRefusal::NoChange);
+    }
+    // each step checked against the books with the earlier steps in them
+    let mut books = recorded.to_vec();
+    let mut planned = Vec::new();
+    for (effective, delta) in steps {
+        let (before, after) = check_change(&books, effective, delta)?;
+        books.push(CountChange { id: 0, effective, delta, reason: String::new(), accounted: false });
+        planned.push(PlannedChange { effective, delta, before, after });
+    }
+    Ok(planned)
 }
 
 /// A recurring charge and its versions over time (quantity 0 ends it).
@@ -245,5 +339,47 @@ mod tests {
         ));
         let refusal = check_change(&changes, d("2026-12-01"), delta(0, -3)).unwrap_err();
         assert_eq!(refusal.to_string(), "-3 part-time would leave 10 full-time and -1 part-time users on 2026-12-01");
+    }
+
+    #[test]
+    fn a_request_is_planned_whole_or_refused_whole() {
+        use UserType::{FullTime, PartTime};
+        let recorded = vec![ch(1, "2026-11-01", 10, 2)];
+        let req = |dated: Vec<(&str, UserType, i64)>, changes: Vec<(UserType, i64)>, totals| CountRequest {
+            dated: dated.into_iter().map(|(day, t, n)| (d(day), t, n)).collect(),
+            changes,
+            totals,
+            effective: d("2026-12-01"),
+        };
+        // two dates: each from its own day, the second checked with the first in the books
+        let plan =
+            plan_counts(&recorded, &req(vec![("2026-12-01", PartTime, -2), ("2026-12-15", PartTime, 1)], vec![], None))
+                .unwrap();
+        assert_eq!(plan.len(), 2);
+        assert_eq!((plan[0].before.part_time, plan[0].after.part_time), (2, 0));
+        assert_eq!((plan[1].effective, plan[1].before.part_time, plan[1].after.part_time), (d("2026-12-15"), 0, 1));
+        // the second step alone would be fine; after the first it is not: nothing is planned
+        let refused = plan_counts(
+            &recorded,
+            &req(vec![("2026-12-01", PartTime, -2), ("2026-12-15", PartTime, -1)], vec![], None),
+        );
+        assert!(matches!(refused, Err(RequestRefusal::Refused(CountRefusal::WouldGoNegative { .. }))), "{refused:?}");
+        // a total sets the count; a change beside it must agree with it
+        let plan = plan_counts(&recorded, &req(vec![], vec![], Some((Some(12), None)))).unwrap();
+        assert_eq!(plan[0].delta, CountDelta { full_time: 2, part_time: 0 });
+        assert_eq!(plan_counts(&recorded, &req(vec![], vec![(FullTime, 2)], Some((Some(12), None)))).unwrap(), plan);
+        let disagree = plan_counts(&recorded, &req(vec![], vec![(FullTime, 3)], Some((Some(12), None)))).unwrap_err();
+        assert_eq!(
+            disagree.to_string(),
+            "the message changes full-time users by +3 and says the new total is 12, but the account has 10"
+        );
+        assert_eq!(
+            plan_counts(&recorded, &req(vec![("2026-12-01", FullTime, 1)], vec![], Some((Some(12), None)))),
+            Err(RequestRefusal::TotalsWithDates)
+        );
+        assert_eq!(
+            plan_counts(&recorded, &req(vec![], vec![], Some((Some(10), Some(2))))),
+            Err(RequestRefusal::NoChange)
+        );
     }
 }

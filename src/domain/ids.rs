@@ -312,6 +312,13 @@ impl CountDelta {
     pub fn is_zero(self) -> bool {
         self.full_time == 0 && self.part_time == 0
     }
+    /// Adds `n` users of type `t` (`n` may be negative).
+    pub fn add(&mut self, t: UserType, n: i64) {
+        match t {
+            UserType::FullTime => self.full_time += n,
+            UserType::PartTime => self.part_time += n,
+        }
+    }
     /// `+2 full-time, -1 part-time`.
     pub fn describe(self) -> String {
         let mut parts = Vec::new();

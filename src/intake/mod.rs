@@ -8,14 +8,15 @@
 mod pass;
 
 use anyhow::Result;
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, TimeZone, Utc};
 use minijinja::context;
 use sha2::{Digest, Sha256};
 
 use crate::acting::{self, Action, Facts, Plan};
 use crate::config::Config;
+use crate::domain::book::{CountRequest, RequestRefusal, plan_counts};
 use crate::domain::calendar::local_time;
-use crate::domain::{CountDelta, Money, Month, NoticeKind};
+use crate::domain::{Money, Month, NoticeKind};
 use crate::reading::{Confidence, ReadError, Reading};
 use crate::render::{Renderer, message_id};
 use crate::store::{NewMail, NewMessage, Store, Tx};
@@ -499,79 +500,26 @@ async fn apply_user_change(
     let config = actor.config;
     let Some(u) = &r.user_change else { return Ok(Err("no user change read".into())) };
     let today = local_time(&now, config.company.timezone).date();
-    let effective = u.effective_date.or(r.date).unwrap_or(today);
-    // each change from its own date when the message gives several
-    let mut dated: std::collections::BTreeMap<NaiveDate, CountDelta> = std::collections::BTreeMap::new();
-    for a in &u.adjustments {
-        let Some(d) = a.effective_date else { continue };
-        let e = dated.entry(d).or_insert(CountDelta { full_time: 0, part_time: 0 });
-        match a.user_type {
-            crate::domain::UserType::FullTime => e.full_time += a.delta,
-            crate::domain::UserType::PartTime => e.part_time += a.delta,
-        }
-    }
-    let steps: Vec<(NaiveDate, CountDelta)> = if !dated.is_empty() {
-        if u.totals.is_some() {
-            return Ok(Err(
-                "the message gives new totals and changes on different dates; a person decides which date each is for"
-                    .into(),
-            ));
-        }
-        dated.into_iter().filter(|(_, d)| !d.is_zero()).collect()
-    } else {
-        let current = tx.counts_at(account, effective).await?;
-        let (ft, pt) = r.deltas();
-        let mut delta = CountDelta { full_time: ft, part_time: pt };
-        if let Some(t) = &u.totals {
-            // a change and a total for the same type must agree with the books
-            for (label, total, change, now) in
-                [("full-time", t.full_time, ft, current.full_time), ("part-time", t.part_time, pt, current.part_time)]
-            {
-                if let Some(n) = total
-                    && change != 0
-                    && now + change != n
-                {
-                    return Ok(Err(format!(
-                        "the message changes {label} users by {change:+} and says the new total is {n}, but the account has {now}"
-                    )));
-                }
-            }
-            if let Some(n) = t.full_time {
-                delta.full_time = n - current.full_time;
-            }
-            if let Some(n) = t.part_time {
-                delta.part_time = n - current.part_time;
-            }
-        }
-        vec![(effective, delta)].into_iter().filter(|(_, d)| !d.is_zero()).collect()
+    let request = CountRequest {
+        dated: u.adjustments.iter().filter_map(|a| a.effective_date.map(|d| (d, a.user_type, a.delta))).collect(),
+        changes: u.adjustments.iter().filter(|a| a.effective_date.is_none()).map(|a| (a.user_type, a.delta)).collect(),
+        totals: u.totals.as_ref().map(|t| (t.full_time, t.part_time)),
+        effective: u.effective_date.or(r.date).unwrap_or(today),
     };
-    if steps.is_empty() {
-        return Ok(Err("the change leaves the counts as they are".into()));
-    }
+    // decided in pure code (domain::book::plan_counts): a refusal goes to a
+    // person; anything the books fail at rolls the whole batch back
+    let recorded = tx.count_changes(account).await?;
+    let planned = match plan_counts(&recorded, &request) {
+        Ok(p) => p,
+        Err(RequestRefusal::Refused(refusal)) => return Ok(Err(format!("account {account}: {refusal}"))),
+        Err(refusal) => return Ok(Err(refusal.to_string())),
+    };
     let who = r.on_behalf_of.as_deref().unwrap_or(&r.from);
     let reason = format!("email from {who}: {}", r.subject);
-    // every step or none: a refused later step undoes the earlier ones
-    let applied = tx
-        .all_or_none(async |tx: &mut Tx| {
-            let mut counts = Vec::new();
-            for (date, delta) in &steps {
-                // a refusal goes to a person; a failure of the books
-                // (disk, database) rolls the whole batch back
-                match tx.change_counts(account, *date, *delta, "email", &reason, now).await? {
-                    Ok(x) => counts.push(x),
-                    Err(refusal) => return Ok(Err(format!("account {account}: {refusal}"))),
-                }
-            }
-            Ok(Ok(counts))
-        })
-        .await?;
-    let counts = match applied {
-        Ok(c) => c,
-        Err(why) => return Ok(Err(why)),
-    };
-    let before = counts.first().map(|c| c.0).unwrap_or_default();
-    let after = counts.last().map(|c| c.1).unwrap_or_default();
-    let effective = steps[0].0;
+    tx.record_count_changes(account, &planned, "email", &reason, now).await?;
+    let before = planned.first().map(|p| p.before).unwrap_or_default();
+    let after = planned.last().map(|p| p.after).unwrap_or_default();
+    let effective = planned[0].effective;
     let (name, _) = tx.account_contact(account).await?;
     let (last, first) = tx.agreement_months(account).await?;
     let invoiced_through = last.as_deref().and_then(Month::parse);
@@ -591,14 +539,13 @@ async fn apply_user_change(
         before => context! { full_time => before.full_time, part_time => before.part_time },
         after => context! { full_time => after.full_time, part_time => after.part_time },
         effective => effective.format("%B %-d, %Y").to_string(),
-        steps => steps
+        steps => planned
             .iter()
-            .zip(&counts)
-            .map(|((date, delta), (_, after))| context! {
-                date => date.format("%B %-d, %Y").to_string(),
-                change => delta.describe(),
-                full_time => after.full_time,
-                part_time => after.part_time,
+            .map(|p| context! {
+                date => p.effective.format("%B %-d, %Y").to_string(),
+                change => p.delta.describe(),
+                full_time => p.after.full_time,
+                part_time => p.after.part_time,
             })
             .collect::<Vec<_>>(),
         names_added => u.names_added,

@@ -86,6 +86,19 @@ impl Finding {
     pub fn found(&self) -> bool {
         self.strength.is_some()
     }
+
+    /// The figures found (none when nothing was): what two readings of one
+    /// request must agree on.
+    pub fn figures(&self) -> Option<Figures> {
+        self.found().then(|| Figures { adjustments: self.adjustments.clone(), totals: self.totals })
+    }
+}
+
+/// Net changes per type and new totals, as one reading found them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Figures {
+    pub adjustments: BTreeMap<UserType, i64>,
+    pub totals: Option<(Option<i64>, Option<i64>)>,
 }
 
 fn type_word(s: &str) -> Option<UserType> {

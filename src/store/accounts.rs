@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use sqlx::Row;
 
 use super::{LOCAL_FMT, Store, Tx, instant, parse_date};
-use crate::domain::book::{CountRefusal, check_change, counts_on};
+use crate::domain::book::{CountRefusal, PlannedChange, check_change, counts_on};
 use crate::domain::{CountChange, CountDelta, Money, UserCounts};
 
 #[derive(Clone, Debug)]
@@ -102,6 +102,41 @@ impl Tx {
         if delta.is_zero() {
             return Ok(Ok((before, after)));
         }
+        let planned = PlannedChange { effective, delta, before, after };
+        self.insert_count_change(account, &planned, source, reason, now).await?;
+        Ok(Ok((before, after)))
+    }
+
+    /// The account's recorded count changes, oldest first.
+    pub async fn count_changes(&mut self, account: &str) -> Result<Vec<CountChange>> {
+        changes_of(self, account).await
+    }
+
+    /// Records changes already checked (`domain::book::plan_counts`), each
+    /// with its line in the history.
+    pub async fn record_count_changes(
+        &mut self,
+        account: &str,
+        planned: &[PlannedChange],
+        source: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        for p in planned {
+            self.insert_count_change(account, p, source, reason, now).await?;
+        }
+        Ok(())
+    }
+
+    async fn insert_count_change(
+        &mut self,
+        account: &str,
+        p: &PlannedChange,
+        source: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let PlannedChange { effective, delta, before, after } = *p;
         sqlx::query(
             "INSERT INTO count_changes (account_id, effective_date, delta_full_time, delta_part_time,
                full_time_after, part_time_after, source, reason, recorded_at)
@@ -126,8 +161,7 @@ impl Tx {
             before.part_time,
             after.part_time
         );
-        self.history(account, now, "counts", &detail).await?;
-        Ok(Ok((before, after)))
+        self.history(account, now, "counts", &detail).await
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -160,26 +160,6 @@ impl Tx {
     pub(crate) fn conn(&mut self) -> &mut sqlx::SqliteConnection {
         &mut self.tx
     }
-
-    /// Runs `steps` as one: when one of them is refused (`Ok(Err)`) or fails,
-    /// what the earlier ones wrote is undone (an SQLite savepoint) and the
-    /// rest of the transaction stands.
-    pub async fn all_or_none<T>(
-        &mut self,
-        steps: impl AsyncFnOnce(&mut Tx) -> Result<std::result::Result<T, String>>,
-    ) -> Result<std::result::Result<T, String>> {
-        sqlx::query("SAVEPOINT all_or_none").execute(&mut *self.tx).await.context("savepoint")?;
-        let out = steps(self).await;
-        let undo = !matches!(out, Ok(Ok(_)));
-        if undo {
-            sqlx::query("ROLLBACK TO all_or_none")
-                .execute(&mut *self.tx)
-                .await
-                .context("rolling back to the savepoint")?;
-        }
-        sqlx::query("RELEASE all_or_none").execute(&mut *self.tx).await.context("releasing the savepoint")?;
-        out
-    }
 }
 
 /// Whether `e` is a passing trouble (the database busy or locked, the disk
