@@ -244,7 +244,7 @@ fn payment(r: &Reading, f: &Facts) -> Action {
         reasons.push(format!(
             "the payer {} is {payer}'s, but {} belongs to {owner}",
             p.payer.as_deref().unwrap_or("named"),
-            p.invoice_numbers.join(", ")
+            p.invoice_numbers.iter().map(|n| n.as_str()).collect::<Vec<_>>().join(", ")
         ));
     }
     if let Err(e) = &account {

@@ -202,6 +202,13 @@ pub async fn run(
                 }
             }
         }
+        if !ready {
+            // ready once the mailbox was tried, reached or not (STATUS says
+            // which): invoices, reminders and the outbox do not wait for it,
+            // and a long first cycle does not hold systemd's start up
+            notify(&[NotifyState::Ready]);
+            ready = true;
+        }
         let inbox = match (&mut mailbox, down) {
             (Some(m), _) => Inbox::Open(m),
             (None, Some(why)) => Inbox::Down(why),
@@ -216,12 +223,6 @@ pub async fn run(
         }
         if stop.is_cancelled() {
             break;
-        }
-        if !ready {
-            // ready after the first cycle, mailbox or not: invoices,
-            // reminders and the outbox do not wait for the mailbox
-            notify(&[NotifyState::Ready]);
-            ready = true;
         }
         if watchdog.is_some() {
             notify(&[NotifyState::Watchdog]);

@@ -22,7 +22,7 @@ pub struct InvoiceDoc {
     pub account_id: String,
     pub account_name: String,
     pub kind: InvoiceKind,
-    pub period: String,
+    pub period: Period,
     pub issued: NaiveDate,
     pub due: NaiveDate,
     pub currency: String,
@@ -48,7 +48,7 @@ impl InvoiceDoc {
             account_id: "ACME".into(),
             account_name: "Acme Dental".into(),
             kind: InvoiceKind::Agreement,
-            period: "2026-12".into(),
+            period: Period::Month(Month::parse("2026-12").expect("a sample month")),
             issued: d("2026-11-15"),
             due: d("2026-11-30"),
             currency: "USD".into(),
@@ -71,7 +71,7 @@ impl InvoiceDoc {
             },
             InvoiceDoc {
                 kind: InvoiceKind::Service,
-                period: "2026-11-30".into(),
+                period: Period::Day(d("2026-11-30")),
                 lines: vec![line("2026-11-12 J. Smith: replaced the firewall", 2, 12500)],
                 counts: None,
                 tier_label: None,
@@ -94,10 +94,9 @@ impl InvoiceDoc {
     }
 
     pub fn period_label(&self) -> String {
-        match Period::parse(self.kind, &self.period) {
-            Some(Period::Month(m)) => m.label(),
-            Some(Period::Day(d)) => format!("recorded through {}", d.format("%B %-d, %Y")),
-            None => self.period.clone(),
+        match self.period {
+            Period::Month(m) => m.label(),
+            Period::Day(d) => format!("recorded through {}", d.format("%B %-d, %Y")),
         }
     }
 
@@ -263,7 +262,10 @@ impl Renderer {
             .collect();
         let hours: rust_decimal::Decimal = doc.lines.iter().map(|l| l.quantity).sum();
         let users: Vec<_> = doc.users.iter().map(|(n, t)| context! { name => n, type => t.label() }).collect();
-        let period_start = Month::parse(&doc.period).map(|m| m.first_day().to_string()).unwrap_or_default();
+        let period_start = match doc.period {
+            Period::Month(m) => m.first_day().to_string(),
+            Period::Day(_) => String::new(),
+        };
         let ctx = context! {
             company => context! {
                 name => company.name,
@@ -275,7 +277,7 @@ impl Renderer {
                 number => doc.number,
                 kind => doc.kind.as_str(),
                 title => doc.title(),
-                period => doc.period,
+                period => doc.period.to_string(),
                 period_label => doc.period_label(),
                 period_start => period_start,
                 issued => doc.issued.format("%B %-d, %Y").to_string(),

@@ -1,4 +1,4 @@
-//! `billmail run` against real servers: ready after its first cycle, new
+//! `billmail run` against real servers: ready once the mailbox was tried, new
 //! mail taken in as it arrives (IDLE), the IMAP server restarted under it,
 //! invoices going out while the mailbox is down, and a clean stop on SIGTERM.
 

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use billmail::config::Config;
-use billmail::domain::{InvoiceKind, Line, Money, Proration, UserCounts, UserType};
+use billmail::domain::{InvoiceKind, Line, Money, Month, Period, Proration, UserCounts, UserType};
 use billmail::render::{InvoiceDoc, Renderer};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -29,13 +29,17 @@ fn line(desc: &str, qty: i64, cents: i64, prorate: Option<(u32, u32)>) -> Line {
     .unwrap()
 }
 
+fn month(m: &str) -> Period {
+    Period::Month(Month::parse(m).unwrap())
+}
+
 fn docs() -> Vec<(&'static str, InvoiceDoc)> {
     let base = InvoiceDoc {
         number: String::new(),
         account_id: "ACME".into(),
         account_name: "Acme Dental & Ortho <Main St>".into(),
         kind: InvoiceKind::Agreement,
-        period: String::new(),
+        period: month("2027-01"),
         issued: d("2026-12-15"),
         due: d("2026-12-30"),
         currency: "USD".into(),
@@ -59,7 +63,7 @@ fn docs() -> Vec<(&'static str, InvoiceDoc)> {
     let agreement = InvoiceDoc {
         number: "INV-2026-0042".into(),
         kind: InvoiceKind::Agreement,
-        period: "2027-01".into(),
+        period: month("2027-01"),
         total: agreement_lines.iter().map(|l| l.amount).sum(),
         lines: agreement_lines,
         credit_applied: Money::from_cents(5000),
@@ -73,7 +77,7 @@ fn docs() -> Vec<(&'static str, InvoiceDoc)> {
     let recurring = InvoiceDoc {
         number: "INV-2026-0043".into(),
         kind: InvoiceKind::Recurring,
-        period: "2026-12".into(),
+        period: month("2026-12"),
         issued: d("2026-12-05"),
         total: recurring_lines.iter().map(|l| l.amount).sum(),
         lines: recurring_lines,
@@ -98,7 +102,7 @@ fn docs() -> Vec<(&'static str, InvoiceDoc)> {
     let service = InvoiceDoc {
         number: "INV-2026-0044".into(),
         kind: InvoiceKind::Service,
-        period: "2026-12-03".into(),
+        period: Period::Day(d("2026-12-03")),
         issued: d("2026-12-03"),
         due: d("2027-01-02"),
         total: service_lines.iter().map(|l| l.amount).sum(),

@@ -72,7 +72,11 @@ fn figures(r: &Reading) -> Figures {
         amount: r.payment.as_ref().and_then(|p| p.amount),
         currency: r.payment.as_ref().and_then(|p| p.currency.clone()),
         method: r.payment.as_ref().map(|p| p.method),
-        invoices: r.payment.as_ref().map(|p| p.invoice_numbers.clone()).unwrap_or_default(),
+        invoices: r
+            .payment
+            .as_ref()
+            .map(|p| p.invoice_numbers.iter().map(|n| n.to_string()).collect())
+            .unwrap_or_default(),
     }
 }
 

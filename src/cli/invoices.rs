@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Ctx, Outcome, stored_id};
-use crate::domain::{AccountId, Money};
+use crate::domain::{AccountId, InvoiceNumber, Money};
 use crate::render::{InvoiceDoc, Renderer};
 use crate::store::InvoiceRecord;
 
@@ -114,7 +114,7 @@ pub(super) async fn invoices(cmd: InvoicesCmd, c: &Ctx<'_>) -> Result<Outcome> {
                         account_id: inv.account.clone(),
                         account_name: inv.account_name.clone(),
                         kind: inv.kind,
-                        period: inv.period.clone(),
+                        period: inv.period,
                         issued: inv.issued,
                         due: inv.due,
                         currency: inv.currency.clone(),
@@ -151,7 +151,7 @@ pub(super) async fn payments(cmd: PaymentsCmd, c: &Ctx<'_>) -> Result<Outcome> {
             if !amount.is_positive() {
                 bail!("--amount must be more than 0");
             }
-            let invoices: Vec<String> = invoices.iter().map(|n| n.trim().to_ascii_uppercase()).collect();
+            let invoices: Vec<InvoiceNumber> = invoices.iter().map(|n| InvoiceNumber::new(n)).collect();
             let mut tx = store.begin().await?;
             let out = tx
                 .record_payment(
@@ -266,7 +266,7 @@ pub(super) struct InvoiceView<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     account: Option<&'a str>,
     kind: &'static str,
-    period: &'a str,
+    period: String,
     issued: String,
     due: String,
     total: String,
@@ -281,7 +281,7 @@ impl<'a> InvoiceView<'a> {
             number: &i.number,
             account: Some(&i.account),
             kind: i.kind.as_str(),
-            period: &i.period,
+            period: i.period.to_string(),
             issued: i.issued.to_string(),
             due: i.due.to_string(),
             total: i.total.to_string(),

@@ -148,6 +148,28 @@ impl fmt::Display for Month {
     }
 }
 
+/// An invoice number as billmail matches it: trimmed and in capitals
+/// (customers and banks write them in any case; numbers are issued in
+/// capitals, see `invoice_number_format`).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
+pub struct InvoiceNumber(String);
+
+impl InvoiceNumber {
+    pub fn new(written: &str) -> InvoiceNumber {
+        InvoiceNumber(written.trim().to_ascii_uppercase())
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for InvoiceNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 /// The three kinds of invoice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum InvoiceKind {
@@ -235,11 +257,13 @@ impl Period {
 }
 
 impl fmt::Display for Period {
+    /// (Padded as asked: `{:<10}` lines up a listing.)
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Period::Month(m) => m.fmt(f),
-            Period::Day(d) => write!(f, "{}", d.format("%Y-%m-%d")),
-        }
+        let text = match self {
+            Period::Month(m) => m.to_string(),
+            Period::Day(d) => d.format("%Y-%m-%d").to_string(),
+        };
+        f.pad(&text)
     }
 }
 

@@ -16,6 +16,8 @@ mod tests;
 
 pub use book::{Account, Book, CountChange, Issued, Rates, ServiceEntry, Subscription, SubscriptionVersion};
 pub use calendar::{Job, Schedule, due_jobs};
-pub use ids::{AccountId, CountDelta, EmailAddress, InvoiceKind, Month, NoticeKind, Period, UserCounts, UserType};
+pub use ids::{
+    AccountId, CountDelta, EmailAddress, InvoiceKind, InvoiceNumber, Month, NoticeKind, Period, UserCounts, UserType,
+};
 pub use invoice::{Draft, Line, Proration, build};
 pub use money::Money;

@@ -183,7 +183,7 @@ fn invoice_mail(
         account_id: acct.id.to_string(),
         account_name: acct.name.clone(),
         kind: draft.kind,
-        period: draft.period.to_string(),
+        period: draft.period,
         issued: draft.issued_on,
         due: draft.due_on,
         currency: config.company.currency.clone(),

@@ -47,7 +47,7 @@ pub async fn run_collections(
             .map(|i| {
                 let late = (today - i.due).num_days();
                 context! {
-                    number => i.number, period => i.period, due => i.due.format("%B %-d, %Y").to_string(),
+                    number => i.number, period => i.period.to_string(), due => i.due.format("%B %-d, %Y").to_string(),
                     balance => i.balance.display_in(&cur), late => (late > 0).then_some(late),
                 }
             })

@@ -24,7 +24,7 @@ use regex::Regex;
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use crate::domain::UserType;
+use crate::domain::{InvoiceNumber, UserType};
 use crate::trust::Verdict;
 
 /// Compiles a keyword pattern. Its `\b` are ASCII word boundaries, which
@@ -153,7 +153,7 @@ pub struct Payment {
     pub currency: Option<String>,
     pub method: payment::Method,
     pub reference: Option<String>,
-    pub invoice_numbers: Vec<String>,
+    pub invoice_numbers: Vec<InvoiceNumber>,
     pub payer: Option<String>,
     pub source: payment::Source,
 }
@@ -676,7 +676,7 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
                 currency: pf.currency.clone(),
                 method: pf.method,
                 reference: pf.reference.clone(),
-                invoice_numbers: pf.invoice_numbers.clone(),
+                invoice_numbers: pf.invoice_numbers.iter().map(|n| InvoiceNumber::new(n)).collect(),
                 payer: pf.payer.clone(),
                 source: pf.source.unwrap_or(payment::Source::CustomerClaim),
             });

@@ -26,7 +26,7 @@ pub struct AccountSummary {
 }
 
 /// One entry of an account's history (`accounts history --json` prints it as it is).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct HistoryEntry {
     pub at: String,
     pub kind: String,
@@ -260,12 +260,10 @@ impl Store {
     }
 
     pub async fn history_of(&self, id: &str) -> Result<Vec<HistoryEntry>> {
-        let rows: Vec<(String, String, String)> =
-            sqlx::query_as("SELECT at, kind, detail FROM history WHERE account_id = ? ORDER BY id")
-                .bind(id)
-                .fetch_all(self.pool())
-                .await?;
-        Ok(rows.into_iter().map(|(at, kind, detail)| HistoryEntry { at, kind, detail }).collect())
+        Ok(sqlx::query_as("SELECT at, kind, detail FROM history WHERE account_id = ? ORDER BY id")
+            .bind(id)
+            .fetch_all(self.pool())
+            .await?)
     }
 }
 

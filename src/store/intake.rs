@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Store, Tx, instant};
+use crate::domain::InvoiceNumber;
 
 /// A message to store, with what was read from it.
 #[derive(Clone, Debug)]
@@ -332,17 +333,17 @@ impl Tx {
     }
 
     /// The accounts owning these invoice numbers, and the numbers not found.
-    pub async fn invoice_owners(&mut self, numbers: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+    pub async fn invoice_owners(&mut self, numbers: &[InvoiceNumber]) -> Result<(Vec<String>, Vec<String>)> {
         let mut owners = Vec::new();
         let mut unknown = Vec::new();
         for n in numbers {
             let owner: Option<String> = sqlx::query_scalar("SELECT account_id FROM invoices WHERE number = ?")
-                .bind(n)
+                .bind(n.as_str())
                 .fetch_optional(self.conn())
                 .await?;
             match owner {
                 Some(a) => owners.push(a),
-                None => unknown.push(n.clone()),
+                None => unknown.push(n.to_string()),
             }
         }
         owners.sort();
@@ -435,7 +436,7 @@ impl Tx {
         currency: Option<&str>,
         method: &str,
         reference: Option<&str>,
-        invoices: &[String],
+        invoices: &[InvoiceNumber],
         claimed_on: chrono::NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<i64> {

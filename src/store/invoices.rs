@@ -7,7 +7,7 @@ use sqlx::Row;
 use super::{Store, Tx, instant, parse_date, parse_decimal};
 use crate::config::NumberFormat;
 use crate::domain::payments::{Open, allocate};
-use crate::domain::{Draft, InvoiceKind, Line, Money, Proration, UserType};
+use crate::domain::{Draft, InvoiceKind, InvoiceNumber, Line, Money, Period, Proration, UserType};
 
 /// An invoice as stored, with what is still owed on it.
 #[derive(Clone, Debug)]
@@ -17,7 +17,7 @@ pub struct InvoiceRecord {
     pub account: String,
     pub account_name: String,
     pub kind: InvoiceKind,
-    pub period: String,
+    pub period: Period,
     pub issued: NaiveDate,
     pub due: NaiveDate,
     pub currency: String,
@@ -57,7 +57,12 @@ fn invoice_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<InvoiceRecord> {
         account: r.get("account_id"),
         account_name: r.get("account_name"),
         kind: InvoiceKind::parse(kind).ok_or_else(|| anyhow::anyhow!("stored invoice kind {kind:?} is unknown"))?,
-        period: r.get("period"),
+        period: {
+            let period: &str = r.get("period");
+            let kind = InvoiceKind::parse(kind).unwrap_or(InvoiceKind::Agreement);
+            Period::parse(kind, period)
+                .ok_or_else(|| anyhow::anyhow!("stored invoice period {period:?} is malformed"))?
+        },
         issued: parse_date(r.get("issued_on"))?,
         due: parse_date(r.get("due_on"))?,
         currency: r.get("currency"),
@@ -335,7 +340,7 @@ impl Tx {
         reference: Option<&str>,
         source: &str,
         received_on: NaiveDate,
-        invoices: &[String],
+        invoices: &[InvoiceNumber],
         now: DateTime<Utc>,
     ) -> Result<PaymentOutcome> {
         if !self.account_exists(account).await? {
@@ -344,7 +349,7 @@ impl Tx {
         let mut named = Vec::new();
         for number in invoices {
             let row: Option<(i64, String)> = sqlx::query_as("SELECT id, account_id FROM invoices WHERE number = ?")
-                .bind(number)
+                .bind(number.as_str())
                 .fetch_optional(self.conn())
                 .await?;
             match row {

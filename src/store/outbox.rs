@@ -2,7 +2,6 @@
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
-use sqlx::Row;
 
 use super::{Store, Tx, instant};
 
@@ -21,14 +20,43 @@ pub struct NewMail {
     pub references: Option<String>,
 }
 
+/// Addresses as the outbox keeps them: one column, comma-separated.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(transparent)]
+pub struct Addresses(pub Vec<String>);
+
+impl From<String> for Addresses {
+    fn from(column: String) -> Addresses {
+        Addresses(column.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect())
+    }
+}
+
+impl std::ops::Deref for Addresses {
+    type Target = Vec<String>;
+    fn deref(&self) -> &Vec<String> {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Addresses {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
 /// An outgoing message as recorded (`outbox list --json` prints it as it is).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct OutboxRecord {
     pub id: i64,
     pub kind: String,
+    #[sqlx(rename = "account_id")]
     pub account: Option<String>,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
+    #[sqlx(rename = "to_addrs", try_from = "String")]
+    pub to: Addresses,
+    #[sqlx(rename = "cc_addrs", try_from = "String")]
+    pub cc: Addresses,
     pub subject: String,
     pub message_id: String,
     pub in_reply_to: Option<String>,
@@ -41,23 +69,24 @@ pub struct OutboxRecord {
 }
 
 /// A message due to be sent, with everything needed to send it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, sqlx::FromRow)]
 pub struct QueuedMail {
     pub id: i64,
     pub kind: String,
-    pub to: Vec<String>,
-    pub cc: Vec<String>,
+    #[sqlx(rename = "to_addrs", try_from = "String")]
+    pub to: Addresses,
+    #[sqlx(rename = "cc_addrs", try_from = "String")]
+    pub cc: Addresses,
     pub subject: String,
+    #[sqlx(rename = "body_text")]
     pub text: String,
+    #[sqlx(rename = "body_html")]
     pub html: String,
     pub message_id: String,
     pub in_reply_to: Option<String>,
+    #[sqlx(rename = "references_hdr")]
     pub references: Option<String>,
     pub attempts: i64,
-}
-
-fn split(s: &str) -> Vec<String> {
-    s.split(',').map(str::trim).filter(|x| !x.is_empty()).map(String::from).collect()
 }
 
 impl Tx {
@@ -110,7 +139,7 @@ impl Tx {
 impl Store {
     /// Queued messages whose next attempt is due at `now`, oldest first.
     pub async fn due_mail(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<QueuedMail>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, kind, to_addrs, cc_addrs, subject, body_text, body_html, message_id, in_reply_to,
                     references_hdr, attempts
              FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
@@ -118,23 +147,7 @@ impl Store {
         .bind(instant(now))
         .bind(limit)
         .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| QueuedMail {
-                id: r.get("id"),
-                kind: r.get("kind"),
-                to: split(r.get("to_addrs")),
-                cc: split(r.get("cc_addrs")),
-                subject: r.get("subject"),
-                text: r.get("body_text"),
-                html: r.get("body_html"),
-                message_id: r.get("message_id"),
-                in_reply_to: r.get("in_reply_to"),
-                references: r.get("references_hdr"),
-                attempts: r.get("attempts"),
-            })
-            .collect())
+        .await?)
     }
 
     /// How many messages are queued and failed, and when the earliest queued one is next due.
@@ -211,31 +224,12 @@ impl Store {
     }
 
     pub async fn outbox(&self) -> Result<Vec<OutboxRecord>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, kind, account_id, to_addrs, cc_addrs, subject, message_id, in_reply_to, state, attempts,
                     next_attempt_at, last_error, created_at, sent_at FROM outbox ORDER BY id",
         )
         .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .iter()
-            .map(|r| OutboxRecord {
-                id: r.get("id"),
-                kind: r.get("kind"),
-                account: r.get("account_id"),
-                to: split(r.get("to_addrs")),
-                cc: split(r.get("cc_addrs")),
-                subject: r.get("subject"),
-                message_id: r.get("message_id"),
-                in_reply_to: r.get("in_reply_to"),
-                state: r.get("state"),
-                attempts: r.get("attempts"),
-                next_attempt_at: r.get("next_attempt_at"),
-                last_error: r.get("last_error"),
-                created_at: r.get("created_at"),
-                sent_at: r.get("sent_at"),
-            })
-            .collect())
+        .await?)
     }
 
     /// The full text of one outgoing message (for `outbox show`).
