@@ -209,11 +209,7 @@ pub async fn run(
             notify(&[NotifyState::Ready]);
             ready = true;
         }
-        let inbox = match (&mut mailbox, down) {
-            (Some(m), _) => Inbox::Open(m),
-            (None, Some(why)) => Inbox::Down(why),
-            (None, None) => Inbox::NotConfigured,
-        };
+        let inbox = Inbox::of(mailbox.as_mut(), down);
         let ctx = Ctx { config, store: &store, renderer, dkim: dkim.as_ref(), sender: sender.as_ref(), catch_up };
         let report = engine::cycle(&ctx, inbox, now, &stop).await;
         if mailbox.is_some() && matches!(report.intake, Stage::Failed(_)) {

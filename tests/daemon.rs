@@ -41,6 +41,19 @@ impl Drop for Daemon {
     }
 }
 
+/// `billmail run` from `now` with its config in `bm`, telling `sock` (systemd's notify socket).
+fn run_from(bm: &Bm, now: &str, sock: &Path, stderr: Stdio) -> Daemon {
+    let child = Command::new(env!("CARGO_BIN_EXE_billmail"))
+        .args(["run", "--now", now, "--config"])
+        .arg(bm.path("billmail.toml"))
+        .env("NOTIFY_SOCKET", sock)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    Daemon(child)
+}
+
 fn notifications(sock: &UnixDatagram) -> Vec<String> {
     let mut out = Vec::new();
     let mut buf = [0u8; 512];
@@ -63,15 +76,7 @@ fn the_daemon_takes_mail_in_as_it_arrives_survives_a_restart_and_stops_cleanly()
     let sock_path = bm.path("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_billmail"))
-        .args(["run", "--now", "2026-11-24T10:00:00-05:00", "--config"])
-        .arg(bm.path("billmail.toml"))
-        .env("NOTIFY_SOCKET", &sock_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut daemon = Daemon(child);
+    let mut daemon = run_from(&bm, "2026-11-24T10:00:00-05:00", &sock_path, Stdio::piped());
 
     let mut seen = Vec::new();
     wait_until("READY", Duration::from_secs(20), || {
@@ -204,24 +209,14 @@ fn with_the_mailbox_down_the_daemon_still_issues_and_sends_and_status_says_why()
     let stack = MailStack::start();
     let bm = Bm::new();
     let pw = bm.write("imap-password", &stack.password);
-    // nothing listens on this port: the IMAP server, stopped, as billmail sees it
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let imap = stack.imap_config(&pw).replace(&format!("port = {}", stack.imap_port), &format!("port = {closed}"));
+    let imap = stack.imap_config_unreachable(&pw);
     bm.write("billmail.toml", &format!("{}\n{}\n{imap}", common::CONFIG, stack.smtp_config()));
     bm.import_accounts(ACCOUNTS, NOV2).ok();
 
     let sock_path = bm.path("notify.sock");
     let sock = UnixDatagram::bind(&sock_path).unwrap();
     sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_billmail"))
-        .args(["run", "--now", "2026-11-15T08:00:00-05:00", "--config"])
-        .arg(bm.path("billmail.toml"))
-        .env("NOTIFY_SOCKET", &sock_path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let _daemon = Daemon(child);
+    let _daemon = run_from(&bm, "2026-11-15T08:00:00-05:00", &sock_path, Stdio::null());
     let mut seen = Vec::new();
     wait_until("READY", Duration::from_secs(20), || {
         seen.extend(notifications(&sock));

@@ -16,7 +16,9 @@ fn at_trace_level_the_log_holds_no_password_and_no_customer_text() {
     let pw = bm.write("imap-password", &stack.password);
     bm.write("billmail.toml", &format!("{}\n{}\n{}", common::CONFIG, stack.imap_config(&pw), stack.smtp_config()));
     bm.import_accounts(ACCOUNTS, "2026-11-02T09:00:00-05:00").ok();
-    let secret_text = "Our door code is 4417, please keep it private";
+    // (a code no timing, port or id in a log could spell by chance: "4417"
+    // alone once matched a number in the trace)
+    let secret_text = "Our door code is QZ4417XK, please keep it private";
     stack.append(
         "accounting@krgroup.example",
         "INBOX",
@@ -33,7 +35,7 @@ fn at_trace_level_the_log_holds_no_password_and_no_customer_text() {
         base64::engine::general_purpose::STANDARD.encode(format!("\0accounting@krgroup.example\0{}", stack.password));
     assert!(!log.contains(&stack.password), "the password");
     assert!(!log.contains(&plain), "the PLAIN login in base64");
-    assert!(!log.contains("4417"), "the customer's text");
+    assert!(!log.contains("QZ4417XK"), "the customer's text");
     assert!(stack.wait_for("ap@acme-dental.example", 1).len() == 1, "and the cycle did its work");
 }
 

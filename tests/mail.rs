@@ -185,20 +185,13 @@ fn a_message_that_gave_up_goes_out_once_after_outbox_retry() {
     assert!(status["last_cycle"]["detail"].as_str().unwrap().contains("0 failed"), "{status}");
 }
 
-/// A port on loopback where nothing listens: the IMAP server, stopped, as
-/// billmail sees it (the stack's Dovecot keeps delivering the mail it sends).
-fn closed_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
 #[test]
 fn with_the_mailbox_down_invoices_and_collections_still_run_and_tick_names_the_mailbox() {
     let stack = MailStack::start();
     let pw_dir = tempfile::tempdir().unwrap();
     let pw = pw_dir.path().join("imap-password");
     std::fs::write(&pw, &stack.password).unwrap();
-    let imap =
-        stack.imap_config(&pw).replace(&format!("port = {}", stack.imap_port), &format!("port = {}", closed_port()));
+    let imap = stack.imap_config_unreachable(&pw);
     let bm = Bm::with_config(&format!("{}\n{}\n{imap}", common::CONFIG, stack.smtp_config()));
     bm.import_accounts(ACCOUNTS, NOV2).ok();
 

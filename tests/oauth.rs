@@ -141,7 +141,7 @@ fn a_refused_secret_missing_consent_or_missing_mailbox_permission_is_one_clear_e
     bm.write("client-secret", "an-old-secret");
     let out = bm.at(NOV15, &["tick"]).fails();
     // one stage failed, and it is named once (the lines above it are the log)
-    let failed: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("billmail: ")).collect();
+    let failed = out.failures();
     assert_eq!(failed.len(), 1, "{}", out.stderr);
     let err = failed[0];
     assert!(err.starts_with("billmail: the mailbox: "), "{err}");

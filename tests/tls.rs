@@ -74,7 +74,7 @@ fn a_server_that_cannot_be_trusted_gets_no_password() {
         let bm = billmail(&stack, security, port, stack.submission_port, None);
         let out = bm.at(NOV15, &["tick"]).fails();
         // one stage failed, and it is named; the log lines above it are the log
-        let failed: Vec<&str> = out.stderr.lines().filter(|l| l.starts_with("billmail: ")).collect();
+        let failed = out.failures();
         assert_eq!(failed.len(), 1, "{}", out.stderr);
         assert!(failed[0].starts_with("billmail: the mailbox: "), "{security}: {}", failed[0]);
         assert!(

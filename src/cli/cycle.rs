@@ -79,11 +79,7 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>, catch_up: bool
             Err(e) => down = Some(format!("{e:#}")),
         }
     }
-    let inbox = match (&mut mailbox, down) {
-        (Some(m), _) => Inbox::Open(m),
-        (None, Some(why)) => Inbox::Down(why),
-        (None, None) => Inbox::NotConfigured,
-    };
+    let inbox = Inbox::of(mailbox.as_mut(), down);
     let ctx = Ctx { config, store, renderer: &renderer, dkim: dkim.as_ref(), sender: sender.as_ref(), catch_up };
     let report = crate::engine::cycle(&ctx, inbox, now, &tokio_util::sync::CancellationToken::new()).await;
     if let Some(m) = mailbox {

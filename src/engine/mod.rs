@@ -50,6 +50,31 @@ pub enum Inbox<'a, S> {
     Down(String),
 }
 
+impl<'a, S> Inbox<'a, S> {
+    /// From a connection attempt: the mailbox, or why it could not be
+    /// reached; neither when no mailbox is configured.
+    pub fn of(mailbox: Option<&'a mut S>, down: Option<String>) -> Inbox<'a, S> {
+        match (mailbox, down) {
+            (Some(m), _) => Inbox::Open(m),
+            (None, Some(why)) => Inbox::Down(why),
+            (None, None) => Inbox::NotConfigured,
+        }
+    }
+}
+
+impl CycleReport {
+    /// A cycle that ran up to `billing` and left the rest for `why`.
+    fn rest_skipped(
+        intake: Stage<IntakeReport>,
+        clock_back: Option<String>,
+        billing: Stage<Vec<IssuedInvoice>>,
+        why: &str,
+    ) -> CycleReport {
+        let (collections, delivery) = (Stage::Skipped(why.to_string()), Stage::Skipped(why.to_string()));
+        CycleReport { intake, clock_back, billing, collections, delivery }
+    }
+}
+
 /// How one stage of a cycle went.
 #[derive(Debug)]
 pub enum Stage<T> {
@@ -161,10 +186,7 @@ pub async fn cycle<S: MailSource>(
     }
     if stop.is_cancelled() {
         // a stop asked during intake: the rest waits for the next start
-        let why = "stopping".to_string();
-        let (billing, collections, delivery) =
-            (Stage::Skipped(why.clone()), Stage::Skipped(why.clone()), Stage::Skipped(why));
-        return CycleReport { intake, clock_back: None, billing, collections, delivery };
+        return CycleReport::rest_skipped(intake, None, Stage::Skipped("stopping".into()), "stopping");
     }
     let clock_back = match clock_went_back(store, now).await {
         Ok(why) => why,
@@ -173,9 +195,8 @@ pub async fn cycle<S: MailSource>(
     if let Some(why) = &clock_back {
         tracing::error!(%why, "clock");
         store.record_event(Event::Error, now, why).await;
-        let (billing, collections, delivery) =
-            (Stage::Skipped(why.clone()), Stage::Skipped(why.clone()), Stage::Skipped(why.clone()));
-        return CycleReport { intake, clock_back, billing, collections, delivery };
+        let why = why.clone();
+        return CycleReport::rest_skipped(intake, clock_back, Stage::Skipped(why.clone()), &why);
     }
     let billing = match run_billing(ctx.config, store, ctx.renderer, now, ctx.catch_up).await {
         Err(e) if e.is::<FarBehind>() => {
@@ -185,8 +206,7 @@ pub async fn cycle<S: MailSource>(
             tracing::error!(%why, "billing");
             store.record_event(Event::Error, now, &format!("billing failed: {why}")).await;
             let skipped = format!("invoices are due more than {CATCH_UP_DAYS} days back: nothing scheduled ran");
-            let (collections, delivery) = (Stage::Skipped(skipped.clone()), Stage::Skipped(skipped));
-            return CycleReport { intake, clock_back: None, billing: Stage::Failed(why), collections, delivery };
+            return CycleReport::rest_skipped(intake, None, Stage::Failed(why), &skipped);
         }
         done => stage(store, now, "billing", async { done }).await,
     };

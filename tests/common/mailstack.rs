@@ -145,6 +145,14 @@ impl MailStack {
         )
     }
 
+    /// The `[imap]` section pointed at a loopback port where nothing listens:
+    /// the IMAP server, stopped, as billmail sees it (this stack's Dovecot
+    /// keeps delivering the mail billmail sends).
+    pub fn imap_config_unreachable(&self, password_file: &Path) -> String {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        self.imap_config(password_file).replace(&format!("port = {}", self.imap_port), &format!("port = {closed}"))
+    }
+
     /// A folder written `a/b` as this stack's Dovecot names it.
     pub fn server_folder(&self, name: &str) -> String {
         if name == "INBOX" {

@@ -30,6 +30,11 @@ impl Run {
         assert_ne!(self.code, 0, "expected failure\nstdout:\n{}", self.stdout);
         self
     }
+    /// The failures billmail named on standard error (`billmail: …`), not
+    /// the log lines around them.
+    pub fn failures(&self) -> Vec<&str> {
+        self.stderr.lines().filter(|l| l.starts_with("billmail: ")).collect()
+    }
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("not JSON ({e}):\n{}", self.stdout))
     }
