@@ -4,7 +4,7 @@
 # corpus, tests/corpus and thousands of variants of them (each body line
 # dropped in turn, neighbouring lines joined, the body lower-cased and
 # upper-cased) with both binaries and prints every message whose
-# `parse --json` differs. For speed work, where the answer must be "none".
+# `parse --json` differs (messages-b too). For speed and structure work, where the answer must be "none".
 #
 #   scripts/reader-diff.sh [BASE]      exit 0: identical readings; 1: some differ
 set -euo pipefail
@@ -22,7 +22,7 @@ cargo build --release --quiet --bin billmail
 new=target/release/billmail
 
 mkdir -p "$work/in"
-python3 - "$work/in" ../shared/corpus/messages tests/corpus <<'EOF'
+python3 - "$work/in" ../shared/corpus/messages ../shared/corpus/messages-b tests/corpus <<'EOF'
 import os, sys
 out, dirs = sys.argv[1], sys.argv[2:]
 n = 0

@@ -81,8 +81,37 @@ pub trait MailSource {
     async fn move_to(&mut self, uids: &[u32], to: Disposition) -> Result<String>;
 }
 
-/// UIDs whose sizes are asked, and whose messages are fetched, per round trip.
+/// Messages fetched and taken in per transaction.
 pub const BATCH: usize = 50;
+/// UIDs named in one command (sizes asked, messages moved). Every command
+/// costs the server a fixed amount of work besides its messages: on Dovecot
+/// (Maildir) 20 moves of 50 messages took 0.30 s and one move of 1,000 took
+/// 0.11 s. 500 UIDs that are not adjacent still fit the shortest command
+/// line servers accept (8 KiB).
+pub const SET: usize = 500;
+
+/// An IMAP sequence set of ascending UIDs, adjacent ones as ranges:
+/// `[1, 2, 3, 7, 9, 10]` is `1:3,7,9:10`.
+pub fn uid_set(uids: &[u32]) -> String {
+    let mut out = String::new();
+    let mut i = 0;
+    while i < uids.len() {
+        let mut j = i;
+        while j + 1 < uids.len() && uids[j + 1] == uids[j] + 1 {
+            j += 1;
+        }
+        if !out.is_empty() {
+            out.push(',');
+        }
+        if j > i {
+            out.push_str(&format!("{}:{}", uids[i], uids[j]));
+        } else {
+            out.push_str(&uids[i].to_string());
+        }
+        i = j + 1;
+    }
+    out
+}
 /// The most mail (by the server's RFC822.SIZE) one batch holds in memory;
 /// a single message over it is a batch of its own.
 pub const BATCH_BYTES: u64 = 32 * 1024 * 1024;
@@ -131,6 +160,17 @@ pub fn first_day(all: &[u32], since: Option<&[u32]>, uidnext: Option<u32>) -> (u
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn uid_sets_name_adjacent_uids_as_ranges() {
+        assert_eq!(uid_set(&[1, 2, 3, 7, 9, 10]), "1:3,7,9:10");
+        assert_eq!(uid_set(&[42]), "42");
+        assert_eq!(uid_set(&[]), "");
+        assert_eq!(uid_set(&(1..=500).collect::<Vec<_>>()), "1:500");
+        // the longest a set of SET UIDs can be, none adjacent: under 8 KiB
+        let apart: Vec<u32> = (0..SET as u32).map(|i| u32::MAX - 2 * i).rev().collect();
+        assert!(uid_set(&apart).len() < 8 * 1024, "{}", uid_set(&apart).len());
+    }
 
     #[test]
     fn batches_hold_at_most_batch_bytes_and_a_large_message_counts_as_its_header() {

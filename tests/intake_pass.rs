@@ -16,18 +16,21 @@ use chrono::{DateTime, Utc};
 use common::{ACCOUNTS, Bm, ENTRY};
 use tokio_util::sync::CancellationToken;
 
-/// A mailbox in memory: the watched folder's messages by UID, and every move
-/// asked of it.
+/// A mailbox in memory: the watched folder's messages by UID, every move
+/// asked of it, and how many move commands asked them.
 struct Memory {
     validity: u32,
     folder: BTreeMap<u32, Vec<u8>>,
     moved: Vec<(u32, Disposition)>,
+    move_commands: usize,
+    /// The server refuses moves (a full quota, a dropped connection).
+    refuse_moves: bool,
 }
 
 impl Memory {
     fn new(messages: &[String]) -> Memory {
         let folder = messages.iter().enumerate().map(|(i, m)| (i as u32 + 1, m.as_bytes().to_vec())).collect();
-        Memory { validity: 7, folder, moved: Vec::new() }
+        Memory { validity: 7, folder, moved: Vec::new(), move_commands: 0, refuse_moves: false }
     }
 }
 
@@ -52,6 +55,10 @@ impl MailSource for Memory {
             .collect())
     }
     async fn move_to(&mut self, uids: &[u32], to: Disposition) -> Result<String> {
+        if self.refuse_moves {
+            anyhow::bail!("UID MOVE: NO [OVERQUOTA] quota exceeded");
+        }
+        self.move_commands += 1;
         for u in uids {
             self.folder.remove(u);
             self.moved.push((*u, to));
@@ -193,4 +200,31 @@ async fn a_refused_change_goes_to_review_and_the_batch_goes_on() {
     let reasons: String =
         sqlx::query_scalar("SELECT reasons FROM review_items").fetch_one(books.store.pool()).await.unwrap();
     assert!(reasons.contains("would leave 22 full-time and -2 part-time users"), "{reasons}");
+}
+
+#[tokio::test]
+async fn many_messages_move_in_few_commands_and_a_refused_move_is_made_on_the_next_pass() {
+    let books = Installed::new().await;
+    let store = &books.store;
+    let many: Vec<String> = (0..120)
+        .map(|i| mail(&format!("add{i}"), "Add one", "Please add one new full-time user starting December 1, 2026."))
+        .collect();
+    let mut mailbox = Memory::new(&many);
+    mailbox.refuse_moves = true;
+    let err = books.pass(&mut mailbox).await.unwrap_err();
+    assert!(format!("{err:#}").contains("OVERQUOTA"), "{err:#}");
+    // every batch was committed: the messages are taken, once, and waiting to be moved
+    assert_eq!(count(store, "messages").await, 120);
+    assert_eq!(store.folder_mark("INBOX").await.unwrap(), Some((7, 120)));
+    assert_eq!(store.pending_moves("INBOX", 7).await.unwrap().len(), 120);
+    assert_eq!(mailbox.folder.len(), 120);
+
+    mailbox.refuse_moves = false;
+    let report = books.pass(&mut mailbox).await.unwrap();
+    assert_eq!((report.processed, report.review, report.left), (0, 0, 0), "nothing is taken twice");
+    assert_eq!(mailbox.moved.len(), 120);
+    assert_eq!(mailbox.move_commands, 1, "120 messages (three batches) move in one command");
+    assert!(mailbox.folder.is_empty());
+    assert!(store.pending_moves("INBOX", 7).await.unwrap().is_empty());
+    assert_eq!(count(store, "messages").await, 120);
 }

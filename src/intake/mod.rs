@@ -236,6 +236,9 @@ pub async fn take_in_tx(
             },
         ),
     };
+    // stored with the place its plan sends it; written again only when
+    // applying the plan sends it elsewhere (a change the books refuse)
+    let expected = expected_disposition(&plan.action);
     let id = tx
         .insert_message(
             &NewMessage {
@@ -251,7 +254,7 @@ pub async fn take_in_tx(
                 kind: &kind,
                 confidence,
                 reading: &json,
-                disposition: "left",
+                disposition: expected.as_str(),
             },
             now,
         )
@@ -316,8 +319,19 @@ pub async fn take_in_tx(
             (Disposition::Review, reasons)
         }
     };
-    tx.set_disposition(id, disposition.as_str()).await?;
+    if disposition != expected {
+        tx.set_disposition(id, disposition.as_str()).await?;
+    }
     Ok(Taken { id, duplicate: false, moved: false, disposition, kind, subject, reasons })
+}
+
+/// Where a message goes when its plan is carried out as planned.
+fn expected_disposition(action: &Action) -> Disposition {
+    match action {
+        Action::ApplyUserChange { .. } | Action::RecordPayment { .. } | Action::Processed => Disposition::Processed,
+        Action::RecordClaim { .. } | Action::Review { .. } => Disposition::Review,
+        Action::Left => Disposition::Left,
+    }
 }
 
 /// The facts the acting rules need, looked up in the books.

@@ -97,16 +97,17 @@ pub async fn from_source<S: MailSource>(
     };
 
     // moves decided before a crash
+    let mut moves = Moves::default();
     for (id, uid, disposition) in store.pending_moves(folder, validity).await? {
-        let to = source.move_to(&[uid], Disposition::parse(&disposition)).await?;
-        store.mark_moved(id, &to).await?;
+        moves.add(Disposition::parse(&disposition), uid, id);
     }
+    moves.flush(source, store).await?;
 
     // sizes first: a batch holds at most BATCH_BYTES of mail in memory, and
     // a message over the limit is fetched as its header alone
     let uids = source.search(Search::After(last)).await?;
     let mut sized = Vec::with_capacity(uids.len());
-    for chunk in uids.chunks(inbox::BATCH) {
+    for chunk in uids.chunks(inbox::SET) {
         sized.extend(source.sizes(chunk).await?);
     }
     for batch in inbox::by_size(&sized) {
@@ -119,7 +120,7 @@ pub async fn from_source<S: MailSource>(
         for f in &fetched {
             proofs.push(prove(actor, &f.raw).await);
         }
-        // the batch is taken in and committed together, then moved
+        // the batch is taken in and committed together; moved after the commit
         let mut tx = store.begin().await?;
         let mut taken_now = Vec::with_capacity(fetched.len());
         for (f, proof) in fetched.iter().zip(&proofs) {
@@ -134,8 +135,6 @@ pub async fn from_source<S: MailSource>(
         }
         tx.set_folder_mark(folder, validity, last).await?;
         tx.commit().await?;
-        // (uid, message) to move, by destination
-        let mut moves = [(Disposition::Processed, Vec::new()), (Disposition::Review, Vec::new())];
         for (uid, taken) in &taken_now {
             report.count(taken);
             if !taken.duplicate {
@@ -150,23 +149,61 @@ pub async fn from_source<S: MailSource>(
             }
             // a message already moved once (seen again after a UIDVALIDITY
             // change, or put back by a person) is not moved again
-            if let Some((_, items)) = moves.iter_mut().find(|(to, _)| *to == taken.disposition)
-                && !taken.moved
-            {
-                items.push((*uid, taken.id));
+            if !taken.moved {
+                moves.add(taken.disposition, *uid, taken.id);
             }
         }
-        for (to, items) in moves.into_iter().filter(|(_, items)| !items.is_empty()) {
-            let uids: Vec<u32> = items.iter().map(|(u, _)| *u).collect();
-            let folder_name = source.move_to(&uids, to).await?;
-            store.mark_moved_all(&items.iter().map(|(_, id)| *id).collect::<Vec<_>>(), &folder_name).await?;
-        }
         report.taken.extend(taken_now.into_iter().map(|(_, t)| t));
+        if moves.len() >= inbox::SET {
+            moves.flush(source, store).await?;
+        }
     }
+    // (a crash before this leaves the moves recorded as pending: the next
+    // pass makes them first)
+    moves.flush(source, store).await?;
     if last > 0 || report.resynced {
         let mut tx = store.begin().await?;
         tx.set_folder_mark(folder, validity, last).await?;
         tx.commit().await?;
     }
     Ok(report)
+}
+
+/// Messages taken in and committed, waiting to be moved to their folders:
+/// moved together, a few commands for many messages.
+#[derive(Default)]
+struct Moves {
+    processed: Vec<(u32, i64)>,
+    review: Vec<(u32, i64)>,
+}
+
+impl Moves {
+    /// A message (its UID and its id in the books) for the folder of `to`;
+    /// one left for people stays where it is.
+    fn add(&mut self, to: Disposition, uid: u32, id: i64) {
+        match to {
+            Disposition::Processed => self.processed.push((uid, id)),
+            Disposition::Review => self.review.push((uid, id)),
+            Disposition::Left => {}
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.processed.len() + self.review.len()
+    }
+
+    /// Moves them, at most [`inbox::SET`] per command, each command's
+    /// messages recorded as moved once the server has moved them.
+    async fn flush<S: MailSource>(&mut self, source: &mut S, store: &Store) -> Result<()> {
+        for (to, items) in [(Disposition::Processed, &mut self.processed), (Disposition::Review, &mut self.review)] {
+            items.sort_unstable();
+            for chunk in items.chunks(inbox::SET) {
+                let uids: Vec<u32> = chunk.iter().map(|(u, _)| *u).collect();
+                let folder = source.move_to(&uids, to).await?;
+                store.mark_moved_all(&chunk.iter().map(|(_, id)| *id).collect::<Vec<_>>(), &folder).await?;
+            }
+            items.clear();
+        }
+        Ok(())
+    }
 }

@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 
 use super::folders::{self, Layout};
 use crate::config::{Auth, Imap, Security};
-use crate::inbox::{Disposition, Fetched, MailSource, Search, Selected, over_limit};
+use crate::inbox::{Disposition, Fetched, MailSource, Search, Selected, over_limit, uid_set};
 use crate::mail::oauth2::TokenSource;
 
 /// Every network step is bounded by this.
@@ -343,7 +343,7 @@ impl Mailbox {
             if items.is_empty() {
                 continue;
             }
-            let set = items.iter().map(|(u, _)| u.to_string()).collect::<Vec<_>>().join(",");
+            let set = uid_set(&items.iter().map(|(u, _)| *u).collect::<Vec<_>>());
             let query = if header_only { "(UID BODY.PEEK[HEADER])" } else { "(UID BODY.PEEK[])" };
             let got: Vec<(u32, Vec<u8>)> = timed("UID FETCH", async {
                 let s = self.session.uid_fetch(&set, query).await?;
@@ -373,7 +373,7 @@ impl Mailbox {
         if uids.is_empty() {
             return Ok(());
         }
-        let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let set = uid_set(uids);
         if self.server.can_move {
             timed("UID MOVE", self.session.uid_mv(&set, to)).await?;
         } else {
@@ -460,7 +460,7 @@ impl MailSource for Mailbox {
         if uids.is_empty() {
             return Ok(vec![]);
         }
-        let set = uids.iter().map(u32::to_string).collect::<Vec<_>>().join(",");
+        let set = uid_set(uids);
         let mut sized: Vec<(u32, u32)> = timed("UID FETCH", async {
             let s = self.session.uid_fetch(&set, "(UID RFC822.SIZE)").await?;
             s.try_filter_map(|f| async move { Ok(f.uid.map(|u| (u, f.size.unwrap_or(0)))) }).try_collect().await
