@@ -10,6 +10,7 @@ use serde::Serialize;
 use super::invoices::InvoiceView;
 use super::{Ctx, Outcome, csvin, stored_id};
 use crate::domain::calendar::local_time;
+use crate::domain::collections::{buys_more, purchase};
 use crate::domain::{AccountId, InvoiceKind, Money};
 use crate::store::AccountSummary;
 
@@ -196,9 +197,15 @@ pub(super) async fn subscriptions(cmd: SubscriptionsCmd, c: &Ctx<'_>) -> Result<
                     AccountId::parse(&stored_id(store, row.account.as_str()).await?).map_err(|e| anyhow!(e))?;
             }
             let mut tx = store.begin().await?;
-            tx.check_hold_for_subscriptions(&rows, override_hold, now)
-                .await
-                .map_err(|e| anyhow!("{}: {e:#}", file.display()))?;
+            // more of anything is a new purchase: refused on hold unless overridden
+            for row in &rows {
+                let current = tx.subscription_quantity(row.account.as_str(), &row.product).await?;
+                if let Some(what) = buys_more(&row.product, current, row.quantity) {
+                    on_hold_guard(&mut tx, row.account.as_str(), &what, override_hold, now)
+                        .await
+                        .map_err(|e| anyhow!("{}: line {}: {e:#}", file.display(), row.line))?;
+                }
+            }
             let report = tx
                 .import_subscriptions(&rows, &config.company.currency, now, local_time(&now, tz))
                 .await
@@ -233,7 +240,7 @@ pub(super) async fn service(cmd: ServiceCmd, c: &Ctx<'_>) -> Result<Outcome> {
             // priced before anything is written
             let amount = crate::domain::Line::priced(String::new(), hours, rate, None).map_err(|e| anyhow!(e))?.amount;
             let mut tx = store.begin().await?;
-            tx.check_hold(id.as_str(), "new work", a.override_hold, now).await?;
+            on_hold_guard(&mut tx, id.as_str(), "new work", a.override_hold, now).await?;
             let entry = tx
                 .add_service(
                     id.as_str(),
@@ -344,4 +351,21 @@ fn print_account(a: &AccountSummary, cur: &str) {
             i.balance.display_in(cur)
         );
     }
+}
+
+/// A new purchase (`what`) for `account`: refused while it is on hold
+/// (`domain::collections::purchase`), unless overridden, and then the
+/// override is in the account's history.
+async fn on_hold_guard(
+    tx: &mut crate::store::Tx,
+    account: &str,
+    what: &str,
+    override_hold: bool,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<()> {
+    let (standing, since) = tx.standing(account).await?;
+    if let Some(note) = purchase(account, standing, since.as_deref(), what, override_hold)? {
+        tx.history(account, now, "override", &note).await?;
+    }
+    Ok(())
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Ctx, Outcome, stored_id};
+use crate::domain::payments::named_invoices;
 use crate::domain::{AccountId, InvoiceNumber, Money};
 use crate::render::{InvoiceDoc, Renderer};
 use crate::store::InvoiceRecord;
@@ -153,6 +154,7 @@ pub(super) async fn payments(cmd: PaymentsCmd, c: &Ctx<'_>) -> Result<Outcome> {
             }
             let invoices: Vec<InvoiceNumber> = invoices.iter().map(|n| InvoiceNumber::new(n)).collect();
             let mut tx = store.begin().await?;
+            let named = named_invoices(id.as_str(), &tx.invoices_named(&invoices).await?)?;
             let out = tx
                 .record_payment(
                     id.as_str(),
@@ -162,7 +164,7 @@ pub(super) async fn payments(cmd: PaymentsCmd, c: &Ctx<'_>) -> Result<Outcome> {
                     reference.as_deref(),
                     "manual",
                     today,
-                    &invoices,
+                    &named,
                     now,
                 )
                 .await?;

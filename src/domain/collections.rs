@@ -43,6 +43,44 @@ impl Standing {
     }
 }
 
+/// A new purchase refused for an account on hold: services keep running,
+/// nothing new is sold until the balance is paid.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{account} is on {state}: {what} is refused until the balance is paid (--override-hold to record it anyway)")]
+pub struct OnHold {
+    pub account: String,
+    /// "credit hold since 2026-12-15".
+    pub state: String,
+    pub what: String,
+}
+
+/// May `what` (a new purchase) be recorded for `account` in `standing`
+/// (held `since`)? `Ok(None)`: it is active. `Ok(Some(note))`: on hold, but
+/// a person overrode it; the note goes to the account's history.
+pub fn purchase(
+    account: &str,
+    standing: Standing,
+    since: Option<&str>,
+    what: &str,
+    override_hold: bool,
+) -> Result<Option<String>, OnHold> {
+    if standing == Standing::Active {
+        return Ok(None);
+    }
+    let state = format!("{} since {}", standing.as_str().replace('_', " "), since.unwrap_or("?"));
+    if !override_hold {
+        return Err(OnHold { account: account.to_string(), state, what: what.to_string() });
+    }
+    Ok(Some(format!("{what} accepted while on {state} (--override-hold)")))
+}
+
+/// A subscription row is a new purchase when it raises the quantity (a new
+/// product raises it from 0); what it buys, said for a refusal.
+pub fn buys_more(product: &str, current: Option<i64>, quantity: i64) -> Option<String> {
+    let current = current.unwrap_or(0);
+    (quantity > current).then(|| format!("more of {product:?} ({current} -> {quantity})"))
+}
+
 /// What the ledger says of one account on `today`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ledger {
@@ -226,6 +264,26 @@ pub fn plan_step(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_purchase_on_hold_is_refused_unless_overridden() {
+        assert_eq!(purchase("ACME", Standing::Active, None, "new work", false), Ok(None));
+        let refused = purchase("ACME", Standing::CreditHold, Some("2026-12-15"), "new work", false).unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "ACME is on credit hold since 2026-12-15: new work is refused until the balance is paid (--override-hold to record it anyway)"
+        );
+        let note = purchase("ACME", Standing::ServiceHold, Some("2027-01-14"), "new work", true).unwrap();
+        assert_eq!(note.as_deref(), Some("new work accepted while on service hold since 2027-01-14 (--override-hold)"));
+    }
+
+    #[test]
+    fn only_a_higher_quantity_buys_more() {
+        assert_eq!(buys_more("Backup", None, 3).as_deref(), Some("more of \"Backup\" (0 -> 3)"));
+        assert_eq!(buys_more("Backup", Some(5), 6).as_deref(), Some("more of \"Backup\" (5 -> 6)"));
+        assert_eq!(buys_more("Backup", Some(5), 5), None);
+        assert_eq!(buys_more("Backup", Some(5), 0), None);
+    }
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

@@ -51,9 +51,50 @@ pub fn allocate<K: Copy + PartialEq>(amount: Money, named: &[K], open: &[Open<K>
     Allocation { takes, left }
 }
 
+/// Why a payment cannot go to the invoices it names.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum NamedRefusal {
+    #[error("no invoice {0}")]
+    UnknownInvoice(String),
+    #[error("invoice {number} belongs to account {owner}, not {account}")]
+    OtherAccount { number: String, owner: String, account: String },
+}
+
+/// The keys of the invoices a payment by `account` names, each looked up
+/// (`found`: the number, and its key and owner when it exists); refused
+/// when one does not exist or is another account's.
+pub fn named_invoices<K: Copy>(account: &str, found: &[(String, Option<(K, String)>)]) -> Result<Vec<K>, NamedRefusal> {
+    found
+        .iter()
+        .map(|(number, row)| match row {
+            None => Err(NamedRefusal::UnknownInvoice(number.clone())),
+            Some((_, owner)) if owner != account => Err(NamedRefusal::OtherAccount {
+                number: number.clone(),
+                owner: owner.clone(),
+                account: account.to_string(),
+            }),
+            Some((key, _)) => Ok(*key),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn named_invoices_must_exist_and_be_the_payers() {
+        let row = |n: &str, r: Option<(u32, &str)>| (n.to_string(), r.map(|(k, o)| (k, o.to_string())));
+        let found = [row("INV-2026-0001", Some((1, "ACME"))), row("INV-2026-0004", Some((4, "ACME")))];
+        assert_eq!(named_invoices("ACME", &found), Ok(vec![1, 4]));
+        let found = [row("INV-2026-0001", Some((1, "ACME"))), row("INV-2026-0099", None)];
+        assert_eq!(named_invoices("ACME", &found), Err(NamedRefusal::UnknownInvoice("INV-2026-0099".into())));
+        let found = [row("INV-2026-0002", Some((2, "HARBOR")))];
+        assert_eq!(
+            named_invoices("ACME", &found).unwrap_err().to_string(),
+            "invoice INV-2026-0002 belongs to account HARBOR, not ACME"
+        );
+    }
 
     fn open(list: &[(u32, i64)]) -> Vec<Open<u32>> {
         list.iter().map(|(k, c)| Open { key: *k, left: Money::from_cents(*c) }).collect()

@@ -16,6 +16,7 @@ use crate::acting::{self, Action, Facts, Plan};
 use crate::config::Config;
 use crate::domain::book::{CountRequest, RequestRefusal, plan_counts};
 use crate::domain::calendar::local_time;
+use crate::domain::payments::named_invoices;
 use crate::domain::{Money, Month, NoticeKind};
 use crate::reading::{Confidence, ReadError, Reading};
 use crate::render::{Renderer, message_id};
@@ -628,6 +629,9 @@ async fn record_payment(
         return Ok(());
     }
     let received = r.date.unwrap_or_else(|| local_time(&now, config.company.timezone).date());
+    // (the plan names only this account's invoices; checked again, a
+    // refusal here rolls the batch back rather than misplace money)
+    let named = named_invoices(account, &tx.invoices_named(&p.invoice_numbers).await?)?;
     let out = tx
         .record_payment(
             account,
@@ -637,7 +641,7 @@ async fn record_payment(
             p.reference.as_deref(),
             source,
             received,
-            &p.invoice_numbers,
+            &named,
             now,
         )
         .await?;

@@ -72,52 +72,16 @@ impl Tx {
         Ok(row.map(|(s, since)| (Standing::parse(&s), since)).unwrap_or((Standing::Active, None)))
     }
 
-    /// Refuses `what` (a new purchase) for an account on hold, unless
-    /// overridden; an override is recorded in the account's history.
-    pub async fn check_hold(
-        &mut self,
-        account: &str,
-        what: &str,
-        override_hold: bool,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        let (standing, since) = self.standing(account).await?;
-        if standing == Standing::Active {
-            return Ok(());
-        }
-        let state = format!("{} since {}", standing.as_str().replace('_', " "), since.as_deref().unwrap_or("?"));
-        if !override_hold {
-            anyhow::bail!(
-                "{account} is on {state}: {what} is refused until the balance is paid (--override-hold to record it anyway)"
-            );
-        }
-        self.history(account, now, "override", &format!("{what} accepted while on {state} (--override-hold)")).await
-    }
-
-    /// New or increased subscriptions for accounts on hold are refused (or recorded as overrides).
-    pub async fn check_hold_for_subscriptions(
-        &mut self,
-        rows: &[super::SubscriptionImport],
-        override_hold: bool,
-        now: DateTime<Utc>,
-    ) -> Result<()> {
-        for row in rows {
-            let current: Option<i64> = sqlx::query_scalar(
-                "SELECT v.quantity FROM subscription_versions v JOIN subscriptions s ON s.id = v.subscription_id
-                 WHERE s.account_id = ? AND s.product = ? ORDER BY v.effective_at DESC, v.id DESC LIMIT 1",
-            )
-            .bind(row.account.as_str())
-            .bind(&row.product)
-            .fetch_optional(self.conn())
-            .await?;
-            if row.quantity > current.unwrap_or(0) {
-                let what = format!("more of {:?} ({} -> {})", row.product, current.unwrap_or(0), row.quantity);
-                self.check_hold(row.account.as_str(), &what, override_hold, now)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("line {}: {e}", row.line))?;
-            }
-        }
-        Ok(())
+    /// The latest quantity of an account's subscription to `product`, if any.
+    pub async fn subscription_quantity(&mut self, account: &str, product: &str) -> Result<Option<i64>> {
+        Ok(sqlx::query_scalar(
+            "SELECT v.quantity FROM subscription_versions v JOIN subscriptions s ON s.id = v.subscription_id
+             WHERE s.account_id = ? AND s.product = ? ORDER BY v.effective_at DESC, v.id DESC LIMIT 1",
+        )
+        .bind(account)
+        .bind(product)
+        .fetch_optional(self.conn())
+        .await?)
     }
 
     pub async fn record_reminder(&mut self, invoice: i64, stage: usize, now: DateTime<Utc>) -> Result<()> {

@@ -328,8 +328,23 @@ impl Tx {
         Ok(Money::from_cents(cents))
     }
 
-    /// Records a payment and applies it: the named invoices first, then the
-    /// oldest open ones; what is left is credit on the account.
+    /// Each invoice number with its id and owner, when it exists (for
+    /// `domain::payments::named_invoices`).
+    pub async fn invoices_named(&mut self, numbers: &[InvoiceNumber]) -> Result<Vec<(String, Option<(i64, String)>)>> {
+        let mut out = Vec::with_capacity(numbers.len());
+        for number in numbers {
+            let row: Option<(i64, String)> = sqlx::query_as("SELECT id, account_id FROM invoices WHERE number = ?")
+                .bind(number.as_str())
+                .fetch_optional(self.conn())
+                .await?;
+            out.push((number.to_string(), row));
+        }
+        Ok(out)
+    }
+
+    /// Records a payment and applies it: the `named` invoices first (their
+    /// ids, checked by `domain::payments::named_invoices`), then the oldest
+    /// open ones; what is left is credit on the account.
     #[allow(clippy::too_many_arguments)]
     pub async fn record_payment(
         &mut self,
@@ -340,23 +355,11 @@ impl Tx {
         reference: Option<&str>,
         source: &str,
         received_on: NaiveDate,
-        invoices: &[InvoiceNumber],
+        named: &[i64],
         now: DateTime<Utc>,
     ) -> Result<PaymentOutcome> {
         if !self.account_exists(account).await? {
             bail!("no account {account:?}");
-        }
-        let mut named = Vec::new();
-        for number in invoices {
-            let row: Option<(i64, String)> = sqlx::query_as("SELECT id, account_id FROM invoices WHERE number = ?")
-                .bind(number.as_str())
-                .fetch_optional(self.conn())
-                .await?;
-            match row {
-                None => bail!("no invoice {number}"),
-                Some((_, a)) if a != account => bail!("invoice {number} belongs to account {a}, not {account}"),
-                Some((id, _)) => named.push(id),
-            }
         }
         let payment_id = sqlx::query(
             "INSERT INTO payments (account_id, amount_cents, currency, method, reference, source, received_on, recorded_at)
@@ -383,7 +386,7 @@ impl Tx {
         // the named invoices first, then the oldest due (domain::payments)
         let owed: Vec<Open<i64>> =
             open.iter().map(|(id, _, owed)| Open { key: *id, left: Money::from_cents(*owed) }).collect();
-        let plan = allocate(amount, &named, &owed);
+        let plan = allocate(amount, named, &owed);
         let mut applied = Vec::new();
         for take in &plan.takes {
             sqlx::query(
