@@ -71,6 +71,14 @@ fn a_certain_request_from_a_contact_is_applied_and_confirmed() {
     for needle in ["22", "24", "December 1, 2026", "Maria Lopez", "January 2027"] {
         assert!(text.contains(needle), "{needle} in {text}");
     }
+    // December is invoiced already (on November 15th): January's invoice adjusts for it
+    assert!(
+        text.contains(
+            "December 2026 is already invoiced, so your next agreement invoice (January 2027) bills the new counts \
+             and adds a prorated adjustment for the days from December 1, 2026."
+        ),
+        "{text}"
+    );
     let hist = bm.run(&["accounts", "history", "ACME", "--json"]).ok().json();
     assert!(
         hist.as_array()

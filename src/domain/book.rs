@@ -274,9 +274,59 @@ pub struct Book {
     pub users: Vec<(String, UserType)>,
 }
 
+/// Which agreement invoice bills a count change, for the confirmation the
+/// sender gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BilledBy {
+    /// The change falls in a month already invoiced (`invoiced`, no earlier
+    /// than the account's first): the `next` invoice bills the new counts
+    /// and adds a prorated adjustment for the days from `from`.
+    Adjustment { invoiced: Month, next: Month, from: NaiveDate },
+    /// The invoice for `month` (not issued yet) bills the new counts.
+    Invoice { month: Month },
+}
+
+/// Which invoice bills a change effective `effective`, given the last
+/// agreement month invoiced (if any) and the account's first month.
+pub fn billed_by(effective: NaiveDate, invoiced_through: Option<Month>, first: Option<Month>) -> BilledBy {
+    match invoiced_through {
+        Some(m) if effective <= m.last_day() => BilledBy::Adjustment {
+            invoiced: Month::of(effective.max(first.map(Month::first_day).unwrap_or(effective))),
+            next: m.next(),
+            from: effective,
+        },
+        _ => BilledBy::Invoice {
+            month: Month::of(effective).max(invoiced_through.map(Month::next).unwrap_or(Month::of(effective))),
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_change_in_an_invoiced_month_is_an_adjustment_on_the_next_invoice() {
+        let d = |y, m, day| NaiveDate::from_ymd_opt(y, m, day).unwrap();
+        let month = |s: &str| Month::parse(s).unwrap();
+        // December is invoiced (on November 15th): a change from December 10th
+        assert_eq!(
+            billed_by(d(2026, 12, 10), Some(month("2026-12")), Some(month("2026-11"))),
+            BilledBy::Adjustment { invoiced: month("2026-12"), next: month("2027-01"), from: d(2026, 12, 10) }
+        );
+        // a date before the account was billed at all is its first month's
+        assert_eq!(
+            billed_by(d(2026, 10, 1), Some(month("2026-12")), Some(month("2026-11"))),
+            BilledBy::Adjustment { invoiced: month("2026-11"), next: month("2027-01"), from: d(2026, 10, 1) }
+        );
+        // January is not invoiced yet: its invoice bills the new counts
+        assert_eq!(
+            billed_by(d(2027, 1, 4), Some(month("2026-12")), Some(month("2026-11"))),
+            BilledBy::Invoice { month: month("2027-01") }
+        );
+        // nothing invoiced yet
+        assert_eq!(billed_by(d(2026, 11, 20), None, None), BilledBy::Invoice { month: month("2026-11") });
+    }
 
     fn d(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()

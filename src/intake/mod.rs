@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 
 use crate::acting::{self, Action, Facts, Plan};
 use crate::config::Config;
-use crate::domain::book::{CountRequest, RequestRefusal, plan_counts};
+use crate::domain::book::{BilledBy, CountRequest, RequestRefusal, billed_by, plan_counts};
 use crate::domain::calendar::local_time;
 use crate::domain::payments::named_invoices;
 use crate::domain::{Money, Month, NoticeKind};
@@ -537,17 +537,14 @@ async fn apply_user_change(
     let effective = planned[0].effective;
     let (name, _) = tx.account_contact(account).await?;
     let (last, first) = tx.agreement_months(account).await?;
-    let invoiced_through = last.as_deref().and_then(Month::parse);
-    let note = match invoiced_through {
-        Some(m) if effective <= m.last_day() => format!(
-            "{} is already invoiced, so your next agreement invoice ({}) bills the new counts and adds a prorated adjustment for the days from {effective}.",
-            Month::of(effective.max(Month::parse(&first).map(Month::first_day).unwrap_or(effective))).label(),
-            m.next().label()
+    let note = match billed_by(effective, last.as_deref().and_then(Month::parse), Month::parse(&first)) {
+        BilledBy::Adjustment { invoiced, next, from } => format!(
+            "{} is already invoiced, so your next agreement invoice ({}) bills the new counts and adds a prorated adjustment for the days from {}.",
+            invoiced.label(),
+            next.label(),
+            from.format("%B %-d, %Y")
         ),
-        _ => format!(
-            "your agreement invoice for {} bills the new counts.",
-            Month::of(effective).max(invoiced_through.map(Month::next).unwrap_or(Month::of(effective))).label()
-        ),
+        BilledBy::Invoice { month } => format!("your agreement invoice for {} bills the new counts.", month.label()),
     };
     let ctx = context! {
         account => context! { id => account, name => name },
