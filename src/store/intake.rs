@@ -33,37 +33,26 @@ pub struct StoredMessage {
 }
 
 /// An item of the review queue (`review list --json` prints it as it is).
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, sqlx::FromRow)]
 pub struct ReviewRecord {
     pub id: i64,
     /// The received message it is about, or
+    #[sqlx(rename = "message_id")]
     pub message: Option<i64>,
     /// billmail's own notice it is about (sent to accounting to pass on).
+    #[sqlx(rename = "outbox_id")]
     pub outbox: Option<i64>,
     pub kind: String,
+    #[sqlx(rename = "from_addr")]
     pub from: String,
     pub subject: String,
+    /// Stored as a JSON array.
+    #[sqlx(json)]
     pub reasons: Vec<String>,
     pub state: String,
     pub created_at: String,
     pub decided_at: Option<String>,
     pub decision_reason: Option<String>,
-}
-
-fn review_from_row(r: &sqlx::sqlite::SqliteRow) -> ReviewRecord {
-    ReviewRecord {
-        id: r.get("id"),
-        message: r.get("message_id"),
-        outbox: r.get("outbox_id"),
-        kind: r.get("kind"),
-        from: r.get("from_addr"),
-        subject: r.get("subject"),
-        reasons: serde_json::from_str(r.get::<&str, _>("reasons")).unwrap_or_default(),
-        state: r.get("state"),
-        created_at: r.get("created_at"),
-        decided_at: r.get("decided_at"),
-        decision_reason: r.get("decision_reason"),
-    }
 }
 
 impl Tx {
@@ -286,21 +275,19 @@ impl Store {
     }
 
     pub async fn reviews(&self, open_only: bool) -> Result<Vec<ReviewRecord>> {
-        let rows = sqlx::query("SELECT * FROM review_items WHERE (?1 = 0 OR state = 'open') ORDER BY id")
+        Ok(sqlx::query_as("SELECT * FROM review_items WHERE (?1 = 0 OR state = 'open') ORDER BY id")
             .bind(open_only as i64)
             .fetch_all(self.pool())
-            .await?;
-        Ok(rows.iter().map(review_from_row).collect())
+            .await?)
     }
 
     /// A review item with the stored reading and the raw message.
     pub async fn review(&self, id: i64) -> Result<Option<(ReviewRecord, String, Vec<u8>)>> {
-        let Some(r) =
-            sqlx::query("SELECT * FROM review_items WHERE id = ?").bind(id).fetch_optional(self.pool()).await?
+        let Some(item): Option<ReviewRecord> =
+            sqlx::query_as("SELECT * FROM review_items WHERE id = ?").bind(id).fetch_optional(self.pool()).await?
         else {
             return Ok(None);
         };
-        let item = review_from_row(&r);
         let (reading, raw): (String, Vec<u8>) = match (item.message, item.outbox) {
             (Some(m), _) => {
                 sqlx::query_as("SELECT reading, raw FROM messages WHERE id = ?").bind(m).fetch_one(self.pool()).await?
