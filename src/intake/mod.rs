@@ -363,9 +363,15 @@ async fn facts(tx: &mut Tx, config: &Config, r: &Reading, now: DateTime<Utc>, ap
         }
     }
     if let Some(p) = &r.payment {
-        let (owners, unknown) = tx.invoice_owners(&p.invoice_numbers).await?;
-        f.invoice_accounts = owners;
-        f.unknown_invoices = unknown;
+        // the one lookup of named invoices (recording the payment checks the same)
+        for (number, row) in tx.invoices_named(&p.invoice_numbers).await? {
+            match row {
+                Some((_, owner)) => f.invoice_accounts.push(owner),
+                None => f.unknown_invoices.push(number),
+            }
+        }
+        f.invoice_accounts.sort();
+        f.invoice_accounts.dedup();
         if let Some(payer) = &p.payer {
             f.payer_accounts = tx.accounts_by_payer(payer).await?;
         }

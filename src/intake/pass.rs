@@ -200,7 +200,7 @@ impl Moves {
             for chunk in items.chunks(inbox::SET) {
                 let uids: Vec<u32> = chunk.iter().map(|(u, _)| *u).collect();
                 let folder = source.move_to(&uids, to).await?;
-                store.mark_moved_all(&chunk.iter().map(|(_, id)| *id).collect::<Vec<_>>(), &folder).await?;
+                store.mark_moved(&chunk.iter().map(|(_, id)| *id).collect::<Vec<_>>(), &folder).await?;
             }
             items.clear();
         }

@@ -261,16 +261,20 @@ impl Store {
         Ok(rows.into_iter().map(|(id, uid, d)| (id, uid as u32, d)).collect())
     }
 
-    pub async fn mark_moved_all(&self, ids: &[i64], to: &str) -> Result<()> {
-        let mut tx = self.begin().await?;
-        for id in ids {
-            sqlx::query("UPDATE messages SET moved_to = ? WHERE id = ?").bind(to).bind(id).execute(tx.conn()).await?;
+    /// Records messages as moved to `to`, in one statement (a move names up
+    /// to [`crate::inbox::SET`] of them).
+    pub async fn mark_moved(&self, ids: &[i64], to: &str) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
         }
-        tx.commit().await
-    }
-
-    pub async fn mark_moved(&self, id: i64, to: &str) -> Result<()> {
-        sqlx::query("UPDATE messages SET moved_to = ? WHERE id = ?").bind(to).bind(id).execute(self.pool()).await?;
+        let mut q = sqlx::QueryBuilder::new("UPDATE messages SET moved_to = ");
+        q.push_bind(to).push(" WHERE id IN (");
+        let mut list = q.separated(", ");
+        for id in ids {
+            list.push_bind(*id);
+        }
+        q.push(")");
+        q.build().execute(self.pool()).await?;
         Ok(())
     }
 
@@ -317,25 +321,6 @@ impl Tx {
             .bind(email.to_ascii_lowercase())
             .fetch_all(self.conn())
             .await?)
-    }
-
-    /// The accounts owning these invoice numbers, and the numbers not found.
-    pub async fn invoice_owners(&mut self, numbers: &[InvoiceNumber]) -> Result<(Vec<String>, Vec<String>)> {
-        let mut owners = Vec::new();
-        let mut unknown = Vec::new();
-        for n in numbers {
-            let owner: Option<String> = sqlx::query_scalar("SELECT account_id FROM invoices WHERE number = ?")
-                .bind(n.as_str())
-                .fetch_optional(self.conn())
-                .await?;
-            match owner {
-                Some(a) => owners.push(a),
-                None => unknown.push(n.to_string()),
-            }
-        }
-        owners.sort();
-        owners.dedup();
-        Ok((owners, unknown))
     }
 
     pub async fn accounts_by_payer(&mut self, payer: &str) -> Result<Vec<String>> {
