@@ -2,6 +2,9 @@
 //! is absent) read over and over, against a bare mail-parser parse of the
 //! same messages in the same run. Targets: at least 10,000 messages/s and
 //! within 5× of the bare parse. Run with `cargo bench --bench reader`.
+//! `READER_EACH=1` reads each message 200 times in a row instead and prints
+//! its time against its bare parse, slowest first (which messages cost
+//! most, with the pattern tables kept in the CPU's cache).
 
 use std::hint::black_box;
 use std::path::Path;
@@ -62,6 +65,33 @@ fn main() {
         let _ = billmail::reading::read(m);
     }
     let window = Duration::from_secs(1);
+    if std::env::var_os("READER_EACH").is_some() {
+        let mut v: Vec<(f64, f64, usize, usize)> = msgs
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                let t = Instant::now();
+                for _ in 0..200 {
+                    let _ = black_box(billmail::reading::read(black_box(m)));
+                }
+                let r = t.elapsed().as_secs_f64() / 200.0 * 1e6;
+                let t = Instant::now();
+                for _ in 0..200 {
+                    black_box(mail_parser::MessageParser::default().parse(black_box(m)));
+                }
+                let b = t.elapsed().as_secs_f64() / 200.0 * 1e6;
+                (r, b, i, m.len())
+            })
+            .collect();
+        let tr: f64 = v.iter().map(|x| x.0).sum();
+        let tb: f64 = v.iter().map(|x| x.1).sum();
+        println!("total reader {tr:.0} us, bare {tb:.0} us, ratio {:.2}", tr / tb);
+        v.sort_by(|a, b| b.0.total_cmp(&a.0));
+        for (r, b, i, len) in v {
+            println!("{i:3} {len:6} B reader {r:7.1} us bare {b:6.1} us ({:.1}x)", r / b);
+        }
+        return;
+    }
     if let Some(passes) = std::env::var("READER_PASSES").ok().and_then(|p| p.parse().ok()) {
         // for profiling the reader alone, after the warm-up, a fixed amount of work
         if std::env::var_os("READER_BARE").is_some() {

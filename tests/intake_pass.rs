@@ -23,14 +23,15 @@ struct Memory {
     folder: BTreeMap<u32, Vec<u8>>,
     moved: Vec<(u32, Disposition)>,
     move_commands: usize,
-    /// The server refuses moves (a full quota, a dropped connection).
-    refuse_moves: bool,
+    /// The server refuses moves (a full quota, a dropped connection) from
+    /// this move command on.
+    refuse_from: Option<usize>,
 }
 
 impl Memory {
     fn new(messages: &[String]) -> Memory {
         let folder = messages.iter().enumerate().map(|(i, m)| (i as u32 + 1, m.as_bytes().to_vec())).collect();
-        Memory { validity: 7, folder, moved: Vec::new(), move_commands: 0, refuse_moves: false }
+        Memory { validity: 7, folder, moved: Vec::new(), move_commands: 0, refuse_from: None }
     }
 }
 
@@ -55,7 +56,7 @@ impl MailSource for Memory {
             .collect())
     }
     async fn move_to(&mut self, uids: &[u32], to: Disposition) -> Result<String> {
-        if self.refuse_moves {
+        if self.refuse_from.is_some_and(|n| self.move_commands >= n) {
             anyhow::bail!("UID MOVE: NO [OVERQUOTA] quota exceeded");
         }
         self.move_commands += 1;
@@ -210,7 +211,7 @@ async fn many_messages_move_in_few_commands_and_a_refused_move_is_made_on_the_ne
         .map(|i| mail(&format!("add{i}"), "Add one", "Please add one new full-time user starting December 1, 2026."))
         .collect();
     let mut mailbox = Memory::new(&many);
-    mailbox.refuse_moves = true;
+    mailbox.refuse_from = Some(0);
     let err = books.pass(&mut mailbox).await.unwrap_err();
     assert!(format!("{err:#}").contains("OVERQUOTA"), "{err:#}");
     // every batch was committed: the messages are taken, once, and waiting to be moved
@@ -219,7 +220,7 @@ async fn many_messages_move_in_few_commands_and_a_refused_move_is_made_on_the_ne
     assert_eq!(store.pending_moves("INBOX", 7).await.unwrap().len(), 120);
     assert_eq!(mailbox.folder.len(), 120);
 
-    mailbox.refuse_moves = false;
+    mailbox.refuse_from = None;
     let report = books.pass(&mut mailbox).await.unwrap();
     assert_eq!((report.processed, report.review, report.left), (0, 0, 0), "nothing is taken twice");
     assert_eq!(mailbox.moved.len(), 120);
@@ -227,4 +228,41 @@ async fn many_messages_move_in_few_commands_and_a_refused_move_is_made_on_the_ne
     assert!(mailbox.folder.is_empty());
     assert!(store.pending_moves("INBOX", 7).await.unwrap().is_empty());
     assert_eq!(count(store, "messages").await, 120);
+}
+
+#[tokio::test]
+async fn moves_made_while_later_batches_are_taken_in_are_recorded_and_a_move_refused_midway_is_made_next_time() {
+    let books = Installed::new().await;
+    let store = &books.store;
+    // 1,100 messages: 22 batches; the first 500 move while batch 11 is taken
+    // in, the next 500 are refused while batch 21 is
+    let many: Vec<String> = (0..1100)
+        .map(|i| mail(&format!("add{i}"), "Add one", "Please add one new full-time user starting December 1, 2026."))
+        .collect();
+    let mut mailbox = Memory::new(&many);
+    mailbox.refuse_from = Some(1);
+    let err = books.pass(&mut mailbox).await.unwrap_err();
+    assert!(format!("{err:#}").contains("OVERQUOTA"), "{err:#}");
+    assert_eq!(mailbox.moved.len(), 500, "the first move command was made");
+    let moved: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages WHERE moved_to IS NOT NULL")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(moved, 500, "and recorded, though a later move failed");
+    // the batch taken in beside the refused move was committed; none after it
+    let taken = count(store, "messages").await;
+    assert_eq!(taken, 1050);
+    assert_eq!(store.folder_mark("INBOX").await.unwrap(), Some((7, 1050)));
+    assert_eq!(store.pending_moves("INBOX", 7).await.unwrap().len(), 550);
+
+    mailbox.refuse_from = None;
+    let report = books.pass(&mut mailbox).await.unwrap();
+    assert_eq!(report.processed, 50, "the last batch, taken now");
+    assert_eq!(mailbox.moved.len(), 1100);
+    assert!(mailbox.folder.is_empty());
+    assert!(store.pending_moves("INBOX", 7).await.unwrap().is_empty());
+    let mut uids: Vec<u32> = mailbox.moved.iter().map(|m| m.0).collect();
+    uids.sort_unstable();
+    uids.dedup();
+    assert_eq!(uids.len(), 1100, "each message moved once");
 }
