@@ -3,6 +3,8 @@
 //! someone allowed to ask, in a message that is provably theirs; everything
 //! else goes to a person.
 
+pub mod notices;
+
 use crate::reading::{Confidence, Kind, PaymentSource as Source, Reading};
 use crate::trust::Verdict;
 

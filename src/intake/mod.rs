@@ -9,15 +9,14 @@ mod pass;
 
 use anyhow::Result;
 use chrono::{DateTime, TimeZone, Utc};
-use minijinja::context;
 use sha2::{Digest, Sha256};
 
+use crate::acting::notices::{self, ChangeFacts, Notice, Received, plan_change};
 use crate::acting::{self, Action, Facts, Plan};
 use crate::config::Config;
-use crate::domain::book::{BilledBy, CountRequest, RequestRefusal, billed_by, plan_counts};
 use crate::domain::calendar::local_time;
 use crate::domain::payments::named_invoices;
-use crate::domain::{Money, Month, NoticeKind};
+use crate::domain::{Money, Month};
 use crate::reading::{Confidence, ReadError, Reading};
 use crate::render::{Renderer, message_id};
 use crate::store::{NewMail, NewMessage, Store, Tx};
@@ -272,31 +271,8 @@ pub async fn take_in_tx(
         for addr in &failed {
             let accounts = tx.flag_bounced(addr, &why, now).await?;
             // accounting is told, in its own mailbox
-            let rendered = actor.renderer.notice(
-                NoticeKind::BounceNotice,
-                &actor.config.company,
-                format!("Billing address bounced: {addr}"),
-                context! {
-                    address => addr,
-                    status => b.status,
-                    accounts => accounts,
-                    original => b.original_message_id.as_deref().unwrap_or("not shown"),
-                },
-            )?;
-            let tag = format!(
-                "{}.{}",
-                addr.replace('@', "."),
-                r.message_id.as_deref().unwrap_or("").trim_matches(['<', '>'])
-            );
-            let out = Outgoing {
-                kind: NoticeKind::BounceNotice,
-                account: accounts.first().map(String::as_str),
-                to: vec![actor.config.company.accounting_address.to_string()],
-                cc: vec![],
-                answers: None,
-                tag: &tag,
-            };
-            queue(tx, actor.config, out, rendered, now).await?;
+            let accounting = actor.config.company.accounting_address.to_string();
+            queue(tx, actor, notices::bounce_notice(r, b, addr, &accounts, &accounting), now).await?;
         }
     }
     // a proven message from a flagged address shows it works again
@@ -439,63 +415,21 @@ async fn apply(
         }
     };
     if plan.acknowledge && outcome.0 == Disposition::Review {
-        // an answer to a message not proven to be the sender's quotes none
-        // of it: whoever forged it cannot make us mail their words (or links)
-        // to the real address
-        let proven = r.authentication == crate::trust::Verdict::Pass;
-        let (subject, quoted) = if proven {
-            (reply_subject(&r.subject), Some(r.subject.as_str()))
-        } else {
-            (format!("Your message to {} Accounting", config.company.name), None)
-        };
-        let rendered = actor.renderer.notice(
-            NoticeKind::ReviewAcknowledgement,
-            &config.company,
-            subject,
-            context! { subject => quoted },
-        )?;
-        let out = Outgoing {
-            kind: NoticeKind::ReviewAcknowledgement,
-            account: None,
-            to: vec![r.from.clone()],
-            cc: vec![],
-            answers: if proven { r.message_id.as_deref() } else { None },
-            tag: &format!("m{message}"),
-        };
-        queue(tx, config, out, rendered, now).await?;
+        queue(tx, actor, notices::acknowledgement(r, message, &config.company.name), now).await?;
     }
     Ok(outcome)
 }
 
-fn reply_subject(subject: &str) -> String {
-    if subject.to_ascii_lowercase().starts_with("re:") { subject.to_string() } else { format!("Re: {subject}") }
-}
-
-/// An automatic message and what it answers (if anything).
-struct Outgoing<'a> {
-    kind: NoticeKind,
-    account: Option<&'a str>,
-    to: Vec<String>,
-    cc: Vec<String>,
-    /// The message it answers: threading headers, and part of its own Message-ID.
-    answers: Option<&'a str>,
-    /// Makes the Message-ID unique when one message causes several.
-    tag: &'a str,
-}
-
-async fn queue(
-    tx: &mut Tx,
-    config: &Config,
-    out: Outgoing<'_>,
-    rendered: crate::render::Rendered,
-    now: DateTime<Utc>,
-) -> Result<()> {
-    let Outgoing { kind, account, to, cc, answers, tag } = out;
-    let basis = answers.unwrap_or("x").trim_matches(['<', '>']).replace(['@', '/'], ".");
+/// Renders a planned notice and puts it in the outbox, in `tx`.
+async fn queue(tx: &mut Tx, actor: &Actor<'_>, notice: Notice, now: DateTime<Utc>) -> Result<()> {
+    let Notice { kind, account, to, cc, answers, tag, subject, context } = notice;
+    let config = actor.config;
+    let rendered = actor.renderer.notice(kind, &config.company, subject, minijinja::Value::from_serialize(&context))?;
+    let basis = answers.as_deref().unwrap_or("x").trim_matches(['<', '>']).replace(['@', '/'], ".");
     let local = if tag.is_empty() { format!("{kind}.{basis}") } else { format!("{kind}.{tag}.{basis}") };
     let mail = NewMail {
         kind: kind.as_str().into(),
-        account: account.map(String::from),
+        account,
         invoice_id: None,
         to,
         cc,
@@ -503,8 +437,8 @@ async fn queue(
         text: rendered.text,
         html: rendered.html,
         message_id: message_id(config, &local, now),
-        in_reply_to: answers.map(String::from),
-        references: answers.map(String::from),
+        in_reply_to: answers.clone(),
+        references: answers,
     };
     tx.queue_mail(&mail, now).await?;
     Ok(())
@@ -519,78 +453,33 @@ async fn apply_user_change(
     now: DateTime<Utc>,
 ) -> Result<std::result::Result<(), String>> {
     let config = actor.config;
-    let Some(u) = &r.user_change else { return Ok(Err("no user change read".into())) };
-    let today = local_time(&now, config.company.timezone).date();
-    let request = CountRequest {
-        dated: u.adjustments.iter().filter_map(|a| a.effective_date.map(|d| (d, a.user_type, a.delta))).collect(),
-        changes: u.adjustments.iter().filter(|a| a.effective_date.is_none()).map(|a| (a.user_type, a.delta)).collect(),
-        totals: u.totals.as_ref().map(|t| (t.full_time, t.part_time)),
-        effective: u.effective_date.or(r.date).unwrap_or(today),
-    };
-    // decided in pure code (domain::book::plan_counts): a refusal goes to a
-    // person; anything the books fail at rolls the whole batch back
+    // looked up here, decided in pure code (acting::notices::plan_change): a
+    // refusal goes to a person; anything the books fail at rolls the whole
+    // batch back
     let recorded = tx.count_changes(account).await?;
-    let planned = match plan_counts(&recorded, &request) {
-        Ok(p) => p,
-        Err(RequestRefusal::Refused(refusal)) => return Ok(Err(format!("account {account}: {refusal}"))),
-        Err(refusal) => return Ok(Err(refusal.to_string())),
-    };
-    let who = r.on_behalf_of.as_deref().unwrap_or(&r.from);
-    let reason = format!("email from {who}: {}", r.subject);
-    tx.record_count_changes(account, &planned, "email", &reason, now).await?;
-    let before = planned.first().map(|p| p.before).unwrap_or_default();
-    let after = planned.last().map(|p| p.after).unwrap_or_default();
-    let effective = planned[0].effective;
     let (name, _) = tx.account_contact(account).await?;
     let (last, first) = tx.agreement_months(account).await?;
-    let note = match billed_by(effective, last.as_deref().and_then(Month::parse), Month::parse(&first)) {
-        BilledBy::Adjustment { invoiced, next, from } => format!(
-            "{} is already invoiced, so your next agreement invoice ({}) bills the new counts and adds a prorated adjustment for the days from {}.",
-            invoiced.label(),
-            next.label(),
-            from.format("%B %-d, %Y")
-        ),
-        BilledBy::Invoice { month } => format!("your agreement invoice for {} bills the new counts.", month.label()),
+    let behalf_is_contact = match &r.on_behalf_of {
+        Some(o) => tx.accounts_of_contact(o).await?.iter().any(|a| a == account),
+        None => false,
     };
-    let ctx = context! {
-        account => context! { id => account, name => name },
-        before => context! { full_time => before.full_time, part_time => before.part_time },
-        after => context! { full_time => after.full_time, part_time => after.part_time },
-        effective => effective.format("%B %-d, %Y").to_string(),
-        steps => planned
-            .iter()
-            .map(|p| context! {
-                date => p.effective.format("%B %-d, %Y").to_string(),
-                change => p.delta.describe(),
-                full_time => p.after.full_time,
-                part_time => p.after.part_time,
-            })
-            .collect::<Vec<_>>(),
-        names_added => u.names_added,
-        names_removed => u.names_removed,
-        invoice_note => note,
+    let team = config.company.services_team_address.as_ref().map(|a| a.to_string());
+    let facts = ChangeFacts {
+        account,
+        name: &name,
+        recorded: &recorded,
+        last_invoiced: last.as_deref().and_then(Month::parse),
+        first: Month::parse(&first),
+        behalf_is_contact,
+        services_team: team.as_deref(),
+        today: local_time(&now, config.company.timezone).date(),
     };
-    let rendered =
-        actor.renderer.notice(NoticeKind::ChangeConfirmation, &config.company, reply_subject(&r.subject), ctx)?;
-    let cc = config.company.services_team_address.iter().map(|a| a.to_string()).filter(|a| *a != r.from).collect();
-    // the forwarder, and the forwarded sender only when it is one of this
-    // account's contacts: an address read from a forwarded text is free text
-    let mut to = vec![r.from.clone()];
-    if let Some(o) = &r.on_behalf_of
-        && !to.contains(o)
-        && tx.accounts_of_contact(o).await?.iter().any(|a| a == account)
-    {
-        to.push(o.clone());
-    }
-    let out = Outgoing {
-        kind: NoticeKind::ChangeConfirmation,
-        account: Some(account),
-        to,
-        cc,
-        answers: r.message_id.as_deref(),
-        tag: "",
+    let plan = match plan_change(r, &facts) {
+        Ok(plan) => plan,
+        Err(why) => return Ok(Err(why)),
     };
-    queue(tx, config, out, rendered, now).await?;
+    tx.record_count_changes(account, &plan.steps, "email", &plan.reason, now).await?;
+    queue(tx, actor, plan.confirmation, now).await?;
     Ok(Ok(()))
 }
 
@@ -651,39 +540,23 @@ async fn record_payment(
     tx.link_payment(out.payment_id, message).await?;
     tx.set_payment_identity(out.payment_id, &identity).await?;
     let (name, billing) = tx.account_contact(account).await?;
-    if billing.is_empty() {
-        return Ok(());
+    let balance = tx.open_balance(account).await?;
+    let paid = Received {
+        account,
+        name: &name,
+        billing,
+        payment_id: out.payment_id,
+        amount,
+        method: p.method,
+        reference: p.reference.as_deref(),
+        applied: &out.applied,
+        credit: out.credit,
+        balance,
+        currency: &config.company.currency,
+    };
+    if let Some(notice) = notices::receipt(paid) {
+        queue(tx, actor, notice, now).await?;
     }
-    let cur = &config.company.currency;
-    let open = tx.open_balance(account).await?;
-    let applied: Vec<_> =
-        out.applied.iter().map(|(n, a)| context! { number => n, amount => a.display_in(cur) }).collect();
-    let ctx = context! {
-        account => context! { id => account, name => name },
-        amount => amount.display_in(cur),
-        method => p.method.label(),
-        reference => p.reference,
-        applied => applied,
-        credit => out.credit.is_positive().then(|| out.credit.display_in(cur)),
-        balance => open.display_in(cur),
-    };
-    let rendered = actor.renderer.notice(
-        NoticeKind::PaymentReceipt,
-        &config.company,
-        format!("Payment received: {}", amount.display_in(cur)),
-        ctx,
-    )?;
-    // a receipt goes to the customer: it does not answer the bank's notice
-    let tag = format!("p{}", out.payment_id);
-    let out = Outgoing {
-        kind: NoticeKind::PaymentReceipt,
-        account: Some(account),
-        to: billing,
-        cc: vec![],
-        answers: None,
-        tag: &tag,
-    };
-    queue(tx, config, out, rendered, now).await?;
     Ok(())
 }
 
