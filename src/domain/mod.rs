@@ -6,6 +6,7 @@ pub mod book;
 pub mod calendar;
 pub mod collections;
 pub mod ids;
+pub mod import;
 pub mod invoice;
 pub mod limits;
 pub mod money;
