@@ -7,7 +7,7 @@
 
 use chrono::NaiveDate;
 
-use super::book::first_period;
+use super::book::{CountChange, CountRefusal, PlannedChange, check_change, counts_on, first_period};
 use super::{AccountId, EmailAddress, Money, Month, UserCounts, UserType};
 
 /// One validated row of `accounts.csv`.
@@ -75,6 +75,8 @@ pub struct SubscriptionImport {
 pub enum ImportRefusal {
     #[error("line {line}: account {account} already has agreement invoices; its start_date cannot change")]
     StartDateInvoiced { line: usize, account: String },
+    #[error("account {account}: {refusal}")]
+    Counts { account: String, refusal: CountRefusal },
     #[error("line {line}: account {account} has no subscription {product:?} to end")]
     NoSubscriptionToEnd { line: usize, account: String, product: String },
 }
@@ -169,6 +171,26 @@ pub fn plan_account(
         notes.push(format!("start date changed; first agreement month {first}"));
     }
     Ok(AccountChange::Update { fields, start, notes })
+}
+
+/// The change that brings an account's counts to the row's from `today`
+/// (none when they are already so), with the history's reason; `existed`:
+/// the account was in the books before this import. A count the change
+/// would leave negative on a later day refuses the file.
+pub fn plan_import_counts(
+    row: &AccountImport,
+    recorded: &[CountChange],
+    today: NaiveDate,
+    existed: bool,
+) -> Result<Option<(PlannedChange, &'static str)>, ImportRefusal> {
+    let delta = row.counts.minus(counts_on(recorded, today));
+    if delta.is_zero() {
+        return Ok(None);
+    }
+    let (before, after) = check_change(recorded, today, delta)
+        .map_err(|refusal| ImportRefusal::Counts { account: row.id.to_string(), refusal })?;
+    let reason = if existed { "import" } else { "initial counts from import" };
+    Ok(Some((PlannedChange { effective: today, delta, before, after }, reason)))
 }
 
 /// An account's contacts, payer names and named users as the books hold
@@ -299,6 +321,7 @@ pub fn plan_subscription(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::CountDelta;
 
     fn day(s: &str) -> NaiveDate {
         NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -446,5 +469,31 @@ mod tests {
         assert!(matches!(ended, SubscriptionChange::Version { note, .. } if note == "subscription \"Backup\" ended"));
         let gone = Some(Some((0, Money::from_cents(1_000))));
         assert_eq!(plan_subscription(&sub(0, 0), "ACME", gone).unwrap(), SubscriptionChange::Unchanged);
+    }
+
+    #[test]
+    fn an_import_sets_the_counts_from_today_and_refuses_one_a_later_change_would_take_below_zero() {
+        let r = row(&[]);
+        let (first, reason) = plan_import_counts(&r, &[], day("2026-11-17"), false).unwrap().unwrap();
+        assert_eq!((first.after, reason), (UserCounts { full_time: 10, part_time: 2 }, "initial counts from import"));
+        let recorded = |delta: CountDelta, on: &str| CountChange {
+            id: 1,
+            effective: day(on),
+            delta,
+            reason: "import".into(),
+            accounted: false,
+        };
+        let same = [recorded(CountDelta { full_time: 10, part_time: 2 }, "2026-11-01")];
+        assert_eq!(plan_import_counts(&r, &same, day("2026-11-17"), true).unwrap(), None, "as it is: nothing");
+        // 10 full-time now, and a removal of 9 already recorded for December:
+        // an import of 5 would leave -4 then
+        let later = [
+            recorded(CountDelta { full_time: 10, part_time: 2 }, "2026-11-01"),
+            recorded(CountDelta { full_time: -9, part_time: 0 }, "2026-12-01"),
+        ];
+        let mut five = row(&[]);
+        five.counts.full_time = 5;
+        let err = plan_import_counts(&five, &later, day("2026-11-17"), true).unwrap_err();
+        assert!(err.to_string().starts_with("account ACME: "), "{err}");
     }
 }

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use sqlx::Row;
 
 use super::{LOCAL_FMT, Store, Tx, instant, parse_date};
-use crate::domain::book::{CountRefusal, PlannedChange, check_change, counts_on};
+use crate::domain::book::{PlannedChange, counts_on};
 use crate::domain::{CountChange, CountDelta, Money, UserCounts};
 
 #[derive(Clone, Debug)]
@@ -80,31 +80,6 @@ impl Tx {
             .execute(self.conn())
             .await?;
         Ok(())
-    }
-
-    /// Records a change of counts effective on `effective`, as a delta from
-    /// the counts then in force. Refuses a change that would leave a
-    /// negative count. Returns the counts before and after.
-    pub async fn change_counts(
-        &mut self,
-        account: &str,
-        effective: NaiveDate,
-        delta: CountDelta,
-        source: &str,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Result<(UserCounts, UserCounts), CountRefusal>> {
-        let changes = changes_of(self, account).await?;
-        let (before, after) = match check_change(&changes, effective, delta) {
-            Ok(x) => x,
-            Err(refusal) => return Ok(Err(refusal)),
-        };
-        if delta.is_zero() {
-            return Ok(Ok((before, after)));
-        }
-        let planned = PlannedChange { effective, delta, before, after };
-        self.insert_count_change(account, &planned, source, reason, now).await?;
-        Ok(Ok((before, after)))
     }
 
     /// The account's recorded count changes, oldest first.

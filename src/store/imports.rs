@@ -6,10 +6,9 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::accounts::changes_of;
 use super::{LOCAL_FMT, Tx, instant};
-use crate::domain::book::counts_on;
 use crate::domain::import::{
-    AccountChange, Fields, PeopleChange, StoredAccount, StoredPeople, SubscriptionChange, plan_account, plan_people,
-    plan_subscription,
+    AccountChange, Fields, PeopleChange, StoredAccount, StoredPeople, SubscriptionChange, plan_account,
+    plan_import_counts, plan_people, plan_subscription,
 };
 pub use crate::domain::import::{AccountImport, SubscriptionImport};
 use crate::domain::{AccountId, Money};
@@ -84,14 +83,9 @@ impl Tx {
                 }
             }
             changed |= self.replace_contacts(row, now).await?;
-            let changes = changes_of(self, id).await?;
-            let current = counts_on(&changes, today);
-            let delta = row.counts.minus(current);
-            if !delta.is_zero() {
-                let reason = if exists { "import" } else { "initial counts from import" };
-                self.change_counts(id, today, delta, "import", reason, now)
-                    .await?
-                    .map_err(|refusal| anyhow!("account {id}: {refusal}"))?;
+            let recorded = changes_of(self, id).await?;
+            if let Some((planned, reason)) = plan_import_counts(row, &recorded, today, exists)? {
+                self.record_count_changes(id, &[planned], "import", reason, now).await?;
                 changed = true;
             }
             if exists {
