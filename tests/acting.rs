@@ -132,6 +132,13 @@ fn forged_or_unauthenticated_or_unknown_senders_change_nothing() {
         bm.at("2026-12-02T09:00:00-05:00", &["accounts", "show", "ACME", "--json"]).ok().json()["full_time_users"],
         24
     );
+    // approved once, applied once: a second approval says the first
+    let twice = bm.at(NOV20, &["review", "approve", &id]).fails().stderr;
+    assert!(twice.contains(&format!("review item #{id} was already approved at ")), "{twice}");
+    assert_eq!(
+        bm.at("2026-12-02T09:00:00-05:00", &["accounts", "show", "ACME", "--json"]).ok().json()["full_time_users"],
+        24
+    );
     // the stranger's request cannot be applied even when approved: nobody is known to ask
     let sid = items.as_array().unwrap().iter().find(|i| i["message"] == 3).unwrap()["id"].to_string();
     assert!(bm.at(NOV20, &["review", "approve", &sid]).fails().stderr.contains("not a billing or authorized contact"));

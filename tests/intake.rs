@@ -133,7 +133,11 @@ fn ingest_takes_a_message_in_once() {
     assert!(bm.run(&["ingest", empty.to_str().unwrap()]).fails().stderr.contains("empty"));
     // review items can be closed with a reason, once
     bm.run(&["review", "reject", "1", "--reason", "duplicate of a phone call"]).ok();
-    assert!(bm.run(&["review", "reject", "1", "--reason", "again"]).fails().stderr.contains("no open review item"));
+    let again = bm.run(&["review", "reject", "1", "--reason", "again"]).fails().stderr;
+    assert!(again.contains("review item #1 was already rejected at "), "{again}");
+    assert!(again.contains("(duplicate of a phone call); it is decided once"), "{again}");
+    assert!(bm.run(&["review", "approve", "1"]).fails().stderr.contains("was already rejected"));
+    assert!(bm.run(&["review", "reject", "99", "--reason", "x"]).fails().stderr.contains("no review item #99"));
     bm.run(&["review", "reject", "2", "--reason", "not our message"]).ok();
     assert!(bm.run(&["review", "list"]).ok().stdout.contains("nothing waits"));
 }

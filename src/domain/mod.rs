@@ -9,6 +9,7 @@ pub mod ids;
 pub mod import;
 pub mod invoice;
 pub mod limits;
+pub mod manual;
 pub mod money;
 pub mod payments;
 

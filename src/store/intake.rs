@@ -6,6 +6,7 @@ use sqlx::Row;
 
 use super::{Store, Tx, instant};
 use crate::domain::InvoiceNumber;
+use crate::domain::manual::{self, ReviewState};
 
 /// A message to store, with what was read from it.
 #[derive(Clone, Debug)]
@@ -211,7 +212,20 @@ impl Tx {
         Ok(())
     }
 
+    /// A review item's state, for [`manual::decide`].
+    async fn review_state(&mut self, id: i64) -> Result<Option<ReviewState>> {
+        let row: Option<(String, Option<String>, Option<String>)> =
+            sqlx::query_as("SELECT state, decided_at, decision_reason FROM review_items WHERE id = ?")
+                .bind(id)
+                .fetch_optional(self.conn())
+                .await?;
+        Ok(row.map(|(state, decided_at, decision)| ReviewState { state, decided_at, decision }))
+    }
+
+    /// Rejects an open review item; refuses one that is missing or decided.
     pub async fn reject_review(&mut self, id: i64, reason: &str, now: DateTime<Utc>) -> Result<()> {
+        let found = self.review_state(id).await?;
+        manual::decide(id, found.as_ref())?;
         let n = sqlx::query(
             "UPDATE review_items SET state = 'rejected', decided_at = ?, decision_reason = ? WHERE id = ? AND state = 'open'",
         )
@@ -222,7 +236,7 @@ impl Tx {
         .await?
         .rows_affected();
         if n != 1 {
-            bail!("no open review item #{id}");
+            bail!("review item #{id} changed while it was being rejected");
         }
         Ok(())
     }
@@ -483,7 +497,11 @@ impl Tx {
 
     /// Closes an open item as approved; the message it is about, if it is
     /// about a received one (None: one of billmail's own notices).
+    /// Approves an open review item (refusing one that is missing or
+    /// decided); gives the message it is about, if any.
     pub async fn approve_review(&mut self, id: i64, now: DateTime<Utc>) -> Result<Option<i64>> {
+        let found = self.review_state(id).await?;
+        manual::decide(id, found.as_ref())?;
         let row: Option<(Option<i64>,)> = sqlx::query_as(
             "UPDATE review_items SET state = 'approved', decided_at = ?, decision_reason = 'approved' WHERE id = ? AND state = 'open' RETURNING message_id",
         )
@@ -491,7 +509,7 @@ impl Tx {
         .bind(id)
         .fetch_optional(self.conn())
         .await?;
-        row.map(|(m,)| m).ok_or_else(|| anyhow::anyhow!("no open review item #{id}"))
+        row.map(|(m,)| m).ok_or_else(|| anyhow::anyhow!("review item #{id} changed while it was being approved"))
     }
 
     /// A review item about billmail's own notice `outbox`, which could go

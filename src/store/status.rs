@@ -1,11 +1,12 @@
 //! What `billmail status` reports: the last events the program recorded,
 //! and counts read from the books.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Store, instant};
+use crate::domain::manual::{self, Outgoing};
 
 /// The kinds of event kept in `run_events` (the latest of each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -124,15 +125,8 @@ impl Store {
                 .bind(id)
                 .fetch_optional(tx.conn())
                 .await?;
-        let Some((state, attempts, last_error, sent_at)) = row else { bail!("no outgoing message #{id}") };
-        match state.as_str() {
-            "failed" => {}
-            "sent" => bail!(
-                "message #{id} was sent at {}; it is not sent twice",
-                sent_at.unwrap_or_else(|| "an unknown time".into())
-            ),
-            _ => bail!("message #{id} is already queued (attempts so far: {attempts}); nothing to retry"),
-        }
+        let found = row.map(|(state, attempts, last_error, sent_at)| Outgoing { state, attempts, sent_at, last_error });
+        let Outgoing { attempts, last_error, .. } = manual::retry(id, found)?;
         let note = format!(
             "queued again by hand at {} after {attempts} attempt(s); last error: {}",
             instant(now),
