@@ -13,6 +13,7 @@ use minijinja::{Environment, context};
 use serde::Serialize;
 
 use crate::config::{Company, Config};
+use crate::domain::calendar::long_date;
 use crate::domain::{InvoiceKind, Line, Month, NoticeKind, Period, UserCounts, UserType};
 
 /// An invoice as the customer sees it: the data every template gets.
@@ -96,7 +97,7 @@ impl InvoiceDoc {
     pub fn period_label(&self) -> String {
         match self.period {
             Period::Month(m) => m.label(),
-            Period::Day(d) => format!("recorded through {}", d.format("%B %-d, %Y")),
+            Period::Day(d) => format!("recorded through {}", long_date(d)),
         }
     }
 
@@ -280,8 +281,8 @@ impl Renderer {
                 period => doc.period.to_string(),
                 period_label => doc.period_label(),
                 period_start => period_start,
-                issued => doc.issued.format("%B %-d, %Y").to_string(),
-                due => doc.due.format("%B %-d, %Y").to_string(),
+                issued => long_date(doc.issued),
+                due => long_date(doc.due),
                 lines => lines,
                 total => doc.total.display_in(cur),
                 has_credit => doc.credit_applied.is_positive(),

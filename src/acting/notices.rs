@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::domain::book::{BilledBy, CountChange, CountRequest, PlannedChange, RequestRefusal, billed_by, plan_counts};
+use crate::domain::calendar::long_date;
 use crate::domain::{Money, Month, NoticeKind, UserCounts};
 use crate::reading::{BounceInfo, PaymentMethod, Reading};
 
@@ -43,24 +44,12 @@ pub struct AccountRef {
     pub name: String,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub struct Counts {
-    pub full_time: i64,
-    pub part_time: i64,
-}
-
-impl From<UserCounts> for Counts {
-    fn from(c: UserCounts) -> Counts {
-        Counts { full_time: c.full_time, part_time: c.part_time }
-    }
-}
-
 /// `change_confirmation.*.j2`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ChangeConfirmation {
     pub account: AccountRef,
-    pub before: Counts,
-    pub after: Counts,
+    pub before: UserCounts,
+    pub after: UserCounts,
     /// "December 1, 2026".
     pub effective: String,
     pub steps: Vec<Step>,
@@ -119,11 +108,6 @@ pub fn reply_subject(subject: &str) -> String {
     if subject.to_ascii_lowercase().starts_with("re:") { subject.to_string() } else { format!("Re: {subject}") }
 }
 
-/// "December 1, 2026".
-fn spelled(date: NaiveDate) -> String {
-    date.format("%B %-d, %Y").to_string()
-}
-
 /// What the shell looked up for a user change to an account.
 #[derive(Clone, Debug)]
 pub struct ChangeFacts<'a> {
@@ -176,19 +160,19 @@ pub fn plan_change(r: &Reading, f: &ChangeFacts<'_>) -> Result<ChangePlan, Strin
             "{} is already invoiced, so your next agreement invoice ({}) bills the new counts and adds a prorated adjustment for the days from {}.",
             invoiced.label(),
             next.label(),
-            spelled(from)
+            long_date(from)
         ),
         BilledBy::Invoice { month } => format!("your agreement invoice for {} bills the new counts.", month.label()),
     };
     let context = ChangeConfirmation {
         account: AccountRef { id: f.account.to_string(), name: f.name.to_string() },
-        before: before.into(),
-        after: after.into(),
-        effective: spelled(effective),
+        before,
+        after,
+        effective: long_date(effective),
         steps: steps
             .iter()
             .map(|p| Step {
-                date: spelled(p.effective),
+                date: long_date(p.effective),
                 change: p.delta.describe(),
                 full_time: p.after.full_time,
                 part_time: p.after.part_time,

@@ -140,6 +140,11 @@ pub fn due_jobs(now: NaiveDateTime, schedule: &Schedule, book: &Book) -> Vec<Job
     jobs
 }
 
+/// A date as invoices and notices write it: "December 1, 2026".
+pub fn long_date(d: NaiveDate) -> String {
+    d.format("%B %-d, %Y").to_string()
+}
+
 /// The company-local wall-clock time of an instant.
 pub fn local_time<Tz2: chrono::TimeZone>(now: &chrono::DateTime<Tz2>, tz: chrono_tz::Tz) -> NaiveDateTime {
     now.with_timezone(&tz).naive_local()

@@ -6,6 +6,7 @@
 use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
+use super::calendar::long_date;
 use super::ids::NoticeKind;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -189,10 +190,6 @@ pub struct StepPlan {
 /// `1 day past due`, `16 days past due`.
 pub fn days_late(n: i64) -> String {
     if n == 1 { "1 day past due".into() } else { format!("{n} days past due") }
-}
-
-fn long_date(d: NaiveDate) -> String {
-    d.format("%B %-d, %Y").to_string()
 }
 
 /// Plans `step` for the account `account` (`name`) on `today`.

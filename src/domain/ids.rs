@@ -298,7 +298,7 @@ impl UserType {
 }
 
 /// How many users of each type an account has.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct UserCounts {
     pub full_time: i64,
     pub part_time: i64,

@@ -84,17 +84,15 @@ pub enum ImportRefusal {
 /// An account as the books hold it, for an import to compare with.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StoredAccount {
-    pub name: String,
-    pub tier: String,
-    pub full_time_rate: Option<Money>,
-    pub part_time_rate: Option<Money>,
+    pub fields: Fields,
     pub start_date: Option<NaiveDate>,
     /// The day the account was created (its first agreement month follows from it).
     pub created_on: NaiveDate,
     pub has_agreement_invoices: bool,
 }
 
-/// The account's own fields as an import leaves them.
+/// The account's own fields (as the books hold them, or as an import
+/// leaves them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Fields {
     pub name: String,
@@ -148,17 +146,18 @@ pub fn plan_account(
     let fields = Fields {
         name: row.name.clone(),
         tier: row.tier.clone(),
-        full_time_rate: if row.has("full_time_rate") { row.full_time_rate } else { old.full_time_rate },
-        part_time_rate: if row.has("part_time_rate") { row.part_time_rate } else { old.part_time_rate },
+        full_time_rate: if row.has("full_time_rate") { row.full_time_rate } else { old.fields.full_time_rate },
+        part_time_rate: if row.has("part_time_rate") { row.part_time_rate } else { old.fields.part_time_rate },
     };
     let mut notes = Vec::new();
-    if old.name != fields.name {
-        notes.push(format!("name {:?} -> {:?}", old.name, fields.name));
+    let old_fields = &old.fields;
+    if old_fields.name != fields.name {
+        notes.push(format!("name {:?} -> {:?}", old_fields.name, fields.name));
     }
-    if old.tier != fields.tier {
-        notes.push(format!("tier {} -> {}", old.tier, fields.tier));
+    if old_fields.tier != fields.tier {
+        notes.push(format!("tier {} -> {}", old_fields.tier, fields.tier));
     }
-    if old.full_time_rate != fields.full_time_rate || old.part_time_rate != fields.part_time_rate {
+    if old_fields.full_time_rate != fields.full_time_rate || old_fields.part_time_rate != fields.part_time_rate {
         notes.push("rate override changed".into());
     }
     let mut start = None;
@@ -342,10 +341,12 @@ mod tests {
 
     fn stored() -> StoredAccount {
         StoredAccount {
-            name: "Acme Dental".into(),
-            tier: "hybrid".into(),
-            full_time_rate: Some(Money::from_cents(9_000)),
-            part_time_rate: None,
+            fields: Fields {
+                name: "Acme Dental".into(),
+                tier: "hybrid".into(),
+                full_time_rate: Some(Money::from_cents(9_000)),
+                part_time_rate: None,
+            },
             start_date: Some(day("2026-03-01")),
             created_on: day("2026-02-10"),
             has_agreement_invoices: false,

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::relayed_reason;
 use crate::config::Config;
-use crate::domain::calendar::local_time;
+use crate::domain::calendar::{local_time, long_date};
 use crate::domain::{Money, NoticeKind};
 use crate::render::{Renderer, message_id};
 use crate::store::{NewMail, Store};
@@ -47,7 +47,7 @@ pub async fn run_collections(
             .map(|i| {
                 let late = (today - i.due).num_days();
                 context! {
-                    number => i.number, period => i.period.to_string(), due => i.due.format("%B %-d, %Y").to_string(),
+                    number => i.number, period => i.period.to_string(), due => long_date(i.due),
                     balance => i.balance.display_in(&cur), late => (late > 0).then_some(late),
                 }
             })

@@ -268,10 +268,10 @@ pub async fn take_in_tx(
             b.status.as_deref().unwrap_or("delivery failed"),
             b.original_message_id.as_deref().unwrap_or("unknown")
         );
+        // accounting is told, in its own mailbox
+        let accounting = actor.config.company.accounting_address.to_string();
         for addr in &failed {
             let accounts = tx.flag_bounced(addr, &why, now).await?;
-            // accounting is told, in its own mailbox
-            let accounting = actor.config.company.accounting_address.to_string();
             queue(tx, actor, notices::bounce_notice(r, b, addr, &accounts, &accounting), now).await?;
         }
     }

@@ -101,8 +101,7 @@ pub async fn from_source<S: MailSource>(
     for (id, uid, disposition) in store.pending_moves(folder, validity).await? {
         pending.add(Disposition::parse(&disposition), uid, id);
     }
-    let moved = pending.send(source).await;
-    record_moved(store, moved).await?;
+    pending.send(source).await.record(store).await?;
 
     // sizes first: a batch holds at most BATCH_BYTES of mail in memory, and
     // a message over the limit is fetched as its header alone
@@ -129,15 +128,15 @@ pub async fn from_source<S: MailSource>(
         let (taken, mail) =
             tokio::join!(take_batch(actor, store, folder, validity, last, &fetched, now, stop), async {
                 let moved = moving.send(source).await;
-                let fetched = match (&moved, ahead) {
-                    (Ok(_), Some(b)) => Some(source.fetch(b).await),
+                let fetched = match ahead {
+                    Some(b) if moved.refused.is_none() => Some(source.fetch(b).await),
                     _ => None,
                 };
                 (moved, fetched)
             });
         // what the server moved is recorded as moved, whatever else failed
         let (moved, fetched_next) = mail;
-        record_moved(store, moved).await?;
+        moved.record(store).await?;
         let taken_now = taken?;
         next = fetched_next.transpose()?;
         for (uid, taken) in &taken_now {
@@ -166,8 +165,7 @@ pub async fn from_source<S: MailSource>(
     }
     // (a crash before this leaves the moves recorded as pending: the next
     // pass makes them first)
-    let moved = moves.send(source).await;
-    record_moved(store, moved).await?;
+    moves.send(source).await.record(store).await?;
     if last > 0 || report.resynced {
         let mut tx = store.begin().await?;
         tx.set_folder_mark(folder, validity, last).await?;
@@ -199,45 +197,42 @@ impl Moves {
         self.processed.len() + self.review.len()
     }
 
-    /// Moves them, at most [`inbox::SET`] per command; gives back each
-    /// command's messages (their ids in the books) with the folder the server
-    /// moved them to, for the books to record. Stops at the first command
-    /// the server refuses: those moved before it are given back all the same
-    /// (in `Moved::done`), with the error.
-    async fn send<S: MailSource>(mut self, source: &mut S) -> std::result::Result<Vec<(Vec<i64>, String)>, Moved> {
-        let mut done = Vec::new();
+    /// Moves them, at most [`inbox::SET`] per command, stopping at the first
+    /// command the server refuses; says what the server moved, for the books.
+    async fn send<S: MailSource>(mut self, source: &mut S) -> Moved {
+        let mut moved = Moved::default();
         for (to, items) in [(Disposition::Processed, &mut self.processed), (Disposition::Review, &mut self.review)] {
             items.sort_unstable();
             for chunk in items.chunks(inbox::SET) {
                 let uids: Vec<u32> = chunk.iter().map(|(u, _)| *u).collect();
                 match source.move_to(&uids, to).await {
-                    Ok(folder) => done.push((chunk.iter().map(|(_, id)| *id).collect(), folder)),
-                    Err(error) => return Err(Moved { done, error }),
+                    Ok(folder) => moved.done.push((chunk.iter().map(|(_, id)| *id).collect(), folder)),
+                    Err(error) => {
+                        moved.refused = Some(error);
+                        return moved;
+                    }
                 }
             }
         }
-        Ok(done)
+        moved
     }
 }
 
-/// Moves the server made before one it refused.
+/// What the server moved (each command's messages, by their ids in the
+/// books, with the folder), and the command it refused, if any.
+#[derive(Default)]
 struct Moved {
     done: Vec<(Vec<i64>, String)>,
-    error: anyhow::Error,
+    refused: Option<anyhow::Error>,
 }
 
-/// Records what the server moved; then reports a refused move, if any.
-async fn record_moved(store: &Store, moved: std::result::Result<Vec<(Vec<i64>, String)>, Moved>) -> Result<()> {
-    let (done, error) = match moved {
-        Ok(done) => (done, None),
-        Err(Moved { done, error }) => (done, Some(error)),
-    };
-    for (ids, folder) in done {
-        store.mark_moved(&ids, &folder).await?;
-    }
-    match error {
-        Some(e) => Err(e),
-        None => Ok(()),
+impl Moved {
+    /// Records what the server moved; then reports a refused move.
+    async fn record(self, store: &Store) -> Result<()> {
+        for (ids, folder) in &self.done {
+            store.mark_moved(ids, folder).await?;
+        }
+        self.refused.map_or(Ok(()), Err)
     }
 }
 

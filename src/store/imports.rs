@@ -121,10 +121,12 @@ impl Tx {
         .await?;
         let Some(r) = row else { return Ok(None) };
         Ok(Some(StoredAccount {
-            name: r.name,
-            tier: r.tier,
-            full_time_rate: r.full_time_rate_cents.map(Money::from_cents),
-            part_time_rate: r.part_time_rate_cents.map(Money::from_cents),
+            fields: Fields {
+                name: r.name,
+                tier: r.tier,
+                full_time_rate: r.full_time_rate_cents.map(Money::from_cents),
+                part_time_rate: r.part_time_rate_cents.map(Money::from_cents),
+            },
             start_date: r.start_date.map(|d| super::parse_date(&d)).transpose()?,
             created_on: DateTime::parse_from_rfc3339(&r.created_at)?.date_naive(),
             has_agreement_invoices: r.invoiced,
