@@ -38,7 +38,7 @@ async fn seeded(dir: &Path, config: &Config) -> Store {
         })
         .collect();
     let mut tx = store.begin().await.unwrap();
-    tx.import_accounts(&rows, now, now.date_naive()).await.unwrap();
+    billmail::imports::accounts(&mut tx, &rows, now, now.date_naive()).await.unwrap();
     let subs: Vec<SubscriptionImport> = rows
         .iter()
         .map(|r| SubscriptionImport {
@@ -49,7 +49,9 @@ async fn seeded(dir: &Path, config: &Config) -> Store {
             unit_price: Money::from_cents(2200),
         })
         .collect();
-    tx.import_subscriptions(&subs, "USD", now, local_time(&now, config.company.timezone)).await.unwrap();
+    billmail::imports::subscriptions(&mut tx, &subs, "USD", now, local_time(&now, config.company.timezone))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     store
 }
@@ -73,10 +75,11 @@ async fn main() {
         let items: Vec<IssueItem> = chunk
             .iter()
             .map(|(i, _, draft)| IssueItem {
-                account: books[*i].account.id.as_str(),
+                account: &books[*i].account.id,
                 draft,
                 tier_label: None,
                 users: &[],
+                credit_from: vec![],
             })
             .collect();
         let stored = tx.insert_invoices(&items, "USD", &config.company.invoice_number_format, now).await.unwrap();
@@ -87,7 +90,7 @@ async fn main() {
                 let (id, number) = done.unwrap();
                 NewMail {
                     kind: "invoice".into(),
-                    account: Some(item.account.to_string()),
+                    account: Some(item.account.clone()),
                     invoice_id: Some(id),
                     to: vec![format!("ap@{}.example", item.account)],
                     cc: vec![],

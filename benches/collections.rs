@@ -41,7 +41,7 @@ async fn main() {
     let t = Instant::now();
     let start = at("2025-11-02T09:00:00-05:00");
     let mut tx = store.begin().await.unwrap();
-    tx.import_accounts(&rows, start, start.date_naive()).await.unwrap();
+    billmail::imports::accounts(&mut tx, &rows, start, start.date_naive()).await.unwrap();
     tx.commit().await.unwrap();
     let renderer = Renderer::new();
     for month in 0..12 {

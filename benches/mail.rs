@@ -208,7 +208,7 @@ async fn delivery(stack: &Stack) {
         .collect();
     let imported = at("2026-11-02T09:00:00-05:00");
     let mut tx = store.begin().await.unwrap();
-    tx.import_accounts(&rows, imported, imported.date_naive()).await.unwrap();
+    billmail::imports::accounts(&mut tx, &rows, imported, imported.date_naive()).await.unwrap();
     tx.commit().await.unwrap();
     let now = at("2026-11-15T08:00:00-05:00");
     run_billing(&cfg, &store, &Renderer::new(), now, false).await.unwrap();

@@ -5,6 +5,7 @@
 
 pub mod notices;
 
+use crate::domain::AccountId;
 use crate::reading::{Confidence, Kind, PaymentSource as Source, Reading};
 use crate::trust::Verdict;
 
@@ -16,23 +17,23 @@ pub const ANSWERS_PER_SENDER_PER_DAY: i64 = 3;
 pub struct Facts {
     pub require_authentication: bool,
     /// Accounts whose billing or authorized contacts include the sender.
-    pub from_accounts: Vec<String>,
+    pub from_accounts: Vec<AccountId>,
     pub from_is_services_team: bool,
     /// Accounts whose contacts include the forwarded message's sender.
-    pub behalf_accounts: Vec<String>,
+    pub behalf_accounts: Vec<AccountId>,
     pub trusted_payment_sender: bool,
     /// Accounts owning the invoices the payment names; numbers not found.
-    pub invoice_accounts: Vec<String>,
+    pub invoice_accounts: Vec<AccountId>,
     pub unknown_invoices: Vec<String>,
     /// Accounts whose payer names match the payment's payer.
-    pub payer_accounts: Vec<String>,
+    pub payer_accounts: Vec<AccountId>,
     pub company_currency: String,
     /// Automatic answers already sent to the sender today.
     pub answers_today: i64,
     /// A person approved the reading: apply it as if it were certain.
     pub approved: bool,
     /// Accounts on credit or service hold: additions of users wait for a person.
-    pub on_hold: Vec<String>,
+    pub on_hold: Vec<AccountId>,
     /// For a bounce: the recipients of the message billmail sent that it
     /// names (None: billmail sent no such message).
     pub bounced_mail: Option<Vec<String>>,
@@ -44,18 +45,18 @@ pub struct Facts {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     ApplyUserChange {
-        account: String,
+        account: AccountId,
     },
     RecordPayment {
-        account: String,
+        account: AccountId,
     },
     /// A customer says they paid: recorded, never money; waits for a person.
     RecordClaim {
-        account: Option<String>,
+        account: Option<AccountId>,
         reasons: Vec<String>,
     },
     Review {
-        account: Option<String>,
+        account: Option<AccountId>,
         reasons: Vec<String>,
     },
     /// An auto-reply or a bounce: handled, nothing to answer.
@@ -74,23 +75,25 @@ pub struct Plan {
 /// Which account the matches name: exactly one, none, or several.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Matched {
-    One(String),
+    One(AccountId),
     Nobody,
-    Several(Vec<String>),
+    Several(Vec<AccountId>),
 }
 
 impl Matched {
     /// The one account, or why there is not one (`several (A, B)`, `none`).
-    fn one(self) -> Result<String, String> {
+    fn one(self) -> Result<AccountId, String> {
         match self {
             Matched::One(a) => Ok(a),
             Matched::Nobody => Err("none".into()),
-            Matched::Several(many) => Err(format!("several ({})", many.join(", "))),
+            Matched::Several(many) => {
+                Err(format!("several ({})", many.iter().map(AccountId::as_str).collect::<Vec<_>>().join(", ")))
+            }
         }
     }
 }
 
-fn one(accounts: &[String]) -> Matched {
+fn one(accounts: &[AccountId]) -> Matched {
     let mut a = accounts.to_vec();
     a.sort();
     a.dedup();

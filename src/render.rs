@@ -14,13 +14,13 @@ use serde::Serialize;
 
 use crate::config::{Company, Config};
 use crate::domain::calendar::long_date;
-use crate::domain::{InvoiceKind, Line, Month, NoticeKind, Period, UserCounts, UserType};
+use crate::domain::{AccountId, InvoiceKind, Line, Month, NoticeKind, Period, UserCounts, UserType};
 
 /// An invoice as the customer sees it: the data every template gets.
 #[derive(Clone, Debug)]
 pub struct InvoiceDoc {
     pub number: String,
-    pub account_id: String,
+    pub account_id: AccountId,
     pub account_name: String,
     pub kind: InvoiceKind,
     pub period: Period,
@@ -46,7 +46,7 @@ impl InvoiceDoc {
         let total = |lines: &[Line]| lines.iter().fold(Money::ZERO, |t, l| t + l.amount);
         let base = InvoiceDoc {
             number: "INV-2026-0001".into(),
-            account_id: "ACME".into(),
+            account_id: AccountId::parse("ACME").expect("a sample id"),
             account_name: "Acme Dental".into(),
             kind: InvoiceKind::Agreement,
             period: Period::Month(Month::parse("2026-12").expect("a sample month")),

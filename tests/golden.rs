@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use billmail::config::Config;
-use billmail::domain::{InvoiceKind, Line, Money, Month, Period, Proration, UserCounts, UserType};
+use billmail::domain::{AccountId, InvoiceKind, Line, Money, Month, Period, Proration, UserCounts, UserType};
 use billmail::render::{InvoiceDoc, Renderer};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -36,7 +36,7 @@ fn month(m: &str) -> Period {
 fn docs() -> Vec<(&'static str, InvoiceDoc)> {
     let base = InvoiceDoc {
         number: String::new(),
-        account_id: "ACME".into(),
+        account_id: AccountId::parse("ACME").unwrap(),
         account_name: "Acme Dental & Ortho <Main St>".into(),
         kind: InvoiceKind::Agreement,
         period: month("2027-01"),

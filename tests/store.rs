@@ -26,7 +26,7 @@ async fn a_duplicate_invoice_cannot_exist_and_takes_no_number() {
         EmailAddress::parse("ap@acme.example").unwrap(),
     );
     let mut tx = store.begin().await.unwrap();
-    tx.import_accounts(&[row], now, now.date_naive()).await.unwrap();
+    billmail::imports::accounts(&mut tx, &[row], now, now.date_naive()).await.unwrap();
     tx.commit().await.unwrap();
 
     // two planners that both think December is due (as two racing ticks would)
@@ -36,7 +36,13 @@ async fn a_duplicate_invoice_cannot_exist_and_takes_no_number() {
     assert_eq!(drafts.len(), 1);
     let fmt = &config.company.invoice_number_format;
     for expect_new in [true, false] {
-        let item = IssueItem { account: "ACME", draft: &drafts[0].2, tier_label: None, users: &[] };
+        let item = IssueItem {
+            account: &AccountId::parse("ACME").unwrap(),
+            draft: &drafts[0].2,
+            tier_label: None,
+            users: &[],
+            credit_from: vec![],
+        };
         let mut tx = store.begin().await.unwrap();
         let out = tx.insert_invoices(&[item], "USD", fmt, tick).await.unwrap();
         tx.commit().await.unwrap();
@@ -53,7 +59,13 @@ async fn a_duplicate_invoice_cannot_exist_and_takes_no_number() {
     // the skipped duplicate consumed no number: the next invoice is 0002
     let mut books = store.load_books(&config.tiers).await.unwrap();
     let later = plan(&config, &mut books, at("2026-12-15T08:00:00-05:00")).drafts;
-    let item = IssueItem { account: "ACME", draft: &later[0].2, tier_label: None, users: &[] };
+    let item = IssueItem {
+        account: &AccountId::parse("ACME").unwrap(),
+        draft: &later[0].2,
+        tier_label: None,
+        users: &[],
+        credit_from: vec![],
+    };
     let mut tx = store.begin().await.unwrap();
     let out = tx.insert_invoices(&[item], "USD", fmt, tick).await.unwrap();
     tx.commit().await.unwrap();

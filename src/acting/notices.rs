@@ -10,14 +10,14 @@ use serde::Serialize;
 
 use crate::domain::book::{BilledBy, CountChange, CountRequest, PlannedChange, RequestRefusal, billed_by, plan_counts};
 use crate::domain::calendar::long_date;
-use crate::domain::{Money, Month, NoticeKind, UserCounts};
+use crate::domain::{AccountId, Money, Month, NoticeKind, UserCounts};
 use crate::reading::{BounceInfo, PaymentMethod, Reading};
 
 /// An automatic message, planned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {
     pub kind: NoticeKind,
-    pub account: Option<String>,
+    pub account: Option<AccountId>,
     pub to: Vec<String>,
     pub cc: Vec<String>,
     /// The message it answers: threading headers, and part of its own Message-ID.
@@ -40,7 +40,7 @@ pub enum Context {
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AccountRef {
-    pub id: String,
+    pub id: AccountId,
     pub name: String,
 }
 
@@ -99,7 +99,7 @@ pub struct Acknowledgement {
 pub struct BounceNotice {
     pub address: String,
     pub status: Option<String>,
-    pub accounts: Vec<String>,
+    pub accounts: Vec<AccountId>,
     pub original: String,
 }
 
@@ -111,7 +111,7 @@ pub fn reply_subject(subject: &str) -> String {
 /// What the shell looked up for a user change to an account.
 #[derive(Clone, Debug)]
 pub struct ChangeFacts<'a> {
-    pub account: &'a str,
+    pub account: &'a AccountId,
     pub name: &'a str,
     /// The account's count changes so far.
     pub recorded: &'a [CountChange],
@@ -165,7 +165,7 @@ pub fn plan_change(r: &Reading, f: &ChangeFacts<'_>) -> Result<ChangePlan, Strin
         BilledBy::Invoice { month } => format!("your agreement invoice for {} bills the new counts.", month.label()),
     };
     let context = ChangeConfirmation {
-        account: AccountRef { id: f.account.to_string(), name: f.name.to_string() },
+        account: AccountRef { id: f.account.clone(), name: f.name.to_string() },
         before,
         after,
         effective: long_date(effective),
@@ -194,7 +194,7 @@ pub fn plan_change(r: &Reading, f: &ChangeFacts<'_>) -> Result<ChangePlan, Strin
     let cc = f.services_team.iter().map(|a| a.to_string()).filter(|a| *a != r.from).collect();
     let confirmation = Notice {
         kind: NoticeKind::ChangeConfirmation,
-        account: Some(f.account.to_string()),
+        account: Some(f.account.clone()),
         to,
         cc,
         answers: r.message_id.clone(),
@@ -208,7 +208,7 @@ pub fn plan_change(r: &Reading, f: &ChangeFacts<'_>) -> Result<ChangePlan, Strin
 /// A recorded payment, as the receipt tells it.
 #[derive(Clone, Debug)]
 pub struct Received<'a> {
-    pub account: &'a str,
+    pub account: &'a AccountId,
     pub name: &'a str,
     /// The account's billing addresses that have not bounced.
     pub billing: Vec<String>,
@@ -233,7 +233,7 @@ pub fn receipt(p: Received<'_>) -> Option<Notice> {
     }
     let cur = p.currency;
     let context = PaymentReceipt {
-        account: AccountRef { id: p.account.to_string(), name: p.name.to_string() },
+        account: AccountRef { id: p.account.clone(), name: p.name.to_string() },
         amount: p.amount.display_in(cur),
         method: p.method.label(),
         reference: p.reference.map(String::from),
@@ -243,7 +243,7 @@ pub fn receipt(p: Received<'_>) -> Option<Notice> {
     };
     Some(Notice {
         kind: NoticeKind::PaymentReceipt,
-        account: Some(p.account.to_string()),
+        account: Some(p.account.clone()),
         to: p.billing,
         cc: vec![],
         answers: None,
@@ -277,7 +277,7 @@ pub fn acknowledgement(r: &Reading, message: i64, company_name: &str) -> Notice 
 }
 
 /// Accounting's notice that `address` bounced (`accounts` use it for billing).
-pub fn bounce_notice(r: &Reading, b: &BounceInfo, address: &str, accounts: &[String], accounting: &str) -> Notice {
+pub fn bounce_notice(r: &Reading, b: &BounceInfo, address: &str, accounts: &[AccountId], accounting: &str) -> Notice {
     let tag =
         format!("{}.{}", address.replace('@', "."), r.message_id.as_deref().unwrap_or("").trim_matches(['<', '>']));
     Notice {
@@ -321,6 +321,8 @@ mod tests {
         r
     }
 
+    static ACME: std::sync::LazyLock<AccountId> = std::sync::LazyLock::new(|| "ACME".into());
+
     fn recorded() -> Vec<CountChange> {
         vec![CountChange {
             id: 1,
@@ -333,7 +335,7 @@ mod tests {
 
     fn facts<'a>(recorded: &'a [CountChange], last: Option<&str>) -> ChangeFacts<'a> {
         ChangeFacts {
-            account: "ACME",
+            account: &ACME,
             name: "Acme Dental",
             recorded,
             last_invoiced: last.and_then(Month::parse),
@@ -418,7 +420,7 @@ mod tests {
     fn a_receipt_goes_to_working_billing_addresses_and_shows_credit_only_when_there_is_some() {
         let applied = [("INV-2026-0001".to_string(), Money::from_cents(10_000))];
         let paid = |billing: Vec<String>, credit: i64| Received {
-            account: "ACME",
+            account: &ACME,
             name: "Acme Dental",
             billing,
             payment_id: 4,
@@ -450,7 +452,7 @@ mod tests {
         let n =
             bounce_notice(&r, &b, "ap@client.example", &["ACME".into(), "ACME2".into()], "accounting@krgroup.example");
         assert_eq!(n.to, ["accounting@krgroup.example"]);
-        assert_eq!(n.account.as_deref(), Some("ACME"));
+        assert_eq!(n.account, Some("ACME".into()));
         assert_eq!(n.tag, "ap.client.example.req@client.example");
         let Context::Bounce(c) = &n.context else { panic!("a bounce notice") };
         assert_eq!((c.original.as_str(), c.accounts.len()), ("not shown", 2));

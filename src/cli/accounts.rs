@@ -8,7 +8,7 @@ use clap::{Args, Subcommand};
 use serde::Serialize;
 
 use super::invoices::InvoiceView;
-use super::{Ctx, Outcome, csvin, stored_id};
+use super::{Ctx, Outcome, csvin, find_account, stored_id};
 use crate::domain::calendar::local_time;
 use crate::domain::collections::{buys_more, purchase};
 use crate::domain::{AccountId, InvoiceKind, Money};
@@ -88,8 +88,9 @@ pub(super) async fn accounts(cmd: AccountsCmd, c: &Ctx<'_>) -> Result<Outcome> {
         AccountsCmd::Import { file } => {
             let rows = csvin::accounts(config, &file)?;
             let mut tx = store.begin().await?;
-            let report =
-                tx.import_accounts(&rows, now, today).await.map_err(|e| anyhow!("{}: {e:#}", file.display()))?;
+            let report = crate::imports::accounts(&mut tx, &rows, now, today)
+                .await
+                .map_err(|e| anyhow!("{}: {e:#}", file.display()))?;
             tx.commit().await?;
             println!(
                 "{}: {} created, {} updated, {} unchanged",
@@ -103,7 +104,7 @@ pub(super) async fn accounts(cmd: AccountsCmd, c: &Ctx<'_>) -> Result<Outcome> {
             // one account that cannot be read (a damaged row) is named, and the
             // others are still listed; the exit status says something is wrong
             let mut all = Vec::new();
-            let mut damaged: Vec<(String, String)> = Vec::new();
+            let mut damaged: Vec<(AccountId, String)> = Vec::new();
             for id in store.account_ids().await? {
                 match store.account_summary(&id, today).await {
                     Ok(a) => all.extend(a),
@@ -138,7 +139,7 @@ pub(super) async fn accounts(cmd: AccountsCmd, c: &Ctx<'_>) -> Result<Outcome> {
         }
         AccountsCmd::Show { id, json } => {
             let id = stored_id(store, &id).await?;
-            let a = store.account_summary(&id, today).await?.ok_or_else(|| anyhow!("no account {id:?}"))?;
+            let a = store.account_summary(&id, today).await?.ok_or_else(|| anyhow!("no account {:?}", id.as_str()))?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&AccountView::of(&a))?);
             } else {
@@ -147,9 +148,6 @@ pub(super) async fn accounts(cmd: AccountsCmd, c: &Ctx<'_>) -> Result<Outcome> {
         }
         AccountsCmd::Contacts { id, restore } => {
             let id = stored_id(store, &id).await?;
-            if store.account_summary(&id, today).await?.is_none() {
-                bail!("no account {id:?}");
-            }
             if let Some(address) = restore {
                 let address = address.trim().to_ascii_lowercase();
                 let mut tx = store.begin().await?;
@@ -169,9 +167,6 @@ pub(super) async fn accounts(cmd: AccountsCmd, c: &Ctx<'_>) -> Result<Outcome> {
         }
         AccountsCmd::History { id, json } => {
             let id = stored_id(store, &id).await?;
-            if store.account_summary(&id, today).await?.is_none() {
-                bail!("no account {id:?}");
-            }
             let h = store.history_of(&id).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&h)?);
@@ -193,23 +188,29 @@ pub(super) async fn subscriptions(cmd: SubscriptionsCmd, c: &Ctx<'_>) -> Result<
             let mut rows = csvin::subscriptions(&file)?;
             for row in &mut rows {
                 // `acme` in the file is the account stored as `ACME`
-                row.account =
-                    AccountId::parse(&stored_id(store, row.account.as_str()).await?).map_err(|e| anyhow!(e))?;
+                row.account = find_account(store, row.account.as_str()).await?.ok_or_else(|| {
+                    anyhow!(
+                        "{}: line {}: no account {:?} (import accounts first)",
+                        file.display(),
+                        row.line,
+                        row.account.as_str()
+                    )
+                })?;
             }
             let mut tx = store.begin().await?;
             // more of anything is a new purchase: refused on hold unless overridden
             for row in &rows {
-                let current = tx.subscription_quantity(row.account.as_str(), &row.product).await?;
+                let current = tx.subscription_quantity(&row.account, &row.product).await?;
                 if let Some(what) = buys_more(&row.product, current, row.quantity) {
-                    on_hold_guard(&mut tx, row.account.as_str(), &what, override_hold, now)
+                    on_hold_guard(&mut tx, &row.account, &what, override_hold, now)
                         .await
                         .map_err(|e| anyhow!("{}: line {}: {e:#}", file.display(), row.line))?;
                 }
             }
-            let report = tx
-                .import_subscriptions(&rows, &config.company.currency, now, local_time(&now, tz))
-                .await
-                .map_err(|e| anyhow!("{}: {e:#}", file.display()))?;
+            let report =
+                crate::imports::subscriptions(&mut tx, &rows, &config.company.currency, now, local_time(&now, tz))
+                    .await
+                    .map_err(|e| anyhow!("{}: {e:#}", file.display()))?;
             tx.commit().await?;
             println!(
                 "{}: {} started, {} changed or ended, {} unchanged",
@@ -228,7 +229,7 @@ pub(super) async fn service(cmd: ServiceCmd, c: &Ctx<'_>) -> Result<Outcome> {
     let tz = config.company.timezone;
     match cmd {
         ServiceCmd::Add(a) => {
-            let id = AccountId::parse(&stored_id(store, &a.account).await?).map_err(|e| anyhow!(e))?;
+            let id = stored_id(store, &a.account).await?;
             let date = NaiveDate::parse_from_str(&a.date, "%Y-%m-%d")
                 .map_err(|_| anyhow!("--date {:?} is not YYYY-MM-DD", a.date))?;
             let hours = crate::domain::limits::hours(&a.hours).map_err(|e| anyhow!("--hours: {e}"))?;
@@ -240,10 +241,10 @@ pub(super) async fn service(cmd: ServiceCmd, c: &Ctx<'_>) -> Result<Outcome> {
             // priced before anything is written
             let amount = crate::domain::Line::priced(String::new(), hours, rate, None).map_err(|e| anyhow!(e))?.amount;
             let mut tx = store.begin().await?;
-            on_hold_guard(&mut tx, id.as_str(), "new work", a.override_hold, now).await?;
+            on_hold_guard(&mut tx, &id, "new work", a.override_hold, now).await?;
             let entry = tx
                 .add_service(
-                    id.as_str(),
+                    &id,
                     date,
                     a.engineer.trim(),
                     hours,
@@ -268,7 +269,7 @@ pub(super) async fn service(cmd: ServiceCmd, c: &Ctx<'_>) -> Result<Outcome> {
 /// An account as `accounts list --json` and `accounts show --json` print it.
 #[derive(Serialize)]
 struct AccountView<'a> {
-    id: &'a str,
+    id: &'a AccountId,
     name: &'a str,
     tier: &'a str,
     full_time_users: i64,
@@ -358,7 +359,7 @@ fn print_account(a: &AccountSummary, cur: &str) {
 /// override is in the account's history.
 async fn on_hold_guard(
     tx: &mut crate::store::Tx,
-    account: &str,
+    account: &AccountId,
     what: &str,
     override_hold: bool,
     now: chrono::DateTime<chrono::Utc>,

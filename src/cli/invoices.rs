@@ -7,7 +7,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Ctx, Outcome, stored_id};
-use crate::domain::payments::named_invoices;
+use crate::domain::payments::{NewPayment, named_invoices, plan_payment};
 use crate::domain::{AccountId, InvoiceNumber, Money};
 use crate::render::{InvoiceDoc, Renderer};
 use crate::store::InvoiceRecord;
@@ -64,7 +64,7 @@ pub(super) async fn invoices(cmd: InvoicesCmd, c: &Ctx<'_>) -> Result<Outcome> {
                 Some(a) => Some(stored_id(store, &a).await?),
                 None => None,
             };
-            let list = store.invoices(account.as_deref(), false).await?;
+            let list = store.invoices(account.as_ref(), false).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&list.iter().map(InvoiceView::of).collect::<Vec<_>>())?);
             } else {
@@ -147,35 +147,32 @@ pub(super) async fn payments(cmd: PaymentsCmd, c: &Ctx<'_>) -> Result<Outcome> {
     let Ctx { config, store, now, today } = *c;
     match cmd {
         PaymentsCmd::Record { account, amount, method, reference, invoices } => {
-            let id = AccountId::parse(&stored_id(store, &account).await?).map_err(|e| anyhow!(e))?;
+            let id = stored_id(store, &account).await?;
             let amount = Money::parse(&amount).map_err(|e| anyhow!("--amount: {e}"))?;
             if !amount.is_positive() {
                 bail!("--amount must be more than 0");
             }
             let invoices: Vec<InvoiceNumber> = invoices.iter().map(|n| InvoiceNumber::new(n)).collect();
             let mut tx = store.begin().await?;
-            let named = named_invoices(id.as_str(), &tx.invoices_named(&invoices).await?)?;
-            let out = tx
-                .record_payment(
-                    id.as_str(),
-                    amount,
-                    &config.company.currency,
-                    &method,
-                    reference.as_deref(),
-                    "manual",
-                    today,
-                    &named,
-                    now,
-                )
-                .await?;
+            let named = named_invoices(&id, &tx.invoices_named(&invoices).await?)?;
+            let payment = NewPayment {
+                amount,
+                currency: &config.company.currency,
+                method: &method,
+                reference: reference.as_deref(),
+                source: "manual",
+                received_on: today,
+            };
+            let plan = plan_payment(&payment, &named, &tx.open_invoices(&id).await?);
+            let payment_id = tx.record_payment(&id, &payment, &plan, now).await?;
             tx.commit().await?;
             let cur = &config.company.currency;
-            println!("recorded payment #{} for {id}: {} by {method}", out.payment_id, amount.display_in(cur));
-            for (n, a) in &out.applied {
+            println!("recorded payment #{payment_id} for {id}: {} by {method}", amount.display_in(cur));
+            for (n, a) in &plan.applied() {
                 println!("  {} applied to {n}", a.display_in(cur));
             }
-            if out.credit.is_positive() {
-                println!("  {} kept as credit for the next invoice", out.credit.display_in(cur));
+            if plan.credit.is_positive() {
+                println!("  {} kept as credit for the next invoice", plan.credit.display_in(cur));
             }
         }
     }
@@ -187,7 +184,7 @@ pub(super) async fn report(cmd: ReportCmd, c: &Ctx<'_>) -> Result<Outcome> {
     match cmd {
         ReportCmd::Aging { json } => {
             use crate::domain::aging::{BUCKETS, aging};
-            let mut open: Vec<(String, String, NaiveDate, Money)> = store
+            let mut open: Vec<(AccountId, String, NaiveDate, Money)> = store
                 .invoices(None, true)
                 .await?
                 .into_iter()
@@ -266,7 +263,7 @@ pub(super) async fn report(cmd: ReportCmd, c: &Ctx<'_>) -> Result<Outcome> {
 pub(super) struct InvoiceView<'a> {
     number: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    account: Option<&'a str>,
+    account: Option<&'a AccountId>,
     kind: &'static str,
     period: String,
     issued: String,

@@ -121,6 +121,7 @@ pub(super) async fn review(cmd: ReviewCmd, c: &Ctx<'_>) -> Result<Outcome> {
                 bail!("--reason must say why");
             }
             let mut tx = store.begin().await?;
+            crate::domain::manual::decide(id, tx.review_state(id).await?.as_ref())?;
             tx.reject_review(id, reason.trim(), now).await?;
             tx.commit().await?;
             println!("review #{id} rejected: {}", reason.trim());

@@ -21,6 +21,7 @@ pub use messages::ReviewCmd;
 pub use outbox::OutboxCmd;
 
 use crate::config::Config;
+use crate::domain::AccountId;
 use crate::domain::calendar::local_date;
 use crate::store::Store;
 
@@ -192,11 +193,18 @@ async fn dispatch(cmd: Command, config_path: &Path, c: &Ctx<'_>, now_given: bool
     }
 }
 
-/// An account's id as stored, whatever the case it is typed in (`acme` is
-/// `ACME`); as given when there is no such account, for the error to name.
-async fn stored_id(store: &Store, id: &str) -> Result<String> {
+/// The account an id typed by a person names, whatever its case (`acme` is
+/// `ACME`: an account code is one account however it is typed); None when
+/// there is no such account.
+async fn find_account(store: &Store, id: &str) -> Result<Option<AccountId>> {
     let mut tx = store.begin().await?;
     let found = tx.stored_account_id(id.trim()).await?;
     tx.commit().await?;
-    Ok(found.unwrap_or_else(|| id.trim().to_string()))
+    Ok(found)
+}
+
+/// The account an id typed by a person names; one clear refusal when there
+/// is none, before anything is written.
+async fn stored_id(store: &Store, id: &str) -> Result<AccountId> {
+    find_account(store, id).await?.ok_or_else(|| anyhow!("no account {:?}", id.trim()))
 }

@@ -4,7 +4,6 @@ use anyhow::{Result, anyhow};
 use clap::Subcommand;
 
 use super::{Ctx, Outcome};
-use crate::store::Retry;
 
 #[derive(Subcommand, Debug)]
 pub enum OutboxCmd {
@@ -49,7 +48,9 @@ pub(super) async fn outbox(cmd: OutboxCmd, c: &Ctx<'_>) -> Result<Outcome> {
             }
         }
         OutboxCmd::Retry { id } => {
-            let Retry::Requeued { attempts } = store.retry_mail(id, now).await?;
+            let was = crate::domain::manual::retry(id, store.outgoing(id).await?)?;
+            store.requeue_mail(id, &was, now).await?;
+            let attempts = was.attempts;
             println!(
                 "message #{id} is queued again (it had failed after {attempts} attempt(s)); it goes out on the next cycle"
             );

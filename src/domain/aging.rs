@@ -2,6 +2,7 @@
 
 use chrono::NaiveDate;
 
+use super::ids::AccountId;
 use super::money::Money;
 
 /// The buckets accounting staff expect: current, then 1-30, 31-60, 61-90
@@ -21,7 +22,7 @@ pub fn bucket(due: NaiveDate, today: NaiveDate) -> usize {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgingRow {
-    pub account: String,
+    pub account: AccountId,
     pub name: String,
     pub buckets: [Money; 5],
     pub total: Money,
@@ -29,7 +30,7 @@ pub struct AgingRow {
 
 /// One row per account with anything open (balance, due date per invoice),
 /// in the order given, and the totals row.
-pub fn aging(open: &[(String, String, NaiveDate, Money)], today: NaiveDate) -> (Vec<AgingRow>, [Money; 5], Money) {
+pub fn aging(open: &[(AccountId, String, NaiveDate, Money)], today: NaiveDate) -> (Vec<AgingRow>, [Money; 5], Money) {
     let mut rows: Vec<AgingRow> = Vec::new();
     for (account, name, due, balance) in open {
         if *balance == Money::ZERO {
@@ -89,7 +90,7 @@ mod tests {
             let base = d("2026-09-01");
             let today = base + chrono::Duration::days(today_offset);
             let open: Vec<_> = items.iter().map(|(a, due, cents)| {
-                (format!("A{a}"), format!("Account {a}"), base + chrono::Duration::days(*due), Money::from_cents(*cents))
+                (AccountId::parse(&format!("A{a}")).unwrap(), format!("Account {a}"), base + chrono::Duration::days(*due), Money::from_cents(*cents))
             }).collect();
             let (rows, totals, total) = aging(&open, today);
             let expected: Money = open.iter().map(|o| o.3).sum();

@@ -7,7 +7,7 @@ use chrono::{Days, NaiveDate};
 use serde::Serialize;
 
 use super::calendar::long_date;
-use super::ids::NoticeKind;
+use super::ids::{AccountId, NoticeKind};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
@@ -49,7 +49,7 @@ impl Standing {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{account} is on {state}: {what} is refused until the balance is paid (--override-hold to record it anyway)")]
 pub struct OnHold {
-    pub account: String,
+    pub account: AccountId,
     /// "credit hold since 2026-12-15".
     pub state: String,
     pub what: String,
@@ -59,7 +59,7 @@ pub struct OnHold {
 /// (held `since`)? `Ok(None)`: it is active. `Ok(Some(note))`: on hold, but
 /// a person overrode it; the note goes to the account's history.
 pub fn purchase(
-    account: &str,
+    account: &AccountId,
     standing: Standing,
     since: Option<&str>,
     what: &str,
@@ -70,7 +70,7 @@ pub fn purchase(
     }
     let state = format!("{} since {}", standing.as_str().replace('_', " "), since.unwrap_or("?"));
     if !override_hold {
-        return Err(OnHold { account: account.to_string(), state, what: what.to_string() });
+        return Err(OnHold { account: account.clone(), state, what: what.to_string() });
     }
     Ok(Some(format!("{what} accepted while on {state} (--override-hold)")))
 }
@@ -195,7 +195,7 @@ pub fn days_late(n: i64) -> String {
 /// Plans `step` for the account `account` (`name`) on `today`.
 pub fn plan_step(
     step: &Step,
-    account: &str,
+    account: &AccountId,
     name: &str,
     ledger: &Ledger,
     policy: &Policy,
@@ -264,13 +264,14 @@ mod tests {
 
     #[test]
     fn a_purchase_on_hold_is_refused_unless_overridden() {
-        assert_eq!(purchase("ACME", Standing::Active, None, "new work", false), Ok(None));
-        let refused = purchase("ACME", Standing::CreditHold, Some("2026-12-15"), "new work", false).unwrap_err();
+        let acme = AccountId::parse("ACME").unwrap();
+        assert_eq!(purchase(&acme, Standing::Active, None, "new work", false), Ok(None));
+        let refused = purchase(&acme, Standing::CreditHold, Some("2026-12-15"), "new work", false).unwrap_err();
         assert_eq!(
             refused.to_string(),
             "ACME is on credit hold since 2026-12-15: new work is refused until the balance is paid (--override-hold to record it anyway)"
         );
-        let note = purchase("ACME", Standing::ServiceHold, Some("2027-01-14"), "new work", true).unwrap();
+        let note = purchase(&acme, Standing::ServiceHold, Some("2027-01-14"), "new work", true).unwrap();
         assert_eq!(note.as_deref(), Some("new work accepted while on service hold since 2027-01-14 (--override-hold)"));
     }
 
@@ -353,7 +354,7 @@ mod tests {
     fn a_planned_reminder_says_when_the_credit_hold_would_begin() {
         let l = ledger(Standing::Active);
         let step = evaluate(d("2026-12-07"), &l, &policy()).unwrap();
-        let plan = plan_step(&step, "ACME", "Acme Dental", &l, &policy(), d("2026-12-07"));
+        let plan = plan_step(&step, &"ACME".into(), "Acme Dental", &l, &policy(), d("2026-12-07"));
         assert_eq!(plan.record, Record::Reminder { invoice: 1, stage: 1 });
         assert_eq!((plan.kind, plan.tell_team, plan.thread_invoice), (NoticeKind::Reminder, false, Some(1)));
         assert_eq!(plan.subject, "Payment reminder: Acme Dental is 7 days past due");
@@ -365,7 +366,7 @@ mod tests {
     fn a_planned_hold_is_recorded_with_its_reason_and_told_to_the_team() {
         let l = ledger(Standing::Active);
         let step = evaluate(d("2026-12-20"), &l, &policy()).unwrap();
-        let plan = plan_step(&step, "ACME", "Acme Dental", &l, &policy(), d("2026-12-20"));
+        let plan = plan_step(&step, &"ACME".into(), "Acme Dental", &l, &policy(), d("2026-12-20"));
         let why = "credit hold from 2026-12-15: a payment 20 days past due".to_string();
         assert_eq!(
             plan.record,
@@ -377,7 +378,7 @@ mod tests {
         // paid: the hold is released, and the notice says it was a credit hold
         let paid = Ledger { unpaid: vec![], ..ledger(Standing::CreditHold) };
         let step = evaluate(d("2026-12-22"), &paid, &policy()).unwrap();
-        let plan = plan_step(&step, "ACME", "Acme Dental", &paid, &policy(), d("2026-12-22"));
+        let plan = plan_step(&step, &"ACME".into(), "Acme Dental", &paid, &policy(), d("2026-12-22"));
         assert_eq!(plan.kind, NoticeKind::HoldReleased);
         assert_eq!(plan.facts.was_service_hold, Some(false));
         assert_eq!(plan.subject, "Acme Dental's account is back in good standing");

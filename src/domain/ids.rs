@@ -5,7 +5,8 @@ use std::fmt;
 use chrono::{Datelike, NaiveDate};
 
 /// An account's short code (`ACME`): letters, digits, `-` and `_`, 1-32 long.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct AccountId(String);
 
 impl AccountId {
@@ -27,9 +28,17 @@ impl AccountId {
     }
 }
 
+/// `"ACME".into()` in unit tests, where the id is known to be valid.
+#[cfg(test)]
+impl From<&str> for AccountId {
+    fn from(s: &str) -> AccountId {
+        AccountId::parse(s).expect("a valid account id in a test")
+    }
+}
+
 impl fmt::Display for AccountId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -73,7 +82,7 @@ impl EmailAddress {
 
 impl fmt::Display for EmailAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -166,7 +175,7 @@ impl InvoiceNumber {
 
 impl fmt::Display for InvoiceNumber {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.pad(&self.0)
     }
 }
 
@@ -233,7 +242,7 @@ impl NoticeKind {
 
 impl fmt::Display for NoticeKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -359,6 +368,14 @@ impl CountDelta {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ids_line_up_in_a_table() {
+        // `accounts list` and `invoices list` pad ids to columns
+        let id = AccountId::parse("ACME").unwrap();
+        assert_eq!(format!("[{id:<6}]"), "[ACME  ]");
+        assert_eq!(format!("[{:>15}]", InvoiceNumber::new("INV-2026-0001")), "[  INV-2026-0001]");
+    }
 
     #[test]
     fn emails() {

@@ -74,11 +74,11 @@ pub struct SubscriptionImport {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ImportRefusal {
     #[error("line {line}: account {account} already has agreement invoices; its start_date cannot change")]
-    StartDateInvoiced { line: usize, account: String },
+    StartDateInvoiced { line: usize, account: AccountId },
     #[error("account {account}: {refusal}")]
-    Counts { account: String, refusal: CountRefusal },
+    Counts { account: AccountId, refusal: CountRefusal },
     #[error("line {line}: account {account} has no subscription {product:?} to end")]
-    NoSubscriptionToEnd { line: usize, account: String, product: String },
+    NoSubscriptionToEnd { line: usize, account: AccountId, product: String },
 }
 
 /// An account as the books hold it, for an import to compare with.
@@ -163,7 +163,7 @@ pub fn plan_account(
     let mut start = None;
     if old.start_date != start_date {
         if old.has_agreement_invoices {
-            return Err(ImportRefusal::StartDateInvoiced { line: row.line, account: row.id.to_string() });
+            return Err(ImportRefusal::StartDateInvoiced { line: row.line, account: row.id.clone() });
         }
         let first = first_period(start_date, old.created_on.min(today));
         start = Some((start_date, first));
@@ -187,7 +187,7 @@ pub fn plan_import_counts(
         return Ok(None);
     }
     let (before, after) = check_change(recorded, today, delta)
-        .map_err(|refusal| ImportRefusal::Counts { account: row.id.to_string(), refusal })?;
+        .map_err(|refusal| ImportRefusal::Counts { account: row.id.clone(), refusal })?;
     let reason = if existed { "import" } else { "initial counts from import" };
     Ok(Some((PlannedChange { effective: today, delta, before, after }, reason)))
 }
@@ -295,13 +295,12 @@ pub enum SubscriptionChange {
 /// account has no such product; `Some(None)` when it has one with no version.
 pub fn plan_subscription(
     row: &SubscriptionImport,
-    account: &str,
     stored: Option<Option<(i64, Money)>>,
 ) -> Result<SubscriptionChange, ImportRefusal> {
     if stored.is_none() && row.quantity == 0 {
         return Err(ImportRefusal::NoSubscriptionToEnd {
             line: row.line,
-            account: account.to_string(),
+            account: row.account.clone(),
             product: row.product.clone(),
         });
     }
@@ -447,29 +446,26 @@ mod tests {
             unit_price: Money::from_cents(cents),
         };
         let in_force = Some(Some((5, Money::from_cents(1_000))));
-        assert_eq!(plan_subscription(&sub(5, 1_000), "ACME", in_force).unwrap(), SubscriptionChange::Unchanged);
+        assert_eq!(plan_subscription(&sub(5, 1_000), in_force).unwrap(), SubscriptionChange::Unchanged);
         assert_eq!(
-            plan_subscription(&sub(0, 0), "ACME", None).unwrap_err().to_string(),
+            plan_subscription(&sub(0, 0), None).unwrap_err().to_string(),
             "line 3: account ACME has no subscription \"Backup\" to end"
         );
-        let SubscriptionChange::Version { new, started, note } =
-            plan_subscription(&sub(5, 1_000), "ACME", None).unwrap()
+        let SubscriptionChange::Version { new, started, note } = plan_subscription(&sub(5, 1_000), None).unwrap()
         else {
             panic!("a version")
         };
         assert!(new && started);
         assert_eq!(note, "subscription \"Backup\" started: 5 × 10.00");
-        let SubscriptionChange::Version { new, note, .. } =
-            plan_subscription(&sub(7, 1_000), "ACME", in_force).unwrap()
-        else {
+        let SubscriptionChange::Version { new, note, .. } = plan_subscription(&sub(7, 1_000), in_force).unwrap() else {
             panic!("a version")
         };
         assert!(!new);
         assert_eq!(note, "subscription \"Backup\": 5 × 10.00 -> 7 × 10.00");
-        let ended = plan_subscription(&sub(0, 0), "ACME", in_force).unwrap();
+        let ended = plan_subscription(&sub(0, 0), in_force).unwrap();
         assert!(matches!(ended, SubscriptionChange::Version { note, .. } if note == "subscription \"Backup\" ended"));
         let gone = Some(Some((0, Money::from_cents(1_000))));
-        assert_eq!(plan_subscription(&sub(0, 0), "ACME", gone).unwrap(), SubscriptionChange::Unchanged);
+        assert_eq!(plan_subscription(&sub(0, 0), gone).unwrap(), SubscriptionChange::Unchanged);
     }
 
     #[test]

@@ -2,13 +2,17 @@
 //! calendar and invoice builders, then each batch (invoices, numbers and
 //! their outgoing mail) committed in one transaction.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
 use super::relayed_reason;
 use crate::config::Config;
 use crate::domain::calendar::local_time;
-use crate::domain::{Book, Draft, InvoiceKind, Job, Money, NoticeKind, build, due_jobs};
+use crate::domain::payments::{Open, spread_credit};
+use crate::domain::{AccountId, Book, Draft, InvoiceKind, Job, Money, NoticeKind, build, due_jobs};
 use crate::render::{InvoiceDoc, Renderer, message_id};
 use crate::store::{IssueItem, NewMail, Store};
 
@@ -16,7 +20,7 @@ use crate::store::{IssueItem, NewMail, Store};
 #[derive(Clone, Debug)]
 pub struct IssuedInvoice {
     pub number: String,
-    pub account: String,
+    pub account: AccountId,
     pub kind: &'static str,
     pub period: String,
     pub total: Money,
@@ -93,20 +97,35 @@ pub async fn run_billing(
     }
     let mut issued = Vec::new();
     for chunk in drafts.chunks(BATCH) {
-        let items: Vec<IssueItem> = chunk
+        let mut items: Vec<IssueItem> = chunk
             .iter()
             .map(|(i, _, draft)| {
                 let book = &books[*i];
                 let agreement = draft.kind == InvoiceKind::Agreement;
                 IssueItem {
-                    account: book.account.id.as_str(),
+                    account: &book.account.id,
                     draft,
                     tier_label: agreement.then_some(book.account.tier_label.as_str()),
                     users: if agreement { &book.users } else { &[] },
+                    credit_from: vec![],
                 }
             })
             .collect();
         let mut tx = store.begin().await?;
+        // which payments' unapplied money pays each draft's credit (pure:
+        // domain::payments::spread_credit); an account's later draft in the
+        // batch takes what its earlier ones left
+        let mut free: HashMap<AccountId, Vec<Open<i64>>> = HashMap::new();
+        for item in &mut items {
+            if !item.draft.credit_applied.is_positive() {
+                continue;
+            }
+            let payments = match free.entry(item.account.clone()) {
+                Entry::Occupied(o) => o.into_mut(),
+                Entry::Vacant(v) => v.insert(tx.free_payments(item.account).await?),
+            };
+            item.credit_from = spread_credit(item.account, item.draft.credit_applied, payments)?;
+        }
         let stored = tx
             .insert_invoices(&items, &config.company.currency, &config.company.invoice_number_format, now)
             .await
@@ -180,7 +199,7 @@ fn invoice_mail(
     let draft = item.draft;
     let doc = InvoiceDoc {
         number: number.clone(),
-        account_id: acct.id.to_string(),
+        account_id: acct.id.clone(),
         account_name: acct.name.clone(),
         kind: draft.kind,
         period: draft.period,
@@ -202,7 +221,7 @@ fn invoice_mail(
     }
     let mail = NewMail {
         kind: NoticeKind::Invoice.as_str().into(),
-        account: Some(acct.id.to_string()),
+        account: Some(acct.id.clone()),
         invoice_id: Some(invoice_id),
         to: to.clone(),
         cc: vec![],
@@ -215,7 +234,7 @@ fn invoice_mail(
     };
     let out = IssuedInvoice {
         number,
-        account: acct.id.to_string(),
+        account: acct.id.clone(),
         kind: draft.kind.as_str(),
         period: draft.period.to_string(),
         total: draft.total,

@@ -121,7 +121,7 @@ pub async fn run_collections(
                 html: r.html,
                 message_id: message_id(
                     config,
-                    &format!("{kind}.{}.{today}.{n}", acct.account.to_ascii_lowercase()),
+                    &format!("{kind}.{}.{today}.{n}", acct.account.as_str().to_ascii_lowercase()),
                     now,
                 ),
                 in_reply_to: thread.clone(),

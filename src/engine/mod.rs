@@ -20,7 +20,7 @@ pub use collections::{CollectionsReport, run_collections};
 pub use outbox::{Delivery, MAX_ATTEMPTS, deliver, mark_sent, retry_delay};
 
 use crate::config::Config;
-use crate::domain::NoticeKind;
+use crate::domain::{AccountId, NoticeKind};
 use crate::inbox::MailSource;
 use crate::intake::{Actor, IntakeReport};
 use crate::mail::smtp::Sender;
@@ -266,7 +266,7 @@ pub async fn clock_went_back(store: &Store, now: DateTime<Utc>) -> Result<Option
 }
 
 /// Why one of billmail's own messages waits for a person.
-pub(crate) fn relayed_reason(config: &Config, account: &str, kind: NoticeKind) -> String {
+pub(crate) fn relayed_reason(config: &Config, account: &AccountId, kind: NoticeKind) -> String {
     format!(
         "every billing address of {account} bounced: this {} went to {} to pass on; once the customer has a working address, `accounts contacts {account} --restore ADDRESS`",
         kind.as_str().replace('_', " "),

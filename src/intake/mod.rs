@@ -15,8 +15,8 @@ use crate::acting::notices::{self, ChangeFacts, Notice, Received, plan_change};
 use crate::acting::{self, Action, Facts, Plan};
 use crate::config::Config;
 use crate::domain::calendar::local_time;
-use crate::domain::payments::named_invoices;
-use crate::domain::{Money, Month};
+use crate::domain::payments::{NewPayment, named_invoices, plan_payment};
+use crate::domain::{AccountId, Money, Month};
 use crate::reading::{Confidence, ReadError, Reading};
 use crate::render::{Renderer, message_id};
 use crate::store::{NewMail, NewMessage, Store, Tx};
@@ -101,7 +101,7 @@ pub fn body_digest(raw: &[u8]) -> String {
 /// amount) when it has one, else what it says (payer, amount, account and
 /// the notice's text, which holds its dates), never its headers, which a
 /// replay changes.
-fn payment_identity(p: &crate::reading::Payment, amount: Money, account: &str, body: &str) -> String {
+fn payment_identity(p: &crate::reading::Payment, amount: Money, account: &AccountId, body: &str) -> String {
     match &p.reference {
         Some(reference) => format!("ref:{}:{}", reference.trim().to_ascii_uppercase(), amount.cents()),
         None => {
@@ -109,7 +109,7 @@ fn payment_identity(p: &crate::reading::Payment, amount: Money, account: &str, b
             for part in [
                 p.payer.as_deref().unwrap_or("").trim().to_lowercase().as_str(),
                 &amount.cents().to_string(),
-                account,
+                account.as_str(),
                 body,
             ] {
                 h.update(part.as_bytes());
@@ -394,7 +394,7 @@ async fn apply(
             let cents = p.and_then(|p| p.money()).map(Money::cents);
             let claimed_on = local_time(&now, config.company.timezone).date();
             tx.insert_claim(
-                account.as_deref(),
+                account.as_ref(),
                 message,
                 cents,
                 p.and_then(|p| p.currency.as_deref()),
@@ -449,7 +449,7 @@ async fn apply_user_change(
     tx: &mut Tx,
     actor: &Actor<'_>,
     r: &Reading,
-    account: &str,
+    account: &AccountId,
     now: DateTime<Utc>,
 ) -> Result<std::result::Result<(), String>> {
     let config = actor.config;
@@ -492,7 +492,7 @@ async fn record_payment(
     tx: &mut Tx,
     actor: &Actor<'_>,
     r: &Reading,
-    account: &str,
+    account: &AccountId,
     message: i64,
     body: &str,
     source: &str,
@@ -524,33 +524,30 @@ async fn record_payment(
     // (the plan names only this account's invoices; checked again, a
     // refusal here rolls the batch back rather than misplace money)
     let named = named_invoices(account, &tx.invoices_named(&p.invoice_numbers).await?)?;
-    let out = tx
-        .record_payment(
-            account,
-            amount,
-            &config.company.currency,
-            p.method.as_str(),
-            p.reference.as_deref(),
-            source,
-            received,
-            &named,
-            now,
-        )
-        .await?;
-    tx.link_payment(out.payment_id, message).await?;
-    tx.set_payment_identity(out.payment_id, &identity).await?;
+    let payment = NewPayment {
+        amount,
+        currency: &config.company.currency,
+        method: p.method.as_str(),
+        reference: p.reference.as_deref(),
+        source,
+        received_on: received,
+    };
+    let plan = plan_payment(&payment, &named, &tx.open_invoices(account).await?);
+    let payment_id = tx.record_payment(account, &payment, &plan, now).await?;
+    tx.link_payment(payment_id, message).await?;
+    tx.set_payment_identity(payment_id, &identity).await?;
     let (name, billing) = tx.account_contact(account).await?;
     let balance = tx.open_balance(account).await?;
     let paid = Received {
         account,
         name: &name,
         billing,
-        payment_id: out.payment_id,
+        payment_id,
         amount,
         method: p.method,
         reference: p.reference.as_deref(),
-        applied: &out.applied,
-        credit: out.credit,
+        applied: &plan.applied(),
+        credit: plan.credit,
         balance,
         currency: &config.company.currency,
     };
@@ -563,6 +560,7 @@ async fn record_payment(
 /// Applies a reviewed message as if it had been read with certainty.
 pub async fn approve(store: &Store, actor: &Actor<'_>, review: i64, now: DateTime<Utc>) -> Result<String> {
     let mut tx = store.begin().await?;
+    crate::domain::manual::decide(review, tx.review_state(review).await?.as_ref())?;
     let Some(message) = tx.approve_review(review, now).await? else {
         tx.commit().await?;
         return Ok("closed: billmail's own notice, passed on by hand".into());

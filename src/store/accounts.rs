@@ -1,17 +1,17 @@
 //! Accounts: counts and their changes, contacts, work entries, summaries and history.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::Row;
 
 use super::{LOCAL_FMT, Store, Tx, instant, parse_date};
 use crate::domain::book::{PlannedChange, counts_on};
-use crate::domain::{CountChange, CountDelta, Money, UserCounts};
+use crate::domain::{AccountId, CountChange, CountDelta, Money, UserCounts};
 
 #[derive(Clone, Debug)]
 pub struct AccountSummary {
-    pub id: String,
+    pub id: AccountId,
     pub name: String,
     pub tier: String,
     pub counts: UserCounts,
@@ -34,7 +34,7 @@ pub struct HistoryEntry {
 }
 
 /// The account's counts timeline as stored, for computing deltas.
-pub(super) async fn changes_of(tx: &mut Tx, account: &str) -> Result<Vec<CountChange>> {
+pub(super) async fn changes_of(tx: &mut Tx, account: &AccountId) -> Result<Vec<CountChange>> {
     let rows = sqlx::query(
         "SELECT id, effective_date, delta_full_time, delta_part_time, reason, accounted_invoice_id
          FROM count_changes WHERE account_id = ? ORDER BY effective_date, id",
@@ -58,20 +58,14 @@ pub(super) fn change_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<CountChange
 impl Tx {
     /// The account's id as stored, found whatever the case it is written in
     /// (`acme` is `ACME`): an account code is one account however it is typed.
-    pub async fn stored_account_id(&mut self, id: &str) -> Result<Option<String>> {
+    pub async fn stored_account_id(&mut self, id: &str) -> Result<Option<AccountId>> {
         Ok(sqlx::query_scalar("SELECT id FROM accounts WHERE id = ? COLLATE NOCASE ORDER BY id LIMIT 1")
             .bind(id)
             .fetch_optional(self.conn())
             .await?)
     }
 
-    pub async fn account_exists(&mut self, id: &str) -> Result<bool> {
-        let n: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM accounts WHERE id = ?").bind(id).fetch_one(self.conn()).await?;
-        Ok(n > 0)
-    }
-
-    pub async fn history(&mut self, account: &str, at: DateTime<Utc>, kind: &str, detail: &str) -> Result<()> {
+    pub async fn history(&mut self, account: &AccountId, at: DateTime<Utc>, kind: &str, detail: &str) -> Result<()> {
         sqlx::query("INSERT INTO history (account_id, at, kind, detail) VALUES (?, ?, ?, ?)")
             .bind(account)
             .bind(instant(at))
@@ -83,7 +77,7 @@ impl Tx {
     }
 
     /// The account's recorded count changes, oldest first.
-    pub async fn count_changes(&mut self, account: &str) -> Result<Vec<CountChange>> {
+    pub async fn count_changes(&mut self, account: &AccountId) -> Result<Vec<CountChange>> {
         changes_of(self, account).await
     }
 
@@ -91,7 +85,7 @@ impl Tx {
     /// with its line in the history.
     pub async fn record_count_changes(
         &mut self,
-        account: &str,
+        account: &AccountId,
         planned: &[PlannedChange],
         source: &str,
         reason: &str,
@@ -105,7 +99,7 @@ impl Tx {
 
     async fn insert_count_change(
         &mut self,
-        account: &str,
+        account: &AccountId,
         p: &PlannedChange,
         source: &str,
         reason: &str,
@@ -142,7 +136,7 @@ impl Tx {
     #[allow(clippy::too_many_arguments)]
     pub async fn add_service(
         &mut self,
-        account: &str,
+        account: &AccountId,
         work_date: NaiveDate,
         engineer: &str,
         hours: Decimal,
@@ -152,9 +146,6 @@ impl Tx {
         now: DateTime<Utc>,
         local_now: NaiveDateTime,
     ) -> Result<i64> {
-        if !self.account_exists(account).await? {
-            bail!("no account {account:?}");
-        }
         let id = sqlx::query(
             "INSERT INTO service_entries (account_id, work_date, engineer, hours, rate_cents, currency, description, recorded_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -182,11 +173,11 @@ impl Tx {
 }
 
 impl Store {
-    pub async fn account_ids(&self) -> Result<Vec<String>> {
+    pub async fn account_ids(&self) -> Result<Vec<AccountId>> {
         Ok(sqlx::query_scalar("SELECT id FROM accounts ORDER BY id").fetch_all(self.pool()).await?)
     }
 
-    pub async fn account_summary(&self, id: &str, today: NaiveDate) -> Result<Option<AccountSummary>> {
+    pub async fn account_summary(&self, id: &AccountId, today: NaiveDate) -> Result<Option<AccountSummary>> {
         let pool = self.pool();
         let Some(r) =
             sqlx::query("SELECT id, name, tier, status, status_since, first_period FROM accounts WHERE id = ?")
@@ -234,7 +225,7 @@ impl Store {
         }))
     }
 
-    pub async fn history_of(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+    pub async fn history_of(&self, id: &AccountId) -> Result<Vec<HistoryEntry>> {
         Ok(sqlx::query_as("SELECT at, kind, detail FROM history WHERE account_id = ? ORDER BY id")
             .bind(id)
             .fetch_all(self.pool())
@@ -243,11 +234,11 @@ impl Store {
 }
 
 /// Unapplied payment money per account.
-pub(super) async fn credits<'e, E>(exec: E, account: Option<&str>) -> Result<Vec<(String, Money)>>
+pub(super) async fn credits<'e, E>(exec: E, account: Option<&AccountId>) -> Result<Vec<(AccountId, Money)>>
 where
     E: sqlx::Executor<'e, Database = sqlx::Sqlite>,
 {
-    let rows: Vec<(String, i64)> = sqlx::query_as(
+    let rows: Vec<(AccountId, i64)> = sqlx::query_as(
         "SELECT p.account_id, SUM(p.amount_cents - COALESCE(a.applied, 0))
          FROM payments p
          LEFT JOIN (SELECT payment_id, SUM(amount_cents) AS applied FROM allocations GROUP BY payment_id) a
@@ -259,12 +250,4 @@ where
     .fetch_all(exec)
     .await?;
     Ok(rows.into_iter().map(|(a, c)| (a, Money::from_cents(c))).collect())
-}
-
-impl Tx {
-    /// Counts in force on `date`, from everything recorded so far.
-    pub async fn counts_at(&mut self, account: &str, date: NaiveDate) -> Result<UserCounts> {
-        let changes = changes_of(self, account).await?;
-        Ok(counts_on(&changes, date))
-    }
 }

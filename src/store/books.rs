@@ -155,7 +155,7 @@ impl Store {
             }
         }
         for (acct, credit) in credits(pool, None).await? {
-            if let Some(b) = books.get_mut(&acct) {
+            if let Some(b) = books.get_mut(acct.as_str()) {
                 b.credit = credit;
             }
         }

@@ -6,12 +6,13 @@ use anyhow::Result;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Store, Tx, instant, parse_date};
+use crate::domain::AccountId;
 use crate::domain::collections::{Ledger, Standing};
 
 /// An account as collections sees it.
 #[derive(Clone, Debug)]
 pub struct Collectable {
-    pub account: String,
+    pub account: AccountId,
     pub name: String,
     pub ledger: Ledger,
 }
@@ -20,12 +21,12 @@ impl Store {
     pub async fn collectables(&self) -> Result<Vec<Collectable>> {
         let pool = self.pool();
         let mut out: BTreeMap<String, Collectable> = BTreeMap::new();
-        let accounts: Vec<(String, String, String)> =
+        let accounts: Vec<(AccountId, String, String)> =
             sqlx::query_as("SELECT id, name, status FROM accounts ORDER BY id").fetch_all(pool).await?;
         for (id, name, status) in accounts {
             let ledger =
                 Ledger { unpaid: vec![], claims: vec![], standing: Standing::parse(&status), reminded: vec![] };
-            out.insert(id.clone(), Collectable { account: id, name, ledger });
+            out.insert(id.as_str().to_string(), Collectable { account: id, name, ledger });
         }
         let unpaid: Vec<(String, i64, String)> = sqlx::query_as(
             "SELECT i.account_id, i.id, i.due_on FROM invoices i WHERE i.status = 'open'
@@ -63,7 +64,7 @@ impl Store {
 
 impl Tx {
     /// The account's standing and since when.
-    pub async fn standing(&mut self, account: &str) -> Result<(Standing, Option<String>)> {
+    pub async fn standing(&mut self, account: &AccountId) -> Result<(Standing, Option<String>)> {
         let row: Option<(String, Option<String>)> =
             sqlx::query_as("SELECT status, status_since FROM accounts WHERE id = ?")
                 .bind(account)
@@ -73,7 +74,7 @@ impl Tx {
     }
 
     /// The latest quantity of an account's subscription to `product`, if any.
-    pub async fn subscription_quantity(&mut self, account: &str, product: &str) -> Result<Option<i64>> {
+    pub async fn subscription_quantity(&mut self, account: &AccountId, product: &str) -> Result<Option<i64>> {
         Ok(sqlx::query_scalar(
             "SELECT v.quantity FROM subscription_versions v JOIN subscriptions s ON s.id = v.subscription_id
              WHERE s.account_id = ? AND s.product = ? ORDER BY v.effective_at DESC, v.id DESC LIMIT 1",
@@ -96,7 +97,7 @@ impl Tx {
 
     pub async fn set_standing(
         &mut self,
-        account: &str,
+        account: &AccountId,
         to: Standing,
         since: NaiveDate,
         why: &str,
@@ -117,7 +118,7 @@ impl Tx {
     /// collections, or of the invoice's own mail: what a notice follows.
     pub async fn thread_for(
         &mut self,
-        account: &str,
+        account: &AccountId,
         invoice: Option<i64>,
         team: Option<&str>,
     ) -> Result<Option<String>> {

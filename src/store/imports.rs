@@ -1,106 +1,55 @@
-//! Account and subscription imports: each file written in one transaction,
-//! row by row, with what changed said in the accounts' history.
+//! What an import looks up and writes (`crate::imports` plans each row in
+//! between): an account's fields and people as the books hold them, a
+//! subscription's version in force, and the rows that change them.
 
-use anyhow::{Result, anyhow, bail};
+use anyhow::Result;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-use super::accounts::changes_of;
 use super::{LOCAL_FMT, Tx, instant};
-use crate::domain::import::{
-    AccountChange, Fields, PeopleChange, StoredAccount, StoredPeople, SubscriptionChange, plan_account,
-    plan_import_counts, plan_people, plan_subscription,
-};
 pub use crate::domain::import::{AccountImport, SubscriptionImport};
-use crate::domain::{AccountId, Money};
-
-#[derive(Clone, Debug, Default)]
-pub struct ImportReport {
-    pub created: usize,
-    pub updated: usize,
-    pub unchanged: usize,
-}
+use crate::domain::import::{Fields, PeopleChange, StoredAccount, StoredPeople};
+use crate::domain::{AccountId, Money, Month};
 
 impl Tx {
-    /// Creates or updates accounts, all in this transaction.
-    pub async fn import_accounts(
+    pub async fn create_account(
         &mut self,
-        rows: &[AccountImport],
+        id: &AccountId,
+        fields: &Fields,
+        start_date: Option<NaiveDate>,
+        first: Month,
         now: DateTime<Utc>,
-        today: NaiveDate,
-    ) -> Result<ImportReport> {
-        let mut report = ImportReport::default();
-        for row in rows {
-            // `acme` in the file updates the account stored as `ACME`
-            let stored = self.stored_account_id(row.id.as_str()).await?;
-            let mut own;
-            let row = match stored {
-                Some(s) if s != row.id.as_str() => {
-                    own = row.clone();
-                    own.id = AccountId::parse(&s).map_err(|e| anyhow!(e))?;
-                    &own
-                }
-                _ => row,
-            };
-            let id = row.id.as_str();
-            let stored = self.stored_account(id).await?;
-            let exists = stored.is_some();
-            let mut changed = false;
-            match plan_account(row, stored.as_ref(), today)? {
-                AccountChange::Create { fields, start_date, first, note } => {
-                    sqlx::query(
-                        "INSERT INTO accounts (id, name, tier, full_time_rate_cents, part_time_rate_cents, start_date,
-                           first_period, created_at, updated_at)
-                         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    )
-                    .bind(id)
-                    .bind(&fields.name)
-                    .bind(&fields.tier)
-                    .bind(fields.full_time_rate.map(Money::cents))
-                    .bind(fields.part_time_rate.map(Money::cents))
-                    .bind(start_date.map(|d| d.to_string()))
-                    .bind(first.to_string())
-                    .bind(instant(now))
-                    .bind(instant(now))
-                    .execute(self.conn())
-                    .await?;
-                    self.history(id, now, "created", &note).await?;
-                    report.created += 1;
-                }
-                AccountChange::Update { fields, start, notes } => {
-                    if let Some((start_date, first)) = start {
-                        sqlx::query("UPDATE accounts SET start_date = ?, first_period = ? WHERE id = ?")
-                            .bind(start_date.map(|d| d.to_string()))
-                            .bind(first.to_string())
-                            .bind(id)
-                            .execute(self.conn())
-                            .await?;
-                    }
-                    if !notes.is_empty() {
-                        self.update_fields(id, &fields, now).await?;
-                        self.history(id, now, "updated", &format!("import: {}", notes.join("; "))).await?;
-                        changed = true;
-                    }
-                }
-            }
-            changed |= self.replace_contacts(row, now).await?;
-            let recorded = changes_of(self, id).await?;
-            if let Some((planned, reason)) = plan_import_counts(row, &recorded, today, exists)? {
-                self.record_count_changes(id, &[planned], "import", reason, now).await?;
-                changed = true;
-            }
-            if exists {
-                if changed {
-                    report.updated += 1;
-                } else {
-                    report.unchanged += 1;
-                }
-            }
-        }
-        Ok(report)
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO accounts (id, name, tier, full_time_rate_cents, part_time_rate_cents, start_date,
+               first_period, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&fields.name)
+        .bind(&fields.tier)
+        .bind(fields.full_time_rate.map(Money::cents))
+        .bind(fields.part_time_rate.map(Money::cents))
+        .bind(start_date.map(|d| d.to_string()))
+        .bind(first.to_string())
+        .bind(instant(now))
+        .bind(instant(now))
+        .execute(self.conn())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn set_start(&mut self, id: &AccountId, start_date: Option<NaiveDate>, first: Month) -> Result<()> {
+        sqlx::query("UPDATE accounts SET start_date = ?, first_period = ? WHERE id = ?")
+            .bind(start_date.map(|d| d.to_string()))
+            .bind(first.to_string())
+            .bind(id)
+            .execute(self.conn())
+            .await?;
+        Ok(())
     }
 
     /// The account `id` as an import compares with it.
-    async fn stored_account(&mut self, id: &str) -> Result<Option<StoredAccount>> {
+    pub async fn stored_account(&mut self, id: &AccountId) -> Result<Option<StoredAccount>> {
         #[derive(sqlx::FromRow)]
         struct Row {
             name: String,
@@ -133,7 +82,7 @@ impl Tx {
         }))
     }
 
-    async fn update_fields(&mut self, id: &str, fields: &Fields, now: DateTime<Utc>) -> Result<()> {
+    pub async fn update_fields(&mut self, id: &AccountId, fields: &Fields, now: DateTime<Utc>) -> Result<()> {
         sqlx::query(
             "UPDATE accounts SET name = ?, tier = ?, full_time_rate_cents = ?, part_time_rate_cents = ?,
                updated_at = ? WHERE id = ?",
@@ -149,10 +98,9 @@ impl Tx {
         Ok(())
     }
 
-    /// Writes the row's contacts, payer names and named users as
-    /// [`plan_people`] plans them; true when an existing account's changed.
-    async fn replace_contacts(&mut self, row: &AccountImport, now: DateTime<Utc>) -> Result<bool> {
-        let id = row.id.as_str();
+    /// The account's contacts (with their bounce flags), payer names and,
+    /// when `users`, its named users, as an import compares with them.
+    pub async fn stored_people(&mut self, id: &AccountId, users: bool) -> Result<StoredPeople> {
         let contacts =
             sqlx::query_as("SELECT email, role, bounced_at FROM contacts WHERE account_id = ? ORDER BY role, position")
                 .bind(id)
@@ -162,7 +110,7 @@ impl Tx {
             .bind(id)
             .fetch_all(self.conn())
             .await?;
-        let users = if row.full_time_names.is_some() || row.part_time_names.is_some() {
+        let users = if users {
             sqlx::query_as("SELECT name, user_type FROM named_users WHERE account_id = ? ORDER BY name")
                 .bind(id)
                 .fetch_all(self.conn())
@@ -170,10 +118,13 @@ impl Tx {
         } else {
             Vec::new()
         };
-        let PeopleChange { contacts, payers, users, note } =
-            plan_people(row, &StoredPeople { contacts, payers, users });
+        Ok(StoredPeople { contacts, payers, users })
+    }
+
+    /// Writes the contacts, payer names and named users `change` plans.
+    pub async fn write_people(&mut self, id: &AccountId, change: &PeopleChange) -> Result<()> {
         sqlx::query("DELETE FROM contacts WHERE account_id = ?").bind(id).execute(self.conn()).await?;
-        for (pos, (email, role, bounced)) in contacts.iter().enumerate() {
+        for (pos, (email, role, bounced)) in change.contacts.iter().enumerate() {
             sqlx::query("INSERT INTO contacts (account_id, email, role, position, bounced_at) VALUES (?, ?, ?, ?, ?)")
                 .bind(id)
                 .bind(email)
@@ -183,9 +134,9 @@ impl Tx {
                 .execute(self.conn())
                 .await?;
         }
-        if let Some(payers) = payers {
+        if let Some(payers) = &change.payers {
             sqlx::query("DELETE FROM payer_names WHERE account_id = ?").bind(id).execute(self.conn()).await?;
-            for p in &payers {
+            for p in payers {
                 sqlx::query("INSERT INTO payer_names (account_id, name) VALUES (?, ?)")
                     .bind(id)
                     .bind(p)
@@ -193,9 +144,9 @@ impl Tx {
                     .await?;
             }
         }
-        if let Some(users) = users {
+        if let Some(users) = &change.users {
             sqlx::query("DELETE FROM named_users WHERE account_id = ?").bind(id).execute(self.conn()).await?;
-            for (n, t) in &users {
+            for (n, t) in users {
                 sqlx::query("INSERT INTO named_users (account_id, name, user_type) VALUES (?, ?, ?)")
                     .bind(id)
                     .bind(n)
@@ -204,87 +155,65 @@ impl Tx {
                     .await?;
             }
         }
-        match note {
-            Some(note) => {
-                self.history(id, now, "updated", &note).await?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        Ok(())
     }
 
-    /// Creates, changes or ends recurring charges. A row equal to what is in
-    /// force changes nothing.
-    pub async fn import_subscriptions(
+    /// The account's subscription to `product` (its id) and the version in
+    /// force: `None` when there is no such subscription, `Some(None)` when it
+    /// has no version.
+    #[allow(clippy::type_complexity)]
+    pub async fn stored_subscription(
         &mut self,
-        rows: &[SubscriptionImport],
+        account: &AccountId,
+        product: &str,
+    ) -> Result<(Option<i64>, Option<Option<(i64, Money)>>)> {
+        let sub: Option<i64> = sqlx::query_scalar("SELECT id FROM subscriptions WHERE account_id = ? AND product = ?")
+            .bind(account)
+            .bind(product)
+            .fetch_optional(self.conn())
+            .await?;
+        let Some(id) = sub else { return Ok((None, None)) };
+        let cur: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT quantity, unit_price_cents FROM subscription_versions WHERE subscription_id = ?
+             ORDER BY effective_at DESC, id DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(self.conn())
+        .await?;
+        Ok((sub, Some(cur.map(|(q, p)| (q, Money::from_cents(p))))))
+    }
+
+    /// Writes the row's quantity and price as a new version of subscription
+    /// `sub` (created first when None), in force from `local_now`.
+    pub async fn add_subscription_version(
+        &mut self,
+        sub: Option<i64>,
+        row: &SubscriptionImport,
         currency: &str,
         now: DateTime<Utc>,
         local_now: NaiveDateTime,
-    ) -> Result<ImportReport> {
-        let mut report = ImportReport::default();
-        for row in rows {
-            let Some(stored) = self.stored_account_id(row.account.as_str()).await? else {
-                bail!("line {}: no account {:?} (import accounts first)", row.line, row.account.as_str());
-            };
-            let acct = stored.as_str();
-            if !self.account_exists(acct).await? {
-                bail!("line {}: no account {acct:?} (import accounts first)", row.line);
-            }
-            let sub: Option<i64> =
-                sqlx::query_scalar("SELECT id FROM subscriptions WHERE account_id = ? AND product = ?")
-                    .bind(acct)
-                    .bind(&row.product)
-                    .fetch_optional(self.conn())
-                    .await?;
-            let stored = match sub {
-                Some(id) => {
-                    let cur: Option<(i64, i64)> = sqlx::query_as(
-                        "SELECT quantity, unit_price_cents FROM subscription_versions WHERE subscription_id = ?
-                         ORDER BY effective_at DESC, id DESC LIMIT 1",
-                    )
-                    .bind(id)
-                    .fetch_optional(self.conn())
-                    .await?;
-                    Some(cur.map(|(q, p)| (q, Money::from_cents(p))))
-                }
-                None => None,
-            };
-            let (started, detail) = match plan_subscription(row, acct, stored)? {
-                SubscriptionChange::Unchanged => {
-                    report.unchanged += 1;
-                    continue;
-                }
-                SubscriptionChange::Version { started, note, .. } => (started, note),
-            };
-            let sub_id = match sub {
-                Some(id) => id,
-                None => sqlx::query("INSERT INTO subscriptions (account_id, product) VALUES (?, ?)")
-                    .bind(acct)
-                    .bind(&row.product)
-                    .execute(self.conn())
-                    .await?
-                    .last_insert_rowid(),
-            };
-            sqlx::query(
-                "INSERT INTO subscription_versions (subscription_id, quantity, unit_price_cents, currency, effective_at, recorded_at)
-                 VALUES (?, ?, ?, ?, ?, ?)",
-            )
-            .bind(sub_id)
-            .bind(row.quantity)
-            .bind(row.unit_price.cents())
-            .bind(currency)
-            .bind(local_now.format(LOCAL_FMT).to_string())
-            .bind(instant(now))
-            .execute(self.conn())
-            .await?;
-            if started {
-                report.created += 1;
-            } else {
-                report.updated += 1;
-            }
-            self.history(acct, now, "subscription", &detail).await?;
-        }
-        Ok(report)
+    ) -> Result<()> {
+        let sub_id = match sub {
+            Some(id) => id,
+            None => sqlx::query("INSERT INTO subscriptions (account_id, product) VALUES (?, ?)")
+                .bind(&row.account)
+                .bind(&row.product)
+                .execute(self.conn())
+                .await?
+                .last_insert_rowid(),
+        };
+        sqlx::query(
+            "INSERT INTO subscription_versions (subscription_id, quantity, unit_price_cents, currency, effective_at, recorded_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(sub_id)
+        .bind(row.quantity)
+        .bind(row.unit_price.cents())
+        .bind(currency)
+        .bind(local_now.format(LOCAL_FMT).to_string())
+        .bind(instant(now))
+        .execute(self.conn())
+        .await?;
+        Ok(())
     }
 }

@@ -5,8 +5,8 @@ use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Store, Tx, instant};
-use crate::domain::InvoiceNumber;
-use crate::domain::manual::{self, ReviewState};
+use crate::domain::manual::ReviewState;
+use crate::domain::{AccountId, InvoiceNumber};
 
 /// A message to store, with what was read from it.
 #[derive(Clone, Debug)]
@@ -130,8 +130,8 @@ impl Tx {
     }
 
     /// Flags every contact with this address as bounced; returns the accounts.
-    pub async fn flag_bounced(&mut self, email: &str, why: &str, now: DateTime<Utc>) -> Result<Vec<String>> {
-        let accounts: Vec<String> = sqlx::query_scalar(
+    pub async fn flag_bounced(&mut self, email: &str, why: &str, now: DateTime<Utc>) -> Result<Vec<AccountId>> {
+        let accounts: Vec<AccountId> = sqlx::query_scalar(
             "UPDATE contacts SET bounced_at = ? WHERE email = ? AND bounced_at IS NULL RETURNING account_id",
         )
         .bind(instant(now))
@@ -148,7 +148,13 @@ impl Tx {
     }
 
     /// Clears the bounce flag of `email` on `account`; false when it had none.
-    pub async fn restore_contact(&mut self, account: &str, email: &str, why: &str, now: DateTime<Utc>) -> Result<bool> {
+    pub async fn restore_contact(
+        &mut self,
+        account: &AccountId,
+        email: &str,
+        why: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
         let n = sqlx::query(
             "UPDATE contacts SET bounced_at = NULL WHERE account_id = ? AND lower(email) = ? AND bounced_at IS NOT NULL",
         )
@@ -164,7 +170,7 @@ impl Tx {
     }
 
     /// Accounts where `email` is a flagged contact.
-    pub async fn flagged_accounts_of(&mut self, email: &str) -> Result<Vec<String>> {
+    pub async fn flagged_accounts_of(&mut self, email: &str) -> Result<Vec<AccountId>> {
         Ok(sqlx::query_scalar(
             "SELECT DISTINCT account_id FROM contacts WHERE lower(email) = ? AND bounced_at IS NOT NULL ORDER BY account_id",
         )
@@ -174,7 +180,7 @@ impl Tx {
     }
 
     /// (email, role, bounced_at) of an account's contacts, in their order.
-    pub async fn contacts_of(&mut self, account: &str) -> Result<Vec<(String, String, Option<String>)>> {
+    pub async fn contacts_of(&mut self, account: &AccountId) -> Result<Vec<(String, String, Option<String>)>> {
         Ok(sqlx::query_as("SELECT email, role, bounced_at FROM contacts WHERE account_id = ? ORDER BY role, position")
             .bind(account)
             .fetch_all(self.conn())
@@ -212,8 +218,8 @@ impl Tx {
         Ok(())
     }
 
-    /// A review item's state, for [`manual::decide`].
-    async fn review_state(&mut self, id: i64) -> Result<Option<ReviewState>> {
+    /// A review item's state, for `domain::manual::decide`.
+    pub async fn review_state(&mut self, id: i64) -> Result<Option<ReviewState>> {
         let row: Option<(String, Option<String>, Option<String>)> =
             sqlx::query_as("SELECT state, decided_at, decision_reason FROM review_items WHERE id = ?")
                 .bind(id)
@@ -222,10 +228,8 @@ impl Tx {
         Ok(row.map(|(state, decided_at, decision)| ReviewState { state, decided_at, decision }))
     }
 
-    /// Rejects an open review item; refuses one that is missing or decided.
+    /// Rejects an open review item (`domain::manual::decide` said it may be).
     pub async fn reject_review(&mut self, id: i64, reason: &str, now: DateTime<Utc>) -> Result<()> {
-        let found = self.review_state(id).await?;
-        manual::decide(id, found.as_ref())?;
         let n = sqlx::query(
             "UPDATE review_items SET state = 'rejected', decided_at = ?, decision_reason = ? WHERE id = ? AND state = 'open'",
         )
@@ -330,14 +334,14 @@ impl Store {
 /// Lookups and writes for acting on a reading, inside the intake transaction.
 impl Tx {
     /// Accounts whose billing or authorized contacts include `email`.
-    pub async fn accounts_of_contact(&mut self, email: &str) -> Result<Vec<String>> {
+    pub async fn accounts_of_contact(&mut self, email: &str) -> Result<Vec<AccountId>> {
         Ok(sqlx::query_scalar("SELECT DISTINCT account_id FROM contacts WHERE email = ? ORDER BY account_id")
             .bind(email.to_ascii_lowercase())
             .fetch_all(self.conn())
             .await?)
     }
 
-    pub async fn accounts_by_payer(&mut self, payer: &str) -> Result<Vec<String>> {
+    pub async fn accounts_by_payer(&mut self, payer: &str) -> Result<Vec<AccountId>> {
         Ok(sqlx::query_scalar("SELECT DISTINCT account_id FROM payer_names WHERE lower(name) = lower(?)")
             .bind(payer.trim())
             .fetch_all(self.conn())
@@ -356,7 +360,7 @@ impl Tx {
         .await?)
     }
 
-    pub async fn payment_seen(&mut self, account: &str, reference: &str, amount_cents: i64) -> Result<bool> {
+    pub async fn payment_seen(&mut self, account: &AccountId, reference: &str, amount_cents: i64) -> Result<bool> {
         let n: i64 = sqlx::query_scalar(
             "SELECT COUNT(*) FROM payments WHERE account_id = ? AND reference = ? AND amount_cents = ?",
         )
@@ -416,7 +420,7 @@ impl Tx {
     #[allow(clippy::too_many_arguments)]
     pub async fn insert_claim(
         &mut self,
-        account: Option<&str>,
+        account: Option<&AccountId>,
         message: i64,
         amount_cents: Option<i64>,
         currency: Option<&str>,
@@ -462,7 +466,7 @@ impl Tx {
     }
 
     /// Name and billing addresses of an account.
-    pub async fn account_contact(&mut self, account: &str) -> Result<(String, Vec<String>)> {
+    pub async fn account_contact(&mut self, account: &AccountId) -> Result<(String, Vec<String>)> {
         let name: String =
             sqlx::query_scalar("SELECT name FROM accounts WHERE id = ?").bind(account).fetch_one(self.conn()).await?;
         let billing: Vec<String> = sqlx::query_scalar(
@@ -475,7 +479,7 @@ impl Tx {
     }
 
     /// The latest month an agreement invoice was issued for, and the first month billed.
-    pub async fn agreement_months(&mut self, account: &str) -> Result<(Option<String>, String)> {
+    pub async fn agreement_months(&mut self, account: &AccountId) -> Result<(Option<String>, String)> {
         let last: Option<String> =
             sqlx::query_scalar("SELECT MAX(period) FROM invoices WHERE account_id = ? AND kind = 'agreement'")
                 .bind(account)
@@ -495,13 +499,10 @@ impl Tx {
             .await?)
     }
 
-    /// Closes an open item as approved; the message it is about, if it is
-    /// about a received one (None: one of billmail's own notices).
-    /// Approves an open review item (refusing one that is missing or
-    /// decided); gives the message it is about, if any.
+    /// Closes an open item as approved (`domain::manual::decide` said it
+    /// may be); gives the message it is about, if it is about a received one
+    /// (None: one of billmail's own notices).
     pub async fn approve_review(&mut self, id: i64, now: DateTime<Utc>) -> Result<Option<i64>> {
-        let found = self.review_state(id).await?;
-        manual::decide(id, found.as_ref())?;
         let row: Option<(Option<i64>,)> = sqlx::query_as(
             "UPDATE review_items SET state = 'approved', decided_at = ?, decision_reason = 'approved' WHERE id = ? AND state = 'open' RETURNING message_id",
         )

@@ -6,15 +6,15 @@ use sqlx::Row;
 
 use super::{Store, Tx, instant, parse_date, parse_decimal};
 use crate::config::NumberFormat;
-use crate::domain::payments::{Open, allocate};
-use crate::domain::{Draft, InvoiceKind, InvoiceNumber, Line, Money, Period, Proration, UserType};
+use crate::domain::payments::{NewPayment, Open, OpenInvoice, PaymentPlan, Take};
+use crate::domain::{AccountId, Draft, InvoiceKind, InvoiceNumber, Line, Money, Period, Proration, UserType};
 
 /// An invoice as stored, with what is still owed on it.
 #[derive(Clone, Debug)]
 pub struct InvoiceRecord {
     pub id: i64,
     pub number: String,
-    pub account: String,
+    pub account: AccountId,
     pub account_name: String,
     pub kind: InvoiceKind,
     pub period: Period,
@@ -31,13 +31,6 @@ pub struct InvoiceRecord {
     pub tier_label: Option<String>,
     /// Named users listed on the invoice when it was issued.
     pub users: Vec<(String, UserType)>,
-}
-
-#[derive(Clone, Debug)]
-pub struct PaymentOutcome {
-    pub payment_id: i64,
-    pub applied: Vec<(String, Money)>,
-    pub credit: Money,
 }
 
 const INVOICE_SELECT: &str = "
@@ -85,8 +78,11 @@ fn invoice_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<InvoiceRecord> {
 
 /// One invoice to store: the draft and what it is issued with.
 pub struct IssueItem<'a> {
-    pub account: &'a str,
+    pub account: &'a AccountId,
     pub draft: &'a Draft,
+    /// The payments whose unapplied money pays the draft's
+    /// `credit_applied` (`domain::payments::spread_credit`).
+    pub credit_from: Vec<Take<i64>>,
     pub tier_label: Option<&'a str>,
     pub users: &'a [(String, UserType)],
 }
@@ -128,7 +124,8 @@ async fn insert_rows(
 
 impl Tx {
     /// Numbers and stores issued drafts (in the order given), marks what
-    /// they account for, and applies account credit to them. An item whose
+    /// they account for, and applies account credit to them as each item's
+    /// `credit_from` says. An item whose
     /// account already has an invoice of its kind for its period is skipped
     /// (`None`): nothing is written for it and it takes no number.
     pub async fn insert_invoices(
@@ -138,7 +135,7 @@ impl Tx {
         format: &NumberFormat,
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<(i64, String)>>> {
-        let mut accounts: Vec<&str> = items.iter().map(|i| i.account).collect();
+        let mut accounts: Vec<&AccountId> = items.iter().map(|i| i.account).collect();
         accounts.sort();
         accounts.dedup();
         let mut existing = std::collections::HashSet::new();
@@ -278,46 +275,37 @@ impl Tx {
             }
         }
         for (item, done) in items.iter().zip(&out) {
-            if let Some((id, _)) = done
-                && item.draft.credit_applied.is_positive()
-            {
-                self.allocate_credit(item.account, *id, item.draft.credit_applied, now).await?;
+            let Some((invoice, _)) = done else { continue };
+            for take in &item.credit_from {
+                sqlx::query(
+                    "INSERT INTO allocations (payment_id, invoice_id, amount_cents, created_at) VALUES (?, ?, ?, ?)",
+                )
+                .bind(take.key)
+                .bind(invoice)
+                .bind(take.amount.cents())
+                .bind(instant(now))
+                .execute(self.conn())
+                .await?;
             }
         }
         Ok(out)
     }
 
-    /// Applies unapplied payment money (oldest first) to an invoice.
-    async fn allocate_credit(&mut self, account: &str, invoice: i64, amount: Money, now: DateTime<Utc>) -> Result<()> {
-        let open: Vec<(i64, i64)> = sqlx::query_as(
+    /// The account's payments with money not yet applied, oldest received
+    /// first (for `domain::payments::spread_credit`).
+    pub async fn free_payments(&mut self, account: &AccountId) -> Result<Vec<Open<i64>>> {
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
             "SELECT p.id, p.amount_cents - COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE payment_id = p.id), 0)
              FROM payments p WHERE p.account_id = ? ORDER BY p.received_on, p.id",
         )
         .bind(account)
         .fetch_all(self.conn())
         .await?;
-        let payments: Vec<Open<i64>> =
-            open.into_iter().map(|(key, free)| Open { key, left: Money::from_cents(free) }).collect();
-        let plan = allocate(amount, &[], &payments);
-        if plan.left.is_positive() {
-            bail!("account {account} has less credit than the {amount} being applied");
-        }
-        for take in &plan.takes {
-            sqlx::query(
-                "INSERT INTO allocations (payment_id, invoice_id, amount_cents, created_at) VALUES (?, ?, ?, ?)",
-            )
-            .bind(take.key)
-            .bind(invoice)
-            .bind(take.amount.cents())
-            .bind(instant(now))
-            .execute(self.conn())
-            .await?;
-        }
-        Ok(())
+        Ok(rows.into_iter().map(|(key, free)| Open { key, left: Money::from_cents(free) }).collect())
     }
 
     /// What the account owes on its open invoices, after what was applied.
-    pub async fn open_balance(&mut self, account: &str) -> Result<Money> {
+    pub async fn open_balance(&mut self, account: &AccountId) -> Result<Money> {
         let cents: i64 = sqlx::query_scalar(
             "SELECT COALESCE(SUM(i.total_cents - COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE invoice_id = i.id), 0)), 0)
              FROM invoices i WHERE i.account_id = ? AND i.status = 'open'",
@@ -330,10 +318,13 @@ impl Tx {
 
     /// Each invoice number with its id and owner, when it exists (for
     /// `domain::payments::named_invoices`).
-    pub async fn invoices_named(&mut self, numbers: &[InvoiceNumber]) -> Result<Vec<(String, Option<(i64, String)>)>> {
+    pub async fn invoices_named(
+        &mut self,
+        numbers: &[InvoiceNumber],
+    ) -> Result<Vec<(String, Option<(i64, AccountId)>)>> {
         let mut out = Vec::with_capacity(numbers.len());
         for number in numbers {
-            let row: Option<(i64, String)> = sqlx::query_as("SELECT id, account_id FROM invoices WHERE number = ?")
+            let row: Option<(i64, AccountId)> = sqlx::query_as("SELECT id, account_id FROM invoices WHERE number = ?")
                 .bind(number.as_str())
                 .fetch_optional(self.conn())
                 .await?;
@@ -342,40 +333,9 @@ impl Tx {
         Ok(out)
     }
 
-    /// Records a payment and applies it: the `named` invoices first (their
-    /// ids, checked by `domain::payments::named_invoices`), then the oldest
-    /// open ones; what is left is credit on the account.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn record_payment(
-        &mut self,
-        account: &str,
-        amount: Money,
-        currency: &str,
-        method: &str,
-        reference: Option<&str>,
-        source: &str,
-        received_on: NaiveDate,
-        named: &[i64],
-        now: DateTime<Utc>,
-    ) -> Result<PaymentOutcome> {
-        if !self.account_exists(account).await? {
-            bail!("no account {account:?}");
-        }
-        let payment_id = sqlx::query(
-            "INSERT INTO payments (account_id, amount_cents, currency, method, reference, source, received_on, recorded_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(account)
-        .bind(amount.cents())
-        .bind(currency)
-        .bind(method)
-        .bind(reference)
-        .bind(source)
-        .bind(received_on.to_string())
-        .bind(instant(now))
-        .execute(self.conn())
-        .await?
-        .last_insert_rowid();
+    /// The account's open invoices with what is owed on each, oldest due
+    /// first (for `domain::payments::plan_payment`).
+    pub async fn open_invoices(&mut self, account: &AccountId) -> Result<Vec<OpenInvoice<i64>>> {
         let open: Vec<(i64, String, i64)> = sqlx::query_as(
             "SELECT i.id, i.number, i.total_cents - COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE invoice_id = i.id), 0)
              FROM invoices i WHERE i.account_id = ? AND i.status = 'open' ORDER BY i.due_on, i.id",
@@ -383,12 +343,38 @@ impl Tx {
         .bind(account)
         .fetch_all(self.conn())
         .await?;
-        // the named invoices first, then the oldest due (domain::payments)
-        let owed: Vec<Open<i64>> =
-            open.iter().map(|(id, _, owed)| Open { key: *id, left: Money::from_cents(*owed) }).collect();
-        let plan = allocate(amount, named, &owed);
-        let mut applied = Vec::new();
-        for take in &plan.takes {
+        Ok(open
+            .into_iter()
+            .map(|(key, number, owed)| OpenInvoice { key, number, owed: Money::from_cents(owed) })
+            .collect())
+    }
+
+    /// Records a payment as `plan` (`domain::payments::plan_payment`) places
+    /// it: the payment, each part on an invoice (an invoice it settles is
+    /// paid), and the history's words. Returns the payment's id.
+    pub async fn record_payment(
+        &mut self,
+        account: &AccountId,
+        p: &NewPayment<'_>,
+        plan: &PaymentPlan<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<i64> {
+        let payment_id = sqlx::query(
+            "INSERT INTO payments (account_id, amount_cents, currency, method, reference, source, received_on, recorded_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(account)
+        .bind(p.amount.cents())
+        .bind(p.currency)
+        .bind(p.method)
+        .bind(p.reference)
+        .bind(p.source)
+        .bind(p.received_on.to_string())
+        .bind(instant(now))
+        .execute(self.conn())
+        .await?
+        .last_insert_rowid();
+        for (take, _) in &plan.takes {
             sqlx::query(
                 "INSERT INTO allocations (payment_id, invoice_id, amount_cents, created_at) VALUES (?, ?, ?, ?)",
             )
@@ -404,28 +390,15 @@ impl Tx {
                     .execute(self.conn())
                     .await?;
             }
-            let number = open.iter().find(|o| o.0 == take.key).map(|o| o.1.clone()).unwrap_or_default();
-            applied.push((number, take.amount));
         }
-        let mut detail = format!("payment {amount} {currency} by {method}");
-        if let Some(r) = reference {
-            detail.push_str(&format!(", reference {r}"));
-        }
-        detail.push_str(&format!(" ({source}, received {received_on})"));
-        for (n, a) in &applied {
-            detail.push_str(&format!("; {a} to {n}"));
-        }
-        if plan.left.is_positive() {
-            detail.push_str(&format!("; {} kept as credit", plan.left));
-        }
-        self.history(account, now, "payment", &detail).await?;
-        Ok(PaymentOutcome { payment_id, applied, credit: plan.left })
+        self.history(account, now, "payment", &plan.history).await?;
+        Ok(payment_id)
     }
 }
 
 impl Store {
     /// Invoices newest first, of one account or all; `open_only` for what is owed.
-    pub async fn invoices(&self, account: Option<&str>, open_only: bool) -> Result<Vec<InvoiceRecord>> {
+    pub async fn invoices(&self, account: Option<&AccountId>, open_only: bool) -> Result<Vec<InvoiceRecord>> {
         // one statement per shape, so SQLite can use the index on account_id
         let mut conditions = Vec::new();
         if account.is_some() {

@@ -12,6 +12,7 @@ mod invoices;
 mod lock;
 mod outbox;
 mod status;
+mod types;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -24,12 +25,12 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use accounts::{AccountSummary, HistoryEntry};
 pub use collections::Collectable;
-pub use imports::{AccountImport, ImportReport, SubscriptionImport};
+pub use imports::{AccountImport, SubscriptionImport};
 pub use intake::{NewMessage, ReviewRecord, StoredMessage};
-pub use invoices::{InvoiceRecord, IssueItem, PaymentOutcome};
+pub use invoices::{InvoiceRecord, IssueItem};
 pub use lock::InstanceLock;
 pub use outbox::{NewMail, OutboxRecord, QueuedMail};
-pub use status::{Event, Hold, Recorded, Retry, StatusReport};
+pub use status::{Event, Hold, Recorded, StatusReport};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 

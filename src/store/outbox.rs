@@ -4,11 +4,12 @@ use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 use super::{Store, Tx, instant};
+use crate::domain::AccountId;
 
 #[derive(Clone, Debug)]
 pub struct NewMail {
     pub kind: String,
-    pub account: Option<String>,
+    pub account: Option<AccountId>,
     pub invoice_id: Option<i64>,
     pub to: Vec<String>,
     pub cc: Vec<String>,
@@ -52,7 +53,7 @@ pub struct OutboxRecord {
     pub id: i64,
     pub kind: String,
     #[sqlx(rename = "account_id")]
-    pub account: Option<String>,
+    pub account: Option<AccountId>,
     #[sqlx(rename = "to_addrs", try_from = "String")]
     pub to: Addresses,
     #[sqlx(rename = "cc_addrs", try_from = "String")]

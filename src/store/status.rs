@@ -1,12 +1,13 @@
 //! What `billmail status` reports: the last events the program recorded,
 //! and counts read from the books.
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
 use sqlx::Row;
 
 use super::{Store, instant};
-use crate::domain::manual::{self, Outgoing};
+use crate::domain::AccountId;
+use crate::domain::manual::Outgoing;
 
 /// The kinds of event kept in `run_events` (the latest of each).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +38,7 @@ pub struct Recorded {
 
 #[derive(Clone, Debug)]
 pub struct Hold {
-    pub account: String,
+    pub account: AccountId,
     pub status: String,
     pub since: Option<String>,
 }
@@ -53,13 +54,6 @@ pub struct StatusReport {
     pub review_open: i64,
     pub holds: Vec<Hold>,
     pub accounts: i64,
-}
-
-/// What `outbox retry` found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Retry {
-    /// Queued again, due now; it had failed after this many attempts.
-    Requeued { attempts: i64 },
 }
 
 impl Store {
@@ -115,32 +109,38 @@ impl Store {
         })
     }
 
-    /// Queues a failed message again, due at `now`, with a fresh count of
-    /// attempts. Only a failed message can be retried: a queued one is
-    /// already on its way and a sent one must never go twice.
-    pub async fn retry_mail(&self, id: i64, now: DateTime<Utc>) -> Result<Retry> {
-        let mut tx = self.begin().await?;
+    /// An outgoing message's state, for `domain::manual::retry`.
+    pub async fn outgoing(&self, id: i64) -> Result<Option<Outgoing>> {
         let row: Option<(String, i64, Option<String>, Option<String>)> =
             sqlx::query_as("SELECT state, attempts, last_error, sent_at FROM outbox WHERE id = ?")
                 .bind(id)
-                .fetch_optional(tx.conn())
+                .fetch_optional(self.pool())
                 .await?;
-        let found = row.map(|(state, attempts, last_error, sent_at)| Outgoing { state, attempts, sent_at, last_error });
-        let Outgoing { attempts, last_error, .. } = manual::retry(id, found)?;
+        Ok(row.map(|(state, attempts, last_error, sent_at)| Outgoing { state, attempts, sent_at, last_error }))
+    }
+
+    /// Queues a failed message again (`domain::manual::retry` said it may
+    /// be), due at `now`, with a fresh count of attempts; `was` is what it
+    /// had been, kept in its last error for whoever looks later.
+    pub async fn requeue_mail(&self, id: i64, was: &Outgoing, now: DateTime<Utc>) -> Result<()> {
         let note = format!(
-            "queued again by hand at {} after {attempts} attempt(s); last error: {}",
+            "queued again by hand at {} after {} attempt(s); last error: {}",
             instant(now),
-            last_error.unwrap_or_default()
+            was.attempts,
+            was.last_error.as_deref().unwrap_or_default()
         );
-        sqlx::query(
+        let n = sqlx::query(
             "UPDATE outbox SET state = 'queued', attempts = 0, next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'failed'",
         )
         .bind(instant(now))
         .bind(note)
         .bind(id)
-        .execute(tx.conn())
-        .await?;
-        tx.commit().await?;
-        Ok(Retry::Requeued { attempts })
+        .execute(self.pool())
+        .await?
+        .rows_affected();
+        if n != 1 {
+            bail!("outgoing message #{id} changed while it was being queued again");
+        }
+        Ok(())
     }
 }
