@@ -33,18 +33,6 @@ pub struct HistoryEntry {
     pub detail: String,
 }
 
-/// The account's counts timeline as stored, for computing deltas.
-pub(super) async fn changes_of(tx: &mut Tx, account: &AccountId) -> Result<Vec<CountChange>> {
-    let rows = sqlx::query(
-        "SELECT id, effective_date, delta_full_time, delta_part_time, reason, accounted_invoice_id
-         FROM count_changes WHERE account_id = ? ORDER BY effective_date, id",
-    )
-    .bind(account)
-    .fetch_all(tx.conn())
-    .await?;
-    rows.iter().map(change_from_row).collect()
-}
-
 pub(super) fn change_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<CountChange> {
     Ok(CountChange {
         id: r.get("id"),
@@ -78,7 +66,14 @@ impl Tx {
 
     /// The account's recorded count changes, oldest first.
     pub async fn count_changes(&mut self, account: &AccountId) -> Result<Vec<CountChange>> {
-        changes_of(self, account).await
+        let rows = sqlx::query(
+            "SELECT id, effective_date, delta_full_time, delta_part_time, reason, accounted_invoice_id
+             FROM count_changes WHERE account_id = ? ORDER BY effective_date, id",
+        )
+        .bind(account)
+        .fetch_all(self.conn())
+        .await?;
+        rows.iter().map(change_from_row).collect()
     }
 
     /// Records changes already checked (`domain::book::plan_counts`), each

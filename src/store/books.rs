@@ -25,7 +25,8 @@ impl Store {
         .fetch_all(pool)
         .await?
         {
-            let id: String = r.get("id");
+            // read back through the store's one decoding of an id (store/types.rs)
+            let id: AccountId = r.try_get("id")?;
             let tier_key: String = r.get("tier");
             let tier = tiers
                 .get(&tier_key)
@@ -42,7 +43,7 @@ impl Store {
             };
             let first: String = r.get("first_period");
             let account = Account {
-                id: AccountId::parse(&id).map_err(|e| anyhow!(e))?,
+                id: id.clone(),
                 name: r.get("name"),
                 tier: tier_key,
                 tier_label: tier.label.clone(),
@@ -53,7 +54,7 @@ impl Store {
                 payer_names: vec![],
             };
             books.insert(
-                id,
+                id.as_str().to_string(),
                 Book {
                     account,
                     changes: vec![],
