@@ -211,7 +211,17 @@ async fn delivery(stack: &Stack) {
     billmail::imports::accounts(&mut tx, &rows, imported, imported.date_naive()).await.unwrap();
     tx.commit().await.unwrap();
     let now = at("2026-11-15T08:00:00-05:00");
-    run_billing(&cfg, &store, &Renderer::new(), now, false).await.unwrap();
+    let renderer = Renderer::new();
+    run_billing(&cfg, &store, &renderer, now, false).await.unwrap();
+    // each invoice's PDF made and kept first (as the first attempt would), so
+    // every way of sending below sends the same messages (`cargo bench --bench pdf` times the PDFs)
+    for m in store.due_mail(now, 10_000).await.unwrap() {
+        let (inv, lines) = store.invoice_by_id(m.invoice_id.unwrap()).await.unwrap().unwrap();
+        let doc = billmail::render::InvoiceDoc::of(&inv, lines, vec![]);
+        let pdf = renderer.invoice_pdf(&cfg.company, &doc).unwrap();
+        store.keep_attachment(m.id, &doc.pdf_name(), &pdf).await.unwrap();
+    }
+    let pdfs = billmail::engine::Pdfs { renderer: &renderer, company: &cfg.company };
     let queued = store.due_mail(now, 10_000).await.unwrap();
     assert_eq!(queued.len(), n);
     let smtp = cfg.smtp.clone().unwrap();
@@ -255,7 +265,7 @@ async fn delivery(stack: &Stack) {
             .unwrap();
         let sender = Sender::new(&smtp, None).unwrap();
         let t = Instant::now();
-        let d = deliver(&store, &sender, now).await.unwrap();
+        let d = deliver(&store, &sender, pdfs, now).await.unwrap();
         best_full = best_full.min(t.elapsed());
         assert_eq!(d.sent.len(), n);
     }

@@ -3,7 +3,9 @@
 # golden, CLI, reader corpus, and end-to-end mail tests against a real
 # Dovecot and OpenSMTPD on loopback, installed here when missing; needs root),
 # and `systemd-analyze verify` / `security` on the unit (from the systemd
-# package, installed when missing; no running systemd is needed).
+# package, installed when missing; no running systemd is needed). The
+# invoice PDFs are read with poppler-utils' pdfinfo and pdftotext (installed
+# when missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/mailstack.sh install
@@ -11,6 +13,11 @@ if ! command -v systemd-analyze >/dev/null; then
   echo "installing systemd (for systemd-analyze)" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq systemd >/dev/null
+fi
+if ! command -v pdftotext >/dev/null || ! command -v pdftoppm >/dev/null; then
+  echo "installing poppler-utils (the tests read the invoice PDFs with pdfinfo and pdftotext)" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
 fi
 cargo fmt --check
 cargo clippy --all-targets --locked -- -D warnings

@@ -14,6 +14,7 @@ pub mod inbox;
 pub mod intake;
 pub mod logging;
 pub mod mail;
+pub mod pdf;
 pub mod reading;
 pub mod render;
 pub mod store;

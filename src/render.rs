@@ -6,6 +6,7 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -14,7 +15,9 @@ use serde::Serialize;
 
 use crate::config::{Company, Config};
 use crate::domain::calendar::long_date;
+use crate::domain::invoice::TimeEntry;
 use crate::domain::{AccountId, InvoiceKind, Line, Month, NoticeKind, Period, UserCounts, UserType};
+use crate::pdf::{INVOICE_TEMPLATE, Logo, PdfTemplate, STATEMENT_TEMPLATE};
 
 /// An invoice as the customer sees it: the data every template gets.
 #[derive(Clone, Debug)]
@@ -33,9 +36,42 @@ pub struct InvoiceDoc {
     pub counts: Option<UserCounts>,
     pub tier_label: Option<String>,
     pub users: Vec<(String, UserType)>,
+    /// The customer's postal address, a line each (from the accounts CSV).
+    pub customer_address: Vec<String>,
+    /// Paid on it so far, apart from credit (a PDF made after a payment shows it).
+    pub paid: crate::domain::Money,
+    /// How the engineers spent the time (service invoices).
+    pub time_entries: Vec<TimeEntry>,
 }
 
 impl InvoiceDoc {
+    /// A stored invoice as the customer sees it (`invoices show`, and the
+    /// PDF made when its email is sent).
+    pub fn of(inv: &crate::store::InvoiceRecord, lines: Vec<Line>, time_entries: Vec<TimeEntry>) -> InvoiceDoc {
+        InvoiceDoc {
+            number: inv.number.clone(),
+            account_id: inv.account.clone(),
+            account_name: inv.account_name.clone(),
+            kind: inv.kind,
+            period: inv.period,
+            issued: inv.issued,
+            due: inv.due,
+            currency: inv.currency.clone(),
+            lines,
+            total: inv.total,
+            credit_applied: inv.credit_applied,
+            counts: inv
+                .full_time_users
+                .zip(inv.part_time_users)
+                .map(|(f, p)| UserCounts { full_time: f, part_time: p }),
+            tier_label: inv.tier_label.clone(),
+            users: inv.users.clone(),
+            customer_address: inv.address.lines(),
+            paid: inv.paid,
+            time_entries,
+        }
+    }
+
     /// One invoice of each kind, to try templates on.
     pub fn samples() -> Vec<InvoiceDoc> {
         use crate::domain::Money;
@@ -59,6 +95,9 @@ impl InvoiceDoc {
             counts: Some(UserCounts { full_time: 2, part_time: 1 }),
             tier_label: Some("Agreement Hybrid IT".into()),
             users: vec![("Maria Lopez".into(), UserType::FullTime)],
+            customer_address: vec!["200 Main Street".into(), "Springfield, IL 62701".into()],
+            paid: Money::ZERO,
+            time_entries: vec![],
         };
         let mut docs = vec![
             base.clone(),
@@ -77,6 +116,14 @@ impl InvoiceDoc {
                 counts: None,
                 tier_label: None,
                 users: vec![],
+                time_entries: vec![TimeEntry {
+                    date: d("2026-11-12"),
+                    engineer: "J. Smith".into(),
+                    hours: 2.into(),
+                    rate: Money::from_cents(12500),
+                    description: "replaced the firewall".into(),
+                    amount: Money::from_cents(25000),
+                }],
                 ..base
             },
         ];
@@ -104,6 +151,21 @@ impl InvoiceDoc {
     pub fn subject(&self, company: &Company) -> String {
         format!("Invoice {} from {}: {}, {}", self.number, company.name, self.title(), self.period_label())
     }
+
+    /// The payment terms as an invoice states them.
+    pub fn terms(&self) -> String {
+        match (self.due - self.issued).num_days() {
+            n if n > 0 => format!("Net {n} days"),
+            _ => "Due on receipt".into(),
+        }
+    }
+
+    /// The attachment's file name: `INV-2026-0001.pdf`.
+    pub fn pdf_name(&self) -> String {
+        let safe: String =
+            self.number.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
+        format!("{safe}.pdf")
+    }
 }
 
 #[derive(Serialize)]
@@ -126,6 +188,14 @@ pub struct Rendered {
 
 pub struct Renderer {
     env: Environment<'static>,
+    /// The invoice PDF's Typst source: built in, or `invoice.typ` from `[templates] dir`.
+    invoice_typ: String,
+    /// `[company] logo`, read when the config is loaded.
+    logo: Option<Logo>,
+    /// Compiled on first use: a command that sends no invoice never pays for it.
+    invoice_pdf: OnceLock<PdfTemplate>,
+    statement_typ: String,
+    statement_pdf: OnceLock<PdfTemplate>,
 }
 
 impl Default for Renderer {
@@ -173,15 +243,38 @@ impl Renderer {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         // templates/*.j2, embedded by build.rs (minijinja-embed)
         minijinja_embed::load_templates!(&mut env);
-        Renderer { env }
+        Renderer {
+            env,
+            invoice_typ: INVOICE_TEMPLATE.to_string(),
+            logo: None,
+            invoice_pdf: OnceLock::new(),
+            statement_typ: STATEMENT_TEMPLATE.to_string(),
+            statement_pdf: OnceLock::new(),
+        }
     }
 
-    /// The templates the config asks for: built-in, with `[templates] dir` over them.
+    /// The templates the config asks for: built-in, with `[templates] dir`
+    /// over them, and the company's logo. A configured logo is tried on a
+    /// sample invoice PDF here, so a file Typst cannot read is refused at
+    /// startup rather than when an invoice is sent.
     pub fn for_config(config: &crate::config::Config) -> Result<Renderer> {
-        match &config.templates {
-            None => Ok(Renderer::new()),
-            Some(dir) => Renderer::with_overrides(dir, &config.company),
+        let mut renderer = match &config.templates {
+            None => Renderer::new(),
+            Some(dir) => Renderer::with_overrides(dir, &config.company)?,
+        };
+        if let Some(path) = &config.company.logo {
+            let bytes =
+                std::fs::read(path).with_context(|| format!("[company] logo: cannot read {}", path.display()))?;
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+            renderer.logo = Some(Logo { name: format!("logo.{ext}"), bytes });
+            renderer.invoice_pdf = OnceLock::new();
+            renderer.statement_pdf = OnceLock::new();
+            let sample = &InvoiceDoc::samples()[0];
+            renderer
+                .invoice_pdf(&config.company, sample)
+                .with_context(|| format!("[company] logo: {} cannot be shown on an invoice", path.display()))?;
         }
+        Ok(renderer)
     }
 
     /// The built-in templates with every `*.j2` file in `dir` put over the one
@@ -230,9 +323,30 @@ impl Renderer {
             }
             replaced.push(path.clone());
         }
-        let renderer = Renderer { env };
+        let mut renderer = Renderer { env, ..Renderer::new() };
         for doc in InvoiceDoc::samples() {
             renderer.invoice(company, &doc).with_context(|| format!("the templates in {}", dir.display()))?;
+        }
+        renderer
+            .statement(company, &sample_statement(company)?)
+            .with_context(|| format!("the templates in {}", dir.display()))?;
+        let typ = dir.join("invoice.typ");
+        if typ.exists() {
+            renderer.invoice_typ =
+                std::fs::read_to_string(&typ).with_context(|| format!("cannot read {}", typ.display()))?;
+            for doc in InvoiceDoc::samples() {
+                renderer.invoice_pdf(company, &doc).with_context(|| format!("{}", typ.display()))?;
+            }
+            replaced.push(typ);
+        }
+        let typ = dir.join("statement.typ");
+        if typ.exists() {
+            renderer.statement_typ =
+                std::fs::read_to_string(&typ).with_context(|| format!("cannot read {}", typ.display()))?;
+            renderer
+                .statement_pdf(company, &sample_statement(company)?)
+                .with_context(|| format!("{}", typ.display()))?;
+            replaced.push(typ);
         }
         for name in known.iter().filter(|n| !n.starts_with('_')) {
             // every include and macro import must resolve
@@ -243,60 +357,47 @@ impl Renderer {
     }
 
     pub fn invoice(&self, company: &Company, doc: &InvoiceDoc) -> Result<Rendered> {
-        let cur = doc.currency.as_str();
-        let unit = if doc.kind == InvoiceKind::Service { " h" } else { "" };
-        let lines: Vec<LineView> = doc
-            .lines
-            .iter()
-            .map(|l| LineView {
-                description: l.description.clone(),
-                quantity: if l.proration.is_some() && l.quantity.is_sign_positive() {
-                    format!("+{}", l.quantity.normalize())
-                } else {
-                    l.quantity.normalize().to_string()
-                },
-                unit,
-                unit_price: l.unit_price.display_in(cur),
-                proration: l.proration.map(|p| format!("{}/{} days", p.days, p.days_in_month)),
-                amount: l.amount.display_in(cur),
-            })
-            .collect();
-        let hours: rust_decimal::Decimal = doc.lines.iter().map(|l| l.quantity).sum();
-        let users: Vec<_> = doc.users.iter().map(|(n, t)| context! { name => n, type => t.label() }).collect();
-        let period_start = match doc.period {
-            Period::Month(m) => m.first_day().to_string(),
-            Period::Day(_) => String::new(),
-        };
-        let ctx = context! {
-            company => context! {
-                name => company.name,
-                accounting_address => company.accounting_address.as_str(),
-                payment_instructions => company.payment_instructions,
-            },
-            customer => context! { id => doc.account_id, name => doc.account_name },
-            invoice => context! {
-                number => doc.number,
-                kind => doc.kind.as_str(),
-                title => doc.title(),
-                period => doc.period.to_string(),
-                period_label => doc.period_label(),
-                period_start => period_start,
-                issued => long_date(doc.issued),
-                due => long_date(doc.due),
-                lines => lines,
-                total => doc.total.display_in(cur),
-                has_credit => doc.credit_applied.is_positive(),
-                credit_applied => doc.credit_applied.display_in(cur),
-                amount_due => (doc.total - doc.credit_applied).display_in(cur),
-                counts => doc.counts.map(|c| context! { full_time => c.full_time, part_time => c.part_time }),
-                hours => hours.normalize().to_string(),
-            },
-            users => users,
-        };
+        let ctx = invoice_context(company, doc, self.logo.as_ref());
         let base = format!("invoice_{}", doc.kind.as_str());
         let text = self.render(&format!("{base}.txt.j2"), &ctx)?;
         let html = self.render(&format!("{base}.html.j2"), &ctx)?;
         Ok(Rendered { subject: doc.subject(company), text, html })
+    }
+
+    /// The invoice as a PDF (`templates/invoice.typ`): the same data as its
+    /// emails, and the service invoices' time entries.
+    pub fn invoice_pdf(&self, company: &Company, doc: &InvoiceDoc) -> Result<Vec<u8>> {
+        let template = self.invoice_pdf.get_or_init(|| PdfTemplate::new(&self.invoice_typ, self.logo.as_ref()));
+        let data = serde_json::to_value(invoice_context(company, doc, self.logo.as_ref()))?;
+        template.render(&data, &doc.number, doc.issued).with_context(|| format!("the PDF of invoice {}", doc.number))
+    }
+
+    /// A statement's text and HTML from its data (`statement_context`).
+    pub fn statement(&self, company: &Company, data: &serde_json::Value) -> Result<Rendered> {
+        let ctx = minijinja::Value::from_serialize(data);
+        let subject = format!(
+            "Statement of account from {}: {}, {}",
+            company.name,
+            data["customer"]["name"].as_str().unwrap_or_default(),
+            data["statement"]["month_label"].as_str().unwrap_or_default()
+        );
+        let text = self.render("statement.txt.j2", &ctx)?;
+        let html = self.render("statement.html.j2", &ctx)?;
+        Ok(Rendered { subject, text, html })
+    }
+
+    /// A statement as a PDF (`templates/statement.typ`), from the data it
+    /// was sent with; the letterhead is the company's as configured now.
+    pub fn statement_pdf(&self, company: &Company, data: &serde_json::Value) -> Result<Vec<u8>> {
+        let template = self.statement_pdf.get_or_init(|| PdfTemplate::new(&self.statement_typ, self.logo.as_ref()));
+        let mut data = data.clone();
+        data["company"] = serde_json::to_value(company_context(company, self.logo.as_ref()))?;
+        let number = data["statement"]["number"].as_str().unwrap_or("Statement").to_string();
+        let issued = data["statement"]["issued_on"]
+            .as_str()
+            .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+            .unwrap_or_default();
+        template.render(&data, &number, issued).with_context(|| format!("the PDF of {number}"))
     }
 
     /// A notice (`change_confirmation`, `payment_receipt`,
@@ -308,14 +409,7 @@ impl Renderer {
         subject: String,
         ctx: minijinja::Value,
     ) -> Result<Rendered> {
-        let ctx = context! {
-            company => context! {
-                name => company.name,
-                accounting_address => company.accounting_address.as_str(),
-                payment_instructions => company.payment_instructions,
-            },
-            ..ctx
-        };
+        let ctx = context! { company => company_context(company, None), ..ctx };
         let text = self.render(&format!("{kind}.txt.j2"), &ctx)?;
         let html = self.render(&format!("{kind}.html.j2"), &ctx)?;
         Ok(Rendered { subject, text, html })
@@ -324,4 +418,214 @@ impl Renderer {
     fn render(&self, name: &str, ctx: &minijinja::Value) -> Result<String> {
         self.env.get_template(name).and_then(|t| t.render(ctx)).with_context(|| format!("rendering template {name}"))
     }
+}
+
+/// What every document says of the company.
+fn company_context(company: &Company, logo: Option<&Logo>) -> minijinja::Value {
+    context! {
+        name => company.name,
+        accounting_address => company.accounting_address.as_str(),
+        payment_instructions => company.payment_instructions,
+        address_lines => company.address,
+        phone => company.phone,
+        logo => logo.map(|l| l.name.clone()),
+    }
+}
+
+/// The data of one invoice, as its templates (text, HTML and PDF) read it.
+pub fn invoice_context(company: &Company, doc: &InvoiceDoc, logo: Option<&Logo>) -> minijinja::Value {
+    let cur = doc.currency.as_str();
+    let unit = if doc.kind == InvoiceKind::Service { " h" } else { "" };
+    let lines: Vec<LineView> = doc
+        .lines
+        .iter()
+        .map(|l| LineView {
+            description: l.description.clone(),
+            quantity: if l.proration.is_some() && l.quantity.is_sign_positive() {
+                format!("+{}", l.quantity.normalize())
+            } else {
+                l.quantity.normalize().to_string()
+            },
+            unit,
+            unit_price: l.unit_price.display_in(cur),
+            proration: l.proration.map(|p| format!("{}/{} days", p.days, p.days_in_month)),
+            amount: l.amount.display_in(cur),
+        })
+        .collect();
+    let hours: rust_decimal::Decimal = doc.lines.iter().map(|l| l.quantity).sum();
+    let users: Vec<_> = doc.users.iter().map(|(n, t)| context! { name => n, type => t.label() }).collect();
+    let period_start = match doc.period {
+        Period::Month(m) => m.first_day().to_string(),
+        Period::Day(_) => String::new(),
+    };
+    let time_entries: Vec<_> = doc
+        .time_entries
+        .iter()
+        .map(|e| {
+            context! {
+                date => e.date.to_string(),
+                engineer => e.engineer,
+                hours => e.hours.normalize().to_string(),
+                rate => e.rate.display_in(cur),
+                description => e.description,
+                amount => e.amount.display_in(cur),
+            }
+        })
+        .collect();
+    context! {
+        company => company_context(company, logo),
+        customer => context! { id => doc.account_id, name => doc.account_name, address_lines => doc.customer_address },
+        invoice => context! {
+            number => doc.number,
+            kind => doc.kind.as_str(),
+            title => doc.title(),
+            period => doc.period.to_string(),
+            period_label => doc.period_label(),
+            period_start => period_start,
+            issued => long_date(doc.issued),
+            due => long_date(doc.due),
+            terms => doc.terms(),
+            lines => lines,
+            total => doc.total.display_in(cur),
+            has_credit => doc.credit_applied.is_positive(),
+            credit_applied => doc.credit_applied.display_in(cur),
+            paid => doc.paid.is_positive().then(|| doc.paid.display_in(cur)),
+            amount_due => (doc.total - doc.credit_applied - doc.paid).display_in(cur),
+            counts => doc.counts.map(|c| context! { full_time => c.full_time, part_time => c.part_time }),
+            hours => hours.normalize().to_string(),
+        },
+        users => users,
+        time_entries => time_entries,
+    }
+}
+
+/// One account's statement for a month, as its email and PDF are given it.
+pub struct StatementDoc<'a> {
+    pub account_id: &'a AccountId,
+    pub account_name: &'a str,
+    pub address: Vec<String>,
+    pub statement: &'a crate::domain::statement::Statement,
+    pub issued: NaiveDate,
+    pub currency: &'a str,
+}
+
+impl StatementDoc<'_> {
+    /// `STMT-ACME-2026-11`: the PDF's title and file name.
+    pub fn number(&self) -> String {
+        format!("STMT-{}-{}", self.account_id, self.statement.month)
+    }
+}
+
+/// The data of one statement (text, HTML and PDF read it; it is stored with
+/// the statement, so a retry or a later look shows what was sent).
+pub fn statement_context(company: &Company, doc: &StatementDoc<'_>) -> Result<serde_json::Value> {
+    use crate::domain::aging::BUCKETS;
+    let cur = doc.currency;
+    let s = doc.statement;
+    let show = |m: crate::domain::Money| m.display_in(cur);
+    // invoices and payments by date, each with the balance after it
+    let mut rows: Vec<(NaiveDate, u8, String, crate::domain::Money)> = s
+        .invoices
+        .iter()
+        .map(|i| (i.issued, 0, format!("Invoice {}, due {}", i.number, long_date(i.due)), i.total))
+        .chain(s.payments.iter().map(|p| {
+            let method = match p.method.as_str() {
+                "ach" => "ACH",
+                "unknown" => "bank transfer",
+                m => m,
+            };
+            let by = match &p.reference {
+                Some(r) => format!("Payment by {method} (reference {r}), thank you"),
+                None => format!("Payment by {method}, thank you"),
+            };
+            (p.received, 1, by, crate::domain::Money::ZERO - p.amount)
+        }))
+        .collect();
+    rows.sort_by_key(|r| (r.0, r.1));
+    let mut balance = s.opening;
+    let activity: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|(date, _, description, amount)| {
+            balance += amount;
+            serde_json::json!({
+                "date": long_date(date), "description": description, "amount": show(amount), "balance": show(balance),
+            })
+        })
+        .collect();
+    let open: Vec<serde_json::Value> = s
+        .open
+        .iter()
+        .map(|o| {
+            serde_json::json!({
+                "number": o.number, "issued": long_date(o.issued), "due": long_date(o.due),
+                "days_past_due": o.days_past_due, "balance": show(o.balance),
+            })
+        })
+        .collect();
+    let company = serde_json::to_value(company_context(company, None))?;
+    Ok(serde_json::json!({
+        "company": company,
+        "customer": { "id": doc.account_id, "name": doc.account_name, "address_lines": doc.address },
+        "statement": {
+            "number": doc.number(),
+            "month": s.month.to_string(),
+            "month_label": s.month.label(),
+            "issued": long_date(doc.issued),
+            "issued_on": doc.issued.to_string(),
+            "start": long_date(s.month.first_day()),
+            "end": long_date(s.month.last_day()),
+            "opening": show(s.opening),
+            "activity": activity,
+            "closing": show(s.closing),
+            "owes": s.closing.is_positive(),
+            "open": open,
+            "aging": s.buckets.map(show),
+            "buckets": BUCKETS.map(|b| match b { "current" => "Current".to_string(), "90+" => "Over 90 days".to_string(), b => format!("{b} days") }),
+            "has_credit": s.credit.is_positive(),
+            "credit": show(s.credit),
+        },
+    }))
+}
+
+/// A statement to try templates on: an opening balance, an invoice, a
+/// payment and an invoice past due.
+pub fn sample_statement(company: &Company) -> Result<serde_json::Value> {
+    use crate::domain::statement::{LedgerInvoice, LedgerPayment, statement};
+    let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("sample date");
+    let m = |c: i64| crate::domain::Money::from_cents(c);
+    let invoices = [
+        LedgerInvoice {
+            number: "INV-2026-0001".into(),
+            issued: d("2026-10-15"),
+            due: d("2026-10-30"),
+            total: m(25_500),
+            applied: vec![],
+        },
+        LedgerInvoice {
+            number: "INV-2026-0002".into(),
+            issued: d("2026-11-15"),
+            due: d("2026-11-30"),
+            total: m(25_500),
+            applied: vec![(d("2026-11-20"), m(10_000))],
+        },
+    ];
+    let payments = [LedgerPayment {
+        received: d("2026-11-20"),
+        method: "ach".into(),
+        reference: Some("ACH 1234".into()),
+        amount: m(10_000),
+    }];
+    let s = statement(Month::parse("2026-11").expect("a sample month"), &invoices, &payments);
+    let id = AccountId::parse("ACME").expect("a sample id");
+    statement_context(
+        company,
+        &StatementDoc {
+            account_id: &id,
+            account_name: "Acme Dental",
+            address: vec!["200 Main Street".into(), "Springfield, IL 62701".into()],
+            statement: &s,
+            issued: d("2026-12-01"),
+            currency: "USD",
+        },
+    )
 }

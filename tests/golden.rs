@@ -49,6 +49,9 @@ fn docs() -> Vec<(&'static str, InvoiceDoc)> {
         counts: None,
         tier_label: None,
         users: vec![],
+        customer_address: vec![],
+        paid: Money::ZERO,
+        time_entries: vec![],
     };
     let agreement_lines = vec![
         line("Full-time users, Agreement Hybrid IT, January 2027", 24, 8500, None),

@@ -40,8 +40,17 @@ fn invoices_arrive_once_with_both_parts_and_the_headers() {
         assert!(id.ends_with("@krgroup.example"), "{id}");
         let stored = outbox.iter().find(|o| o["subject"].as_str().unwrap().contains(number)).unwrap();
         assert_eq!(stored["message_id"], format!("<{id}>"));
-        assert_eq!(m.root_part().content_type().unwrap().subtype(), Some("alternative"));
+        assert_eq!(m.root_part().content_type().unwrap().subtype(), Some("mixed"));
         assert!(m.body_text(0).unwrap().contains(number));
+        // the invoice as a PDF: PDF/A, titled with its number, its total in its text
+        let pdf = m.attachments().find(|a| a.attachment_name() == Some(&format!("{number}.pdf"))).expect("the PDF");
+        assert_eq!(pdf.content_type().map(|c| (c.ctype(), c.subtype())), Some(("application", Some("pdf"))));
+        let file = bm.path(&format!("{user}.pdf"));
+        std::fs::write(&file, pdf.contents()).unwrap();
+        common::pdf::assert_archival(&file, number);
+        let total = bm.invoice(number)["total"].as_str().unwrap().to_string();
+        let shown = common::pdf::text(&file);
+        assert!(shown.contains(number) && shown.contains(&total[total.len() - 3..]), "{shown}");
         assert!(m.body_html(0).unwrap().contains("<!DOCTYPE html>"));
         assert_eq!(m.from().unwrap().first().unwrap().address(), Some("accounting@krgroup.example"));
     }
@@ -70,6 +79,21 @@ fn an_smtp_outage_keeps_mail_queued_and_it_is_delivered_once_later() {
     bm.at("2026-11-15T08:00:30-05:00", &["tick"]).ok();
     assert_eq!(bm.outbox()[0]["attempts"], 1);
 
+    // the PDF was made before the first attempt and is kept: the retry sends those bytes
+    let kept =
+        common::sql(bm.db(), "SELECT attachment_name, length(attachment), hex(attachment) FROM outbox WHERE id = 1");
+    assert!(kept.starts_with("INV-2026-0001.pdf|"), "{kept}");
+    let templates = bm.path("changed");
+    std::fs::create_dir(&templates).unwrap();
+    std::fs::write(
+        templates.join("invoice.typ"),
+        "#let d = json(bytes(sys.inputs.data))\nChanged: #d.invoice.number\n",
+    )
+    .unwrap();
+    let changed =
+        format!("{}\n[templates]\ndir = \"changed\"\n", std::fs::read_to_string(bm.path("billmail.toml")).unwrap());
+    bm.write("billmail.toml", &changed);
+
     stack.start_smtp();
     let later = bm.at("2026-11-15T09:00:00-05:00", &["tick"]).ok();
     assert!(later.stdout.contains("sent #1"), "{}", later.stdout);
@@ -77,7 +101,11 @@ fn an_smtp_outage_keeps_mail_queued_and_it_is_delivered_once_later() {
     assert_eq!(stack.wait_for("ap@acme-dental.example", 1).len(), 1);
     assert_eq!(stack.wait_for("billing@harborview.example", 1).len(), 1);
     std::thread::sleep(std::time::Duration::from_secs(1));
-    assert_eq!(stack.inbox("ap@acme-dental.example").len(), 1, "delivered once");
+    let got = stack.inbox("ap@acme-dental.example");
+    assert_eq!(got.len(), 1, "delivered once");
+    let m = MessageParser::default().parse(&got[0]).unwrap();
+    let sent: String = m.attachments().next().unwrap().contents().iter().map(|b| format!("{b:02X}")).collect();
+    assert_eq!(kept.rsplit('|').next().unwrap(), sent, "the kept PDF, not one made again with the new template");
 }
 
 #[test]
@@ -227,4 +255,29 @@ fn with_the_mailbox_down_invoices_and_collections_still_run_and_tick_names_the_m
     assert!(error.starts_with("mailbox: cannot reach the mailbox"), "{error}");
     let text = bm.at("2026-12-20T08:35:00-05:00", &["status"]).ok().stdout;
     assert!(text.contains("last error:") && text.contains("cannot reach the mailbox"), "{text}");
+}
+
+#[test]
+fn a_statement_reaches_the_customer_with_its_pdf() {
+    let stack = MailStack::start();
+    let bm = billmail_with(&stack);
+    bm.at(NOV15, &["tick"]).ok();
+    bm.at("2026-12-01T08:00:00-05:00", &["tick"]).ok();
+    // the invoice, the first reminder (a day late) and November's statement
+    let got = stack.wait_for("ap@acme-dental.example", 3);
+    let statement = got
+        .iter()
+        .map(|raw| MessageParser::default().parse(raw).unwrap())
+        .find(|m| m.header_raw("X-Billmail-Kind").map(str::trim) == Some("statement"))
+        .expect("a statement");
+    assert!(statement.subject().unwrap().contains("Statement of account"), "{:?}", statement.subject());
+    assert!(statement.body_text(0).unwrap().contains("for November 2026"));
+    let pdf = statement.attachments().next().expect("its PDF");
+    assert_eq!(pdf.attachment_name(), Some("STMT-ACME-2026-11.pdf"));
+    let file = bm.path("statement.pdf");
+    std::fs::write(&file, pdf.contents()).unwrap();
+    common::pdf::assert_archival(&file, "STMT-ACME-2026-11");
+    let total = bm.invoice("INV-2026-0001")["total"].as_str().unwrap().to_string();
+    let shown = common::pdf::text(&file);
+    assert!(shown.contains("INV-2026-0001") && shown.contains(&total[total.len() - 3..]), "{shown}");
 }

@@ -216,21 +216,23 @@ fn a_long_running_sender_replaces_its_token_before_it_runs_out() {
         let tokens = Arc::new(TokenSource::new(config.oauth2.as_ref().unwrap()).unwrap());
         let sender = Sender::new(config.smtp.as_ref().unwrap(), Some(tokens.clone())).unwrap();
         let t0 = t("2026-11-20T10:00:00Z");
+        let renderer = billmail::render::Renderer::new();
+        let pdfs = billmail::engine::Pdfs { renderer: &renderer, company: &config.company };
 
         queue(&store, 1, t0).await;
-        let d = billmail::engine::deliver(&store, &sender, t0).await.unwrap();
+        let d = billmail::engine::deliver(&store, &sender, pdfs, t0).await.unwrap();
         assert_eq!(d.sent.len(), 1, "{d:?}");
         assert_eq!(server.token_requests(), 1);
 
         // twenty seconds on, the token is good: no new request
         queue(&store, 2, t0 + Duration::seconds(20)).await;
-        let d = billmail::engine::deliver(&store, &sender, t0 + Duration::seconds(20)).await.unwrap();
+        let d = billmail::engine::deliver(&store, &sender, pdfs, t0 + Duration::seconds(20)).await.unwrap();
         assert_eq!(d.sent.len(), 1, "{d:?}");
         assert_eq!(server.token_requests(), 1);
 
         // past half its life, it is replaced, and the pool logs in with the new one
         queue(&store, 3, t0 + Duration::seconds(31)).await;
-        let d = billmail::engine::deliver(&store, &sender, t0 + Duration::seconds(31)).await.unwrap();
+        let d = billmail::engine::deliver(&store, &sender, pdfs, t0 + Duration::seconds(31)).await.unwrap();
         assert_eq!(d.sent.len(), 1, "{d:?}");
         assert_eq!(server.token_requests(), 2);
         server.with(|s| assert_eq!(s.introspected.last(), s.issued.get(1)));

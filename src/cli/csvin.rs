@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use chrono::NaiveDate;
 
 use crate::config::Config;
+use crate::domain::import::PostalAddress;
 use crate::domain::{AccountId, EmailAddress, Money, UserCounts, limits};
 use crate::store::{AccountImport, SubscriptionImport};
 
@@ -25,6 +26,12 @@ const ACCOUNT_COLUMNS: &[&str] = &[
     "part_time_rate",
     "full_time_names",
     "part_time_names",
+    "address_line1",
+    "address_line2",
+    "city",
+    "state",
+    "postal_code",
+    "country",
 ];
 const ACCOUNT_REQUIRED: &[&str] = &["id", "name", "tier", "full_time_users", "part_time_users", "billing_emails"];
 const SUBSCRIPTION_COLUMNS: &[&str] = &["account", "product", "quantity", "unit_price"];
@@ -108,6 +115,18 @@ struct AccountRow {
     full_time_names: String,
     #[serde(default)]
     part_time_names: String,
+    #[serde(default)]
+    address_line1: String,
+    #[serde(default)]
+    address_line2: String,
+    #[serde(default)]
+    city: String,
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    postal_code: String,
+    #[serde(default)]
+    country: String,
 }
 
 /// One row of a subscriptions file, as written.
@@ -211,6 +230,9 @@ fn account_row(config: &Config, r: &AccountRow, header: &[String]) -> Result<Acc
         part_time_rate: rate("part_time_rate", &r.part_time_rate)?,
         full_time_names: names("full_time_names", &r.full_time_names, counts.full_time, "full_time_users")?,
         part_time_names: names("part_time_names", &r.part_time_names, counts.part_time, "part_time_users")?,
+        address: PostalAddress::from_parts(
+            [&r.address_line1, &r.address_line2, &r.city, &r.state, &r.postal_code, &r.country].map(|p| p.clone()),
+        ),
         columns: header.to_vec(),
     })
 }

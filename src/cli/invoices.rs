@@ -24,8 +24,11 @@ pub enum InvoicesCmd {
     /// One invoice as the customer sees it, or as data.
     Show {
         number: String,
-        #[arg(long, default_value = "text", value_parser = ["text", "html", "json"])]
+        #[arg(long, default_value = "text", value_parser = ["text", "html", "json", "pdf"])]
         format: String,
+        /// Write it to this file instead of standard output.
+        #[arg(long)]
+        output: Option<std::path::PathBuf>,
     },
 }
 
@@ -84,9 +87,9 @@ pub(super) async fn invoices(cmd: InvoicesCmd, c: &Ctx<'_>) -> Result<Outcome> {
                 }
             }
         }
-        InvoicesCmd::Show { number, format } => {
+        InvoicesCmd::Show { number, format, output } => {
             let (inv, lines) = store.invoice(&number).await?.ok_or_else(|| anyhow!("no invoice {number:?}"))?;
-            match format.as_str() {
+            let bytes = match format.as_str() {
                 "json" => {
                     let mut v = serde_json::to_value(InvoiceView::of(&inv))?;
                     v["account_name"] = json!(inv.account_name);
@@ -107,37 +110,22 @@ pub(super) async fn invoices(cmd: InvoicesCmd, c: &Ctx<'_>) -> Result<Outcome> {
                             })
                         })
                         .collect();
-                    println!("{}", serde_json::to_string_pretty(&v)?);
+                    format!("{}\n", serde_json::to_string_pretty(&v)?).into_bytes()
                 }
                 fmt => {
-                    let doc = InvoiceDoc {
-                        number: inv.number.clone(),
-                        account_id: inv.account.clone(),
-                        account_name: inv.account_name.clone(),
-                        kind: inv.kind,
-                        period: inv.period,
-                        issued: inv.issued,
-                        due: inv.due,
-                        currency: inv.currency.clone(),
-                        lines,
-                        total: inv.total,
-                        credit_applied: inv.credit_applied,
-                        counts: inv
-                            .full_time_users
-                            .zip(inv.part_time_users)
-                            .map(|(f, p)| crate::domain::UserCounts { full_time: f, part_time: p }),
-                        tier_label: inv.tier_label.clone(),
-                        users: inv.users.clone(),
-                    };
-                    let r = Renderer::for_config(config)?.invoice(&config.company, &doc)?;
-                    if fmt == "html" {
-                        print!("{}", r.html);
-                    } else {
-                        println!("Subject: {}\n", r.subject);
-                        print!("{}", r.text);
+                    let doc = InvoiceDoc::of(&inv, lines, store.time_entries(inv.id).await?);
+                    let renderer = Renderer::for_config(config)?;
+                    match fmt {
+                        "pdf" => renderer.invoice_pdf(&config.company, &doc)?,
+                        "html" => renderer.invoice(&config.company, &doc)?.html.into_bytes(),
+                        _ => {
+                            let r = renderer.invoice(&config.company, &doc)?;
+                            format!("Subject: {}\n\n{}", r.subject, r.text).into_bytes()
+                        }
                     }
                 }
-            }
+            };
+            write_out(output.as_deref(), &bytes, format == "pdf")?;
         }
     }
     Ok(Outcome { code: 0 })
@@ -291,5 +279,51 @@ impl<'a> InvoiceView<'a> {
 
     pub(super) fn within_account(i: &'a InvoiceRecord) -> InvoiceView<'a> {
         InvoiceView { account: None, status: None, ..InvoiceView::of(i) }
+    }
+}
+
+/// `billmail statement ACCOUNT [--month M]`.
+pub(super) async fn statement(
+    account: &str,
+    month: Option<&str>,
+    format: &str,
+    output: Option<&std::path::Path>,
+    c: &Ctx<'_>,
+) -> Result<Outcome> {
+    let Ctx { config, store, today, .. } = *c;
+    let id = stored_id(store, account).await?;
+    let month = match month {
+        Some(m) => crate::domain::Month::parse(m).ok_or_else(|| anyhow!("--month {m:?} is not YYYY-MM"))?,
+        None => crate::domain::Month::of(today).prev(),
+    };
+    let data = crate::engine::statement_of(config, store, &id, month, today).await?;
+    let bytes = match format {
+        "json" => format!("{}\n", serde_json::to_string_pretty(&data)?).into_bytes(),
+        "pdf" => Renderer::for_config(config)?.statement_pdf(&config.company, &data)?,
+        "html" => Renderer::for_config(config)?.statement(&config.company, &data)?.html.into_bytes(),
+        _ => {
+            let r = Renderer::for_config(config)?.statement(&config.company, &data)?;
+            format!("Subject: {}\n\n{}", r.subject, r.text).into_bytes()
+        }
+    };
+    write_out(output, &bytes, format == "pdf")?;
+    Ok(Outcome { code: 0 })
+}
+
+/// Writes a document to `path`, or to standard output; a binary one is not
+/// written to a terminal (it would garble it), and says so.
+fn write_out(path: Option<&std::path::Path>, bytes: &[u8], binary: bool) -> Result<()> {
+    use std::io::{IsTerminal, Write};
+    match path {
+        Some(p) => std::fs::write(p, bytes).map_err(|e| anyhow!("cannot write {}: {e}", p.display())),
+        None if binary && std::io::stdout().is_terminal() => {
+            bail!("a PDF is not shown on a terminal: add --output FILE, or send standard output to a file")
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(bytes)?;
+            out.flush()?;
+            Ok(())
+        }
     }
 }

@@ -110,6 +110,18 @@ pub enum Command {
     /// Reports for accounting staff.
     #[command(subcommand)]
     Report(ReportCmd),
+    /// An account's statement for a month (as sent, if it was; else as the books say now).
+    Statement {
+        account: String,
+        /// The month, YYYY-MM (default: the month before --now).
+        #[arg(long)]
+        month: Option<String>,
+        #[arg(long, default_value = "text", value_parser = ["text", "html", "json", "pdf"])]
+        format: String,
+        /// Write it to this file instead of standard output.
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
 }
 
 /// EX_TEMPFAIL (sysexits.h): try again later. An MTA that pipes mail into
@@ -190,6 +202,9 @@ async fn dispatch(cmd: Command, config_path: &Path, c: &Ctx<'_>, now_given: bool
         Command::Payments(cmd) => invoices::payments(cmd, c).await,
         Command::Report(cmd) => invoices::report(cmd, c).await,
         Command::Outbox(cmd) => outbox::outbox(cmd, c).await,
+        Command::Statement { account, month, format, output } => {
+            invoices::statement(&account, month.as_deref(), &format, output.as_deref(), c).await
+        }
     }
 }
 

@@ -136,7 +136,7 @@ impl RawConfig {
     /// resolved against `base`, the database against `state_dir` when given.
     pub fn check(self, base: &Path, state_dir: Option<&Path>, unknown: Vec<String>) -> Result<Config, Vec<String>> {
         let mut p = Problems(unknown);
-        let company = company(&mut p, &self);
+        let company = company(&mut p, &self, base);
         let database = database(&mut p, &self, state_dir.unwrap_or(base));
         let imap = self.imap.as_ref().and_then(|i| imap(&mut p, i, base));
         let smtp = self.smtp.as_ref().and_then(|s| smtp(&mut p, s, base));
@@ -167,7 +167,7 @@ impl RawConfig {
     }
 }
 
-fn company(p: &mut Problems, raw: &RawConfig) -> Option<Company> {
+fn company(p: &mut Problems, raw: &RawConfig, base: &Path) -> Option<Company> {
     const S: &str = "company";
     let Some(c) = &raw.company else {
         p.section(S, "missing");
@@ -192,6 +192,36 @@ fn company(p: &mut Problems, raw: &RawConfig) -> Option<Company> {
     let services = p.email(S, "services_team_address", c.services_team_address.as_deref(), false);
     let format = c.invoice_number_format.as_deref().unwrap_or("INV-{year}-{seq:04}");
     let format = NumberFormat::parse(format).map_err(|e| p.at(S, "invoice_number_format", e)).ok();
+    let logo = c.logo.as_deref().and_then(|l| {
+        let path = base.join(l);
+        let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+        if !["png", "jpg", "jpeg", "svg"].contains(&ext.as_str()) {
+            p.at(S, "logo", format!("{l:?} is not a .png, .jpg or .svg file"));
+            return None;
+        }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() && m.len() <= 2 << 20 => Some(path),
+            Ok(m) if m.is_file() => {
+                p.at(
+                    S,
+                    "logo",
+                    format!("{} is {} bytes; a letterhead logo must be at most 2 MiB", path.display(), m.len()),
+                );
+                None
+            }
+            Ok(_) => {
+                p.at(S, "logo", format!("{} is not a file", path.display()));
+                None
+            }
+            Err(e) => {
+                p.at(S, "logo", format!("cannot read {}: {e}", path.display()));
+                None
+            }
+        }
+    });
+    let lines = |s: Option<&str>| -> Vec<String> {
+        s.unwrap_or_default().lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect()
+    };
     Some(Company {
         name: name?,
         timezone: timezone?,
@@ -200,6 +230,9 @@ fn company(p: &mut Problems, raw: &RawConfig) -> Option<Company> {
         services_team_address: services,
         invoice_number_format: format?,
         payment_instructions: c.payment_instructions.as_deref().unwrap_or_default().trim().to_string(),
+        address: lines(c.address.as_deref()),
+        phone: c.phone.as_deref().map(str::trim).filter(|x| !x.is_empty()).map(String::from),
+        logo,
     })
 }
 
@@ -422,6 +455,7 @@ fn schedule(p: &mut Problems, raw: &RawConfig) -> Schedule {
         service_due_days: p.int(S, "service_due_days", r.service_due_days, (0, 365), 30) as u32,
         send_time,
         prorate: r.prorate.unwrap_or(true),
+        statement_day: p.int(S, "statement_day", r.statement_day, (1, 28), 1) as u32,
     }
 }
 

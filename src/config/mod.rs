@@ -36,6 +36,11 @@ pub struct Company {
     pub services_team_address: Option<EmailAddress>,
     pub invoice_number_format: NumberFormat,
     pub payment_instructions: String,
+    /// The postal address on the letterhead, a line each.
+    pub address: Vec<String>,
+    pub phone: Option<String>,
+    /// An image for the letterhead (PNG, JPEG or SVG), resolved against the config's folder.
+    pub logo: Option<PathBuf>,
 }
 
 impl Company {

@@ -33,6 +33,9 @@ pub struct RawCompany {
     pub services_team_address: Option<String>,
     pub invoice_number_format: Option<String>,
     pub payment_instructions: Option<String>,
+    pub address: Option<String>,
+    pub phone: Option<String>,
+    pub logo: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -156,6 +159,7 @@ pub struct RawSchedule {
     pub service_due_days: Option<i64>,
     pub send_time: Option<String>,
     pub prorate: Option<bool>,
+    pub statement_day: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]

@@ -16,6 +16,8 @@ pub struct Schedule {
     pub service_due_days: u32,
     pub send_time: NaiveTime,
     pub prorate: bool,
+    /// The day of the month statements of account go out (for the month before).
+    pub statement_day: u32,
 }
 
 impl Default for Schedule {
@@ -27,6 +29,7 @@ impl Default for Schedule {
             service_due_days: 30,
             send_time: NaiveTime::from_hms_opt(8, 0, 0).expect("valid time"),
             prorate: true,
+            statement_day: 1,
         }
     }
 }
@@ -67,6 +70,18 @@ impl Schedule {
     /// The latest day whose send moment is at or before `now`.
     pub fn last_send_day(&self, now: NaiveDateTime) -> NaiveDate {
         if now.time() >= self.send_time { now.date() } else { now.date().pred_opt().expect("date in range") }
+    }
+
+    /// The month whose statements are due at `now`: the month before the
+    /// latest statement day whose send time has passed.
+    pub fn statement_month(&self, now: NaiveDateTime) -> Month {
+        let this = Month::of(now.date());
+        if self.moment(this.clamped_day(self.statement_day)) <= now { this.prev() } else { this.prev().prev() }
+    }
+
+    /// The day the statement of `month` is dated and sent.
+    pub fn statement_date(&self, month: Month) -> NaiveDate {
+        month.next().clamped_day(self.statement_day)
     }
 
     /// The date an invoice for `job` is scheduled on.

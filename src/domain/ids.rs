@@ -221,6 +221,8 @@ pub enum NoticeKind {
     ReviewAcknowledgement,
     /// To accounting: a customer's billing address bounced.
     BounceNotice,
+    /// A monthly statement of account.
+    Statement,
 }
 
 impl NoticeKind {
@@ -236,6 +238,7 @@ impl NoticeKind {
             NoticeKind::PaymentReceipt => "payment_receipt",
             NoticeKind::ReviewAcknowledgement => "review_acknowledgement",
             NoticeKind::BounceNotice => "bounce_notice",
+            NoticeKind::Statement => "statement",
         }
     }
 }

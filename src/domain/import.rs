@@ -28,6 +28,8 @@ pub struct AccountImport {
     pub part_time_rate: Option<Money>,
     pub full_time_names: Option<Vec<String>>,
     pub part_time_names: Option<Vec<String>>,
+    /// The postal address columns (each one the file lacks keeps the account's).
+    pub address: PostalAddress,
     /// The optional columns the file has: a column it lacks leaves the
     /// account's own value as it is (`start_date`, the rate overrides).
     pub columns: Vec<String>,
@@ -51,6 +53,7 @@ impl AccountImport {
             part_time_rate: None,
             full_time_names: None,
             part_time_names: None,
+            address: PostalAddress::default(),
             columns: Vec::new(),
         }
     }
@@ -99,6 +102,46 @@ pub struct Fields {
     pub tier: String,
     pub full_time_rate: Option<Money>,
     pub part_time_rate: Option<Money>,
+    pub address: PostalAddress,
+}
+
+/// A customer's postal address as the accounts CSV gives it (every part optional).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PostalAddress {
+    pub line1: String,
+    pub line2: String,
+    pub city: String,
+    pub state: String,
+    pub postal_code: String,
+    pub country: String,
+}
+
+impl PostalAddress {
+    /// The CSV columns, in the order of the fields.
+    pub const COLUMNS: [&'static str; 6] =
+        ["address_line1", "address_line2", "city", "state", "postal_code", "country"];
+
+    pub fn parts(&self) -> [&String; 6] {
+        [&self.line1, &self.line2, &self.city, &self.state, &self.postal_code, &self.country]
+    }
+
+    pub fn from_parts(p: [String; 6]) -> PostalAddress {
+        let [line1, line2, city, state, postal_code, country] = p;
+        PostalAddress { line1, line2, city, state, postal_code, country }
+    }
+
+    /// As it is written on an envelope: the street lines, `City, ST 12345`, the country.
+    pub fn lines(&self) -> Vec<String> {
+        let place = match (self.city.as_str(), format!("{} {}", self.state, self.postal_code).trim()) {
+            ("", rest) => rest.to_string(),
+            (city, "") => city.to_string(),
+            (city, rest) => format!("{city}, {rest}"),
+        };
+        [self.line1.clone(), self.line2.clone(), place, self.country.clone()]
+            .into_iter()
+            .filter(|l| !l.is_empty())
+            .collect()
+    }
 }
 
 /// What an `accounts.csv` row does to the account itself.
@@ -135,6 +178,7 @@ pub fn plan_account(
                 tier: row.tier.clone(),
                 full_time_rate: row.full_time_rate,
                 part_time_rate: row.part_time_rate,
+                address: row.address.clone(),
             },
             start_date: row.start_date,
             first,
@@ -148,6 +192,14 @@ pub fn plan_account(
         tier: row.tier.clone(),
         full_time_rate: if row.has("full_time_rate") { row.full_time_rate } else { old.fields.full_time_rate },
         part_time_rate: if row.has("part_time_rate") { row.part_time_rate } else { old.fields.part_time_rate },
+        address: {
+            let (new, old) = (row.address.parts(), old.fields.address.parts());
+            let mut parts = PostalAddress::COLUMNS
+                .iter()
+                .zip(new.iter().zip(old))
+                .map(|(col, (n, o))| if row.has(col) { (*n).clone() } else { o.clone() });
+            PostalAddress::from_parts(std::array::from_fn(|_| parts.next().unwrap_or_default()))
+        },
     };
     let mut notes = Vec::new();
     let old_fields = &old.fields;
@@ -159,6 +211,10 @@ pub fn plan_account(
     }
     if old_fields.full_time_rate != fields.full_time_rate || old_fields.part_time_rate != fields.part_time_rate {
         notes.push("rate override changed".into());
+    }
+    if old_fields.address != fields.address {
+        let show = |a: &PostalAddress| if a.lines().is_empty() { "none".to_string() } else { a.lines().join(", ") };
+        notes.push(format!("address {} -> {}", show(&old_fields.address), show(&fields.address)));
     }
     let mut start = None;
     if old.start_date != start_date {
@@ -345,6 +401,13 @@ mod tests {
                 tier: "hybrid".into(),
                 full_time_rate: Some(Money::from_cents(9_000)),
                 part_time_rate: None,
+                address: PostalAddress {
+                    line1: "200 Main Street".into(),
+                    city: "Springfield".into(),
+                    state: "IL".into(),
+                    postal_code: "62701".into(),
+                    ..PostalAddress::default()
+                },
             },
             start_date: Some(day("2026-03-01")),
             created_on: day("2026-02-10"),
@@ -492,5 +555,25 @@ mod tests {
         five.counts.full_time = 5;
         let err = plan_import_counts(&five, &later, day("2026-11-17"), true).unwrap_err();
         assert!(err.to_string().starts_with("account ACME: "), "{err}");
+    }
+
+    #[test]
+    fn address_columns_change_only_what_the_file_has_and_the_history_says_before_and_after() {
+        let plan = plan_account(&row(&[]), Some(&stored()), day("2026-11-17")).unwrap();
+        let AccountChange::Update { fields, .. } = plan else { panic!("updated") };
+        assert_eq!(fields.address.lines(), ["200 Main Street", "Springfield, IL 62701"]);
+        let mut r = row(&["address_line2", "postal_code"]);
+        r.address.line2 = "Suite 4".into();
+        r.address.postal_code = "62704".into();
+        r.address.city = "ignored: the file has no city column".into();
+        let AccountChange::Update { fields, notes, .. } = plan_account(&r, Some(&stored()), day("2026-11-17")).unwrap()
+        else {
+            panic!("updated")
+        };
+        assert_eq!(fields.address.lines(), ["200 Main Street", "Suite 4", "Springfield, IL 62704"]);
+        assert_eq!(
+            notes,
+            ["address 200 Main Street, Springfield, IL 62701 -> 200 Main Street, Suite 4, Springfield, IL 62704"]
+        );
     }
 }

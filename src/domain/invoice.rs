@@ -238,3 +238,14 @@ fn agreement_lines(
     }
     Ok((lines, counts, accounted))
 }
+
+/// One engineer's time on a service invoice, as the PDF lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TimeEntry {
+    pub date: chrono::NaiveDate,
+    pub engineer: String,
+    pub hours: rust_decimal::Decimal,
+    pub rate: crate::domain::Money,
+    pub description: String,
+    pub amount: crate::domain::Money,
+}

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod manual;
 pub mod money;
 pub mod payments;
+pub mod statement;
 
 #[cfg(test)]
 mod tests;

@@ -212,6 +212,10 @@ fn invoice_mail(
         counts: draft.counts,
         tier_label: item.tier_label.map(String::from),
         users: item.users.to_vec(),
+        // what only the PDF shows; it is made from the stored invoice when the email is sent
+        customer_address: vec![],
+        paid: crate::domain::Money::ZERO,
+        time_entries: vec![],
     };
     let rendered = renderer.invoice(&config.company, &doc)?;
     let mut to: Vec<String> = acct.billing_emails.iter().map(|e| e.to_string()).collect();

@@ -10,6 +10,7 @@
 mod billing;
 mod collections;
 mod outbox;
+mod statements;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -17,7 +18,8 @@ use tokio_util::sync::CancellationToken;
 
 pub use billing::{CATCH_UP_DAYS, FarBehind, IssuedInvoice, Planned, plan, run_billing};
 pub use collections::{CollectionsReport, run_collections};
-pub use outbox::{Delivery, MAX_ATTEMPTS, deliver, mark_sent, retry_delay};
+pub use outbox::{Delivery, MAX_ATTEMPTS, Pdfs, deliver, mark_sent, retry_delay};
+pub use statements::{run_statements, statement_of};
 
 use crate::config::Config;
 use crate::domain::{AccountId, NoticeKind};
@@ -213,13 +215,22 @@ pub async fn cycle<S: MailSource>(
     for i in billing.done().into_iter().flatten() {
         tracing::info!(number = %i.number, account = %i.account, kind = i.kind, "issued");
     }
-    let collections = stage(store, now, "collections", run_collections(ctx.config, store, ctx.renderer, now)).await;
+    // collections, then the month's statements of account (what each account owes, once a month)
+    let collections = stage(store, now, "collections", async {
+        let mut report = run_collections(ctx.config, store, ctx.renderer, now).await?;
+        report.lines.extend(run_statements(ctx.config, store, ctx.renderer, now).await?);
+        Ok(report)
+    })
+    .await;
     for line in collections.done().into_iter().flat_map(|c| &c.lines) {
         tracing::info!(%line, "collections");
     }
     let delivery = match ctx.sender {
         None => Stage::Skipped("no [smtp]: nothing sent".into()),
-        Some(s) => stage(store, now, "sending", deliver(store, s, now)).await,
+        Some(s) => {
+            let pdfs = Pdfs { renderer: ctx.renderer, company: &ctx.config.company };
+            stage(store, now, "sending", deliver(store, s, pdfs, now)).await
+        }
     };
     if let Some(d) = delivery.done() {
         if let Some(e) = &d.unreachable {

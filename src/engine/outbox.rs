@@ -5,8 +5,46 @@
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
+use crate::config::Company;
 use crate::mail::smtp::{SendError, Sender};
-use crate::store::Store;
+use crate::render::{InvoiceDoc, Renderer};
+use crate::store::{QueuedMail, Store};
+
+/// What makes the PDFs that invoice emails carry.
+#[derive(Clone, Copy)]
+pub struct Pdfs<'a> {
+    pub renderer: &'a Renderer,
+    pub company: &'a Company,
+}
+
+/// Makes the PDF of the invoice or statement a queued message carries, once, before its
+/// first attempt, and keeps it with the message: a retry sends the same
+/// bytes. It is made here, when the outbox sends, and not while a billing
+/// cycle holds its transaction. A PDF that cannot be made leaves the
+/// message unsent (an error for the round, tried again next round).
+async fn attach_pdf(store: &Store, pdfs: Pdfs<'_>, mail: &mut QueuedMail) -> Result<()> {
+    if mail.attachment.is_some() {
+        return Ok(());
+    }
+    let missing = |what: &str, id: i64| anyhow::anyhow!("outbox {}: its {what} #{id} is not in the books", mail.id);
+    let (name, pdf) = match (mail.statement_id, mail.invoice_id) {
+        (Some(id), _) => {
+            let data = store.statement_data(id).await?.ok_or_else(|| missing("statement", id))?;
+            let name = format!("{}.pdf", data["statement"]["number"].as_str().unwrap_or("statement"));
+            (name, pdfs.renderer.statement_pdf(pdfs.company, &data)?)
+        }
+        (None, Some(id)) => {
+            let (inv, lines) = store.invoice_by_id(id).await?.ok_or_else(|| missing("invoice", id))?;
+            let doc = InvoiceDoc::of(&inv, lines, store.time_entries(id).await?);
+            (doc.pdf_name(), pdfs.renderer.invoice_pdf(pdfs.company, &doc)?)
+        }
+        (None, None) => return Ok(()),
+    };
+    store.keep_attachment(mail.id, &name, &pdf).await?;
+    mail.attachment_name = Some(name);
+    mail.attachment = Some(pdf);
+    Ok(())
+}
 
 /// Attempts after which a message that keeps failing temporarily is marked failed.
 pub const MAX_ATTEMPTS: i64 = 10;
@@ -67,13 +105,13 @@ pub async fn mark_sent(store: &Store, id: i64, now: DateTime<Utc>) -> Result<()>
 /// closed (QUIT) when the round ends. Each attempt is counted before it is
 /// made and each result recorded right after, so a crash can cause at most
 /// one duplicate: a message the server accepted just before the crash.
-pub async fn deliver(store: &Store, sender: &Sender, now: DateTime<Utc>) -> Result<Delivery> {
-    let round = deliver_due(store, sender, now).await;
+pub async fn deliver(store: &Store, sender: &Sender, pdfs: Pdfs<'_>, now: DateTime<Utc>) -> Result<Delivery> {
+    let round = deliver_due(store, sender, pdfs, now).await;
     sender.close().await;
     round
 }
 
-async fn deliver_due(store: &Store, sender: &Sender, now: DateTime<Utc>) -> Result<Delivery> {
+async fn deliver_due(store: &Store, sender: &Sender, pdfs: Pdfs<'_>, now: DateTime<Utc>) -> Result<Delivery> {
     let mut d = Delivery::default();
     if store.next_mail_attempt().await?.is_none_or(|next| next > now) {
         return Ok(d);
@@ -88,13 +126,18 @@ async fn deliver_due(store: &Store, sender: &Sender, now: DateTime<Utc>) -> Resu
         if due.is_empty() {
             break;
         }
-        for m in due {
+        for mut m in due {
             // claimed first: no two senders ever send one row
             if !store.claim_mail(m.id, Utc::now() + chrono::Duration::minutes(10)).await? {
                 continue;
             }
             let attempt = m.attempts + 1;
-            match sender.send(&m, now).await {
+            // never sent without its PDF: a PDF not made is a temporary failure, retried like one
+            let outcome = match attach_pdf(store, pdfs, &mut m).await {
+                Err(e) => Err(SendError::Temporary(format!("the PDF attachment could not be made: {e:#}"))),
+                Ok(()) => sender.send(&m, now).await,
+            };
+            match outcome {
                 Ok(()) => {
                     mark_sent(store, m.id, now).await?;
                     tracing::info!(outbox = m.id, kind = %m.kind, to = %m.to.join(", "), "sent");

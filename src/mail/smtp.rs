@@ -10,7 +10,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, Utc};
 use lettre::Message;
 use lettre::message::header::{ContentType, HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart, SinglePart};
+use lettre::message::{Attachment, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, AsyncTokioStream, Certificate, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
@@ -282,7 +282,7 @@ fn raw(name: &'static str, value: &str) -> HeaderValue {
     HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_string())
 }
 
-/// The message as it goes out: text and HTML parts, the stored Message-ID,
+/// The message as it goes out: text and HTML parts (and the kept PDF, if any), the stored Message-ID,
 /// `Auto-Submitted`, `X-Billmail-Kind`, and threading headers when it answers one.
 pub fn build(from: &Mailbox, mail: &QueuedMail, now: DateTime<Utc>) -> Result<Message> {
     let mut b = Message::builder()
@@ -305,6 +305,13 @@ pub fn build(from: &Mailbox, mail: &QueuedMail, now: DateTime<Utc>) -> Result<Me
     let body = MultiPart::alternative()
         .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(mail.text.clone()))
         .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(mail.html.clone()));
+    let body = match (&mail.attachment_name, &mail.attachment) {
+        (Some(name), Some(bytes)) => {
+            let pdf = ContentType::parse("application/pdf").expect("a valid content type");
+            MultiPart::mixed().multipart(body).singlepart(Attachment::new(name.clone()).body(bytes.clone(), pdf))
+        }
+        _ => body,
+    };
     let mut message = b.multipart(body).context("building the message")?;
     let headers = message.headers_mut();
     headers.insert_raw(raw("Auto-Submitted", "auto-generated"));

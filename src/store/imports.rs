@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
 use super::{LOCAL_FMT, Tx, instant};
 pub use crate::domain::import::{AccountImport, SubscriptionImport};
-use crate::domain::import::{Fields, PeopleChange, StoredAccount, StoredPeople};
+use crate::domain::import::{Fields, PeopleChange, PostalAddress, StoredAccount, StoredPeople};
 use crate::domain::{AccountId, Money, Month};
 
 impl Tx {
@@ -35,7 +35,7 @@ impl Tx {
         .bind(instant(now))
         .execute(self.conn())
         .await?;
-        Ok(())
+        self.set_address(id, &fields.address).await
     }
 
     pub async fn set_start(&mut self, id: &AccountId, start_date: Option<NaiveDate>, first: Month) -> Result<()> {
@@ -45,6 +45,23 @@ impl Tx {
             .bind(id)
             .execute(self.conn())
             .await?;
+        Ok(())
+    }
+
+    async fn set_address(&mut self, id: &AccountId, a: &PostalAddress) -> Result<()> {
+        sqlx::query(
+            "UPDATE accounts SET address_line1 = ?, address_line2 = ?, city = ?, state = ?, postal_code = ?,
+               country = ? WHERE id = ?",
+        )
+        .bind(&a.line1)
+        .bind(&a.line2)
+        .bind(&a.city)
+        .bind(&a.state)
+        .bind(&a.postal_code)
+        .bind(&a.country)
+        .bind(id)
+        .execute(self.conn())
+        .await?;
         Ok(())
     }
 
@@ -59,9 +76,16 @@ impl Tx {
             start_date: Option<String>,
             created_at: String,
             invoiced: bool,
+            address_line1: String,
+            address_line2: String,
+            city: String,
+            state: String,
+            postal_code: String,
+            country: String,
         }
         let row: Option<Row> = sqlx::query_as(
             "SELECT name, tier, full_time_rate_cents, part_time_rate_cents, start_date, created_at,
+               address_line1, address_line2, city, state, postal_code, country,
                EXISTS (SELECT 1 FROM invoices WHERE account_id = a.id AND kind = 'agreement') AS invoiced
              FROM accounts a WHERE id = ?",
         )
@@ -75,6 +99,14 @@ impl Tx {
                 tier: r.tier,
                 full_time_rate: r.full_time_rate_cents.map(Money::from_cents),
                 part_time_rate: r.part_time_rate_cents.map(Money::from_cents),
+                address: PostalAddress {
+                    line1: r.address_line1,
+                    line2: r.address_line2,
+                    city: r.city,
+                    state: r.state,
+                    postal_code: r.postal_code,
+                    country: r.country,
+                },
             },
             start_date: r.start_date.map(|d| super::parse_date(&d)).transpose()?,
             created_on: DateTime::parse_from_rfc3339(&r.created_at)?.date_naive(),
@@ -95,7 +127,7 @@ impl Tx {
         .bind(id)
         .execute(self.conn())
         .await?;
-        Ok(())
+        self.set_address(id, &fields.address).await
     }
 
     /// The account's contacts (with their bounce flags), payer names and,

@@ -6,6 +6,8 @@ use sqlx::Row;
 
 use super::{Store, Tx, instant, parse_date, parse_decimal};
 use crate::config::NumberFormat;
+use crate::domain::import::PostalAddress;
+use crate::domain::invoice::TimeEntry;
 use crate::domain::payments::{NewPayment, Open, OpenInvoice, PaymentPlan, Take};
 use crate::domain::{AccountId, Draft, InvoiceKind, InvoiceNumber, Line, Money, Period, Proration, UserType};
 
@@ -31,12 +33,15 @@ pub struct InvoiceRecord {
     pub tier_label: Option<String>,
     /// Named users listed on the invoice when it was issued.
     pub users: Vec<(String, UserType)>,
+    /// The account's postal address as the books hold it now.
+    pub address: PostalAddress,
 }
 
 const INVOICE_SELECT: &str = "
     SELECT i.id, i.number, i.account_id, a.name AS account_name, i.kind, i.period, i.issued_on, i.due_on,
            i.currency, i.total_cents, i.credit_applied_cents, i.status, i.full_time_users, i.part_time_users,
-           i.tier_label, i.named_users, COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE invoice_id = i.id), 0) AS allocated
+           i.tier_label, i.named_users, a.address_line1, a.address_line2, a.city, a.state, a.postal_code, a.country,
+           COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE invoice_id = i.id), 0) AS allocated
     FROM invoices i JOIN accounts a ON a.id = i.account_id";
 
 fn invoice_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<InvoiceRecord> {
@@ -73,6 +78,7 @@ fn invoice_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<InvoiceRecord> {
             .filter_map(|l| l.split_once('\t'))
             .filter_map(|(n, t)| UserType::parse(t).map(|t| (n.to_string(), t)))
             .collect(),
+        address: PostalAddress::from_parts(PostalAddress::COLUMNS.map(|c| r.get::<String, _>(c))),
     })
 }
 
@@ -445,5 +451,41 @@ impl Store {
         })
         .collect::<Result<_>>()?;
         Ok(Some((inv, lines)))
+    }
+
+    /// The invoice with this id (the outbox names invoices by id).
+    pub async fn invoice_by_id(&self, id: i64) -> Result<Option<(InvoiceRecord, Vec<Line>)>> {
+        let number: Option<String> =
+            sqlx::query_scalar("SELECT number FROM invoices WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        match number {
+            Some(n) => self.invoice(&n).await,
+            None => Ok(None),
+        }
+    }
+
+    /// The engineers' time a service invoice billed, in the order it was recorded.
+    pub async fn time_entries(&self, invoice_id: i64) -> Result<Vec<TimeEntry>> {
+        sqlx::query(
+            "SELECT work_date, engineer, hours, rate_cents, description FROM service_entries
+             WHERE invoice_id = ? ORDER BY work_date, id",
+        )
+        .bind(invoice_id)
+        .fetch_all(self.pool())
+        .await?
+        .iter()
+        .map(|r| {
+            let hours = parse_decimal(r.get("hours"))?;
+            let rate = Money::from_cents(r.get("rate_cents"));
+            Ok(TimeEntry {
+                date: parse_date(r.get("work_date"))?,
+                engineer: r.get("engineer"),
+                // priced like the invoice's own line for it: one rounding rule
+                amount: Line::priced(String::new(), hours, rate, None).map_err(anyhow::Error::msg)?.amount,
+                hours,
+                rate,
+                description: r.get("description"),
+            })
+        })
+        .collect()
     }
 }

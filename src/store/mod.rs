@@ -11,6 +11,7 @@ mod intake;
 mod invoices;
 mod lock;
 mod outbox;
+mod statements;
 mod status;
 mod types;
 
@@ -30,6 +31,7 @@ pub use intake::{NewMessage, ReviewRecord, StoredMessage};
 pub use invoices::{InvoiceRecord, IssueItem};
 pub use lock::InstanceLock;
 pub use outbox::{NewMail, OutboxRecord, QueuedMail};
+pub use statements::Ledger;
 pub use status::{Event, Hold, Recorded, StatusReport};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

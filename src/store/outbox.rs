@@ -88,6 +88,12 @@ pub struct QueuedMail {
     #[sqlx(rename = "references_hdr")]
     pub references: Option<String>,
     pub attempts: i64,
+    /// The invoice it carries (its PDF is made before the first attempt).
+    pub invoice_id: Option<i64>,
+    /// The statement it carries (its PDF is made the same way).
+    pub statement_id: Option<i64>,
+    pub attachment_name: Option<String>,
+    pub attachment: Option<Vec<u8>>,
 }
 
 impl Tx {
@@ -142,7 +148,7 @@ impl Store {
     pub async fn due_mail(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<QueuedMail>> {
         Ok(sqlx::query_as(
             "SELECT id, kind, to_addrs, cc_addrs, subject, body_text, body_html, message_id, in_reply_to,
-                    references_hdr, attempts
+                    references_hdr, attempts, invoice_id, statement_id, attachment_name, attachment
              FROM outbox WHERE state = 'queued' AND next_attempt_at <= ? ORDER BY id LIMIT ?",
         )
         .bind(instant(now))
@@ -202,6 +208,18 @@ impl Store {
         .bind(id)
         .execute(self.pool())
         .await?;
+        Ok(())
+    }
+
+    /// Keeps the attachment made for a queued message: every attempt,
+    /// this one and any retry, sends these bytes.
+    pub async fn keep_attachment(&self, id: i64, name: &str, bytes: &[u8]) -> Result<()> {
+        sqlx::query("UPDATE outbox SET attachment_name = ?, attachment = ? WHERE id = ? AND attachment IS NULL")
+            .bind(name)
+            .bind(bytes)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
         Ok(())
     }
 

@@ -5,6 +5,7 @@ pub mod bare;
 pub mod dns;
 pub mod mailstack;
 pub mod oauth;
+pub mod pdf;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -107,6 +108,19 @@ impl Bm {
         }
     }
 
+    /// What `args` writes to standard output, as bytes (a PDF is not text).
+    pub fn stdout_bytes(&self, args: &[&str]) -> Vec<u8> {
+        let out = Command::new(env!("CARGO_BIN_EXE_billmail"))
+            .args(args)
+            .arg("--config")
+            .arg(self.path("billmail.toml"))
+            .env_remove("BILLMAIL_CONFIG")
+            .output()
+            .expect("billmail runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        out.stdout
+    }
+
     /// `args` at `--now now`.
     pub fn at(&self, now: &str, args: &[&str]) -> Run {
         let mut a: Vec<&str> = args.to_vec();
@@ -134,4 +148,36 @@ impl Bm {
     pub fn db(&self) -> &Path {
         self.dir.path()
     }
+}
+
+/// The rows `query` gives on the database in `dir`, a line each, the
+/// columns joined by `|` (text and numbers as SQLite gives them; NULL empty).
+pub fn sql(dir: &Path, query: &str) -> String {
+    use sqlx::{Column, Row, ValueRef};
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        let url = format!("sqlite://{}", dir.join("billmail.db").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        let rows = sqlx::query(query).fetch_all(&pool).await.unwrap_or_else(|e| panic!("{query}: {e}"));
+        pool.close().await;
+        rows.iter()
+            .map(|r| {
+                r.columns()
+                    .iter()
+                    .map(|c| {
+                        let i = c.ordinal();
+                        if r.try_get_raw(i).map(|v| v.is_null()).unwrap_or(true) {
+                            String::new()
+                        } else if let Ok(n) = r.try_get::<i64, _>(i) {
+                            n.to_string()
+                        } else {
+                            r.try_get::<String, _>(i).unwrap_or_default()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    })
 }
