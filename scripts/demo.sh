@@ -10,6 +10,10 @@ out="$root/demo-out"
 bm="$root/target/release/billmail"
 
 ./scripts/mailstack.sh install
+if ! command -v pdftotext >/dev/null; then
+  echo "installing poppler-utils (to show the invoice PDFs)" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq poppler-utils >/dev/null
+fi
 cargo build --release --quiet
 [ -d "$out/mail" ] && ./scripts/mailstack.sh stop "$out/mail" 2>/dev/null || true
 rm -rf "$out" && mkdir -p "$out"
@@ -54,10 +58,12 @@ for user in users:
         ids = m.search(None, "ALL")[1][0].split()
         print(f"  {user} / {folder}: {len(ids)} message(s)")
         for i in ids:
-            hdr = email.message_from_bytes(m.fetch(i, "(BODY.PEEK[HEADER])")[1][0][1], policy=email.policy.default)
-            subj = " ".join(str(hdr.get("Subject", "")).split())
-            kind = hdr.get("X-Billmail-Kind")
-            print(f"      - {subj}" + (f"   [X-Billmail-Kind: {kind}]" if kind else ""))
+            msg = email.message_from_bytes(m.fetch(i, "(BODY.PEEK[])")[1][0][1], policy=email.policy.default)
+            subj = " ".join(str(msg.get("Subject", "")).split())
+            kind = msg.get("X-Billmail-Kind")
+            files = [a.get_filename() for a in msg.iter_attachments()] if msg.is_multipart() else []
+            print(f"      - {subj}" + (f"   [X-Billmail-Kind: {kind}]" if kind else "")
+                  + (f"   + {', '.join(f for f in files if f)}" if any(files) else ""))
     m.logout()
 PY
 }
@@ -94,7 +100,7 @@ send examples/mail/5-bank-ach-acme.eml
 sleep 1
 "$bm" tick --now 2026-11-23T08:05:00-05:00
 
-step "December 5th: recurring charges; December 10th: staff record a 25th full-time user for Acme (CSV import)"
+step "December 5th: recurring charges and November's statements of account; December 10th: staff record a 25th full-time user for Acme (CSV import)"
 "$bm" tick --now 2026-12-05T08:00:00-05:00
 sed "s/hybrid,22,3/hybrid,25,3/" "$out/accounts.csv" > "$out/accounts-dec10.csv"
 "$bm" accounts import "$out/accounts-dec10.csv" --now 2026-12-10T11:00:00-05:00
@@ -113,6 +119,12 @@ step "Acme's January invoice, as the customer reads it"
 jan=$("$bm" invoices list --account ACME --json | python3 -c 'import json,sys; print([i["number"] for i in json.load(sys.stdin) if i["kind"]=="agreement" and i["period"]=="2027-01"][0])')
 "$bm" invoices show "$jan"
 
+step "the same invoice as the PDF attached to its email (PDF/A, tagged): pdfinfo, then pdftotext -layout"
+"$bm" invoices show "$jan" --format pdf --output "$out/$jan.pdf"
+pdfinfo "$out/$jan.pdf" | grep -E '^(Title|Tagged|Pages|PDF version):'
+pdftotext -layout "$out/$jan.pdf" - | sed -e '/^\s*$/d' -e 's/^/  /'
+step "Harborview's statement of account for November (sent December 5th, with its PDF)"
+"$bm" statement HARBOR --month 2026-11
 step "the confirmation Jane received (threaded to her request)"
 id=$("$bm" outbox list --json | python3 -c 'import json,sys; print([m["id"] for m in json.load(sys.stdin) if m["kind"]=="change_confirmation"][0])')
 "$bm" outbox show "$id"

@@ -70,8 +70,11 @@ impl PdfTemplate {
         };
         let pdf = typst_pdf::pdf(&doc, &options).map_err(|e| {
             anyhow!("the PDF: {}", e.iter().map(|d| d.message.to_string()).collect::<Vec<_>>().join("; "))
-        })?;
-        Ok(pdf)
+        });
+        // what the export memoised (fonts subset, images) is not kept either:
+        // a daemon between sends holds no document's layout or fonts
+        comemo::evict(0);
+        pdf
     }
 }
 

@@ -83,6 +83,9 @@ fn an_smtp_outage_keeps_mail_queued_and_it_is_delivered_once_later() {
     let kept =
         common::sql(bm.db(), "SELECT attachment_name, length(attachment), hex(attachment) FROM outbox WHERE id = 1");
     assert!(kept.starts_with("INV-2026-0001.pdf|"), "{kept}");
+    assert_eq!(bm.outbox()[0]["attachment"], "INV-2026-0001.pdf");
+    let shown = bm.run(&["outbox", "show", "1"]).ok().stdout;
+    assert!(shown.lines().nth(1).is_some_and(|l| l.starts_with("Attachment: INV-2026-0001.pdf (")), "{shown}");
     let templates = bm.path("changed");
     std::fs::create_dir(&templates).unwrap();
     std::fs::write(

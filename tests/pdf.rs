@@ -193,6 +193,8 @@ fn a_logo_is_on_the_letterhead_and_one_that_cannot_be_read_is_refused_at_load() 
     let out = bm.at("2026-11-15T09:00:00-05:00", &["tick"]).fails();
     assert!(out.stderr.contains("[company] logo"), "{}", out.stderr);
     assert_eq!(bm.outbox().len(), before);
+    let check = bm.run(&["check-config"]).fails();
+    assert!(check.stdout.contains("[company] logo:") && check.stdout.contains("cannot be shown"), "{}", check.stdout);
 
     // a file that is not an image at all is refused by the config check
     let bad = Bm::with_config(&config(""));

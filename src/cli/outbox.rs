@@ -56,12 +56,16 @@ pub(super) async fn outbox(cmd: OutboxCmd, c: &Ctx<'_>) -> Result<Outcome> {
             );
         }
         OutboxCmd::Show { id, html } => {
-            let (subject, text, body_html) =
+            let (subject, text, body_html, attachment, size) =
                 store.outbox_bodies(id).await?.ok_or_else(|| anyhow!("no outgoing message #{id}"))?;
             if html {
                 print!("{body_html}");
             } else {
-                println!("Subject: {subject}\n");
+                println!("Subject: {subject}");
+                if let Some(name) = attachment {
+                    println!("Attachment: {name} ({} bytes)", size.unwrap_or(0));
+                }
+                println!();
                 print!("{text}");
             }
         }

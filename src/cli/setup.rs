@@ -68,7 +68,8 @@ pub(super) fn check_config(path: &Path) -> Result<Outcome> {
     match Config::load(path) {
         Ok(c) => {
             if let Err(e) = Renderer::for_config(&c) {
-                println!("{}: [templates] {e:#}", path.display());
+                // the templates folder, or the logo, cannot be used (each error names which)
+                println!("{}: {e:#}", path.display());
                 println!("1 problem(s)");
                 return Ok(Outcome { code: 1 });
             }

@@ -67,6 +67,8 @@ pub struct OutboxRecord {
     pub last_error: Option<String>,
     pub created_at: String,
     pub sent_at: Option<String>,
+    /// The attached file's name, once made (an invoice's or a statement's PDF).
+    pub attachment: Option<String>,
 }
 
 /// A message due to be sent, with everything needed to send it.
@@ -245,17 +247,24 @@ impl Store {
     pub async fn outbox(&self) -> Result<Vec<OutboxRecord>> {
         Ok(sqlx::query_as(
             "SELECT id, kind, account_id, to_addrs, cc_addrs, subject, message_id, in_reply_to, state, attempts,
-                    next_attempt_at, last_error, created_at, sent_at FROM outbox ORDER BY id",
+                    next_attempt_at, last_error, created_at, sent_at, attachment_name AS attachment
+             FROM outbox ORDER BY id",
         )
         .fetch_all(self.pool())
         .await?)
     }
 
-    /// The full text of one outgoing message (for `outbox show`).
-    pub async fn outbox_bodies(&self, id: i64) -> Result<Option<(String, String, String)>> {
-        Ok(sqlx::query_as("SELECT subject, body_text, body_html FROM outbox WHERE id = ?")
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?)
+    /// The full text of one outgoing message (for `outbox show`), and its
+    /// attachment's name and size once made.
+    pub async fn outbox_bodies(
+        &self,
+        id: i64,
+    ) -> Result<Option<(String, String, String, Option<String>, Option<i64>)>> {
+        Ok(sqlx::query_as(
+            "SELECT subject, body_text, body_html, attachment_name, length(attachment) FROM outbox WHERE id = ?",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?)
     }
 }
