@@ -297,13 +297,17 @@ pub(super) async fn statement(
         None => crate::domain::Month::of(today).prev(),
     };
     let data = crate::engine::statement_of(config, store, &id, month, today).await?;
-    let bytes = match format {
-        "json" => format!("{}\n", serde_json::to_string_pretty(&data)?).into_bytes(),
-        "pdf" => Renderer::for_config(config)?.statement_pdf(&config.company, &data)?,
-        "html" => Renderer::for_config(config)?.statement(&config.company, &data)?.html.into_bytes(),
-        _ => {
-            let r = Renderer::for_config(config)?.statement(&config.company, &data)?;
-            format!("Subject: {}\n\n{}", r.subject, r.text).into_bytes()
+    let bytes = if format == "json" {
+        format!("{}\n", serde_json::to_string_pretty(&data)?).into_bytes()
+    } else {
+        let renderer = Renderer::for_config(config)?;
+        match format {
+            "pdf" => renderer.statement_pdf(&config.company, &data)?,
+            "html" => renderer.statement(&config.company, &data)?.html.into_bytes(),
+            _ => {
+                let r = renderer.statement(&config.company, &data)?;
+                format!("Subject: {}\n\n{}", r.subject, r.text).into_bytes()
+            }
         }
     };
     write_out(output, &bytes, format == "pdf")?;

@@ -5,7 +5,7 @@
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use super::relayed_reason;
+use super::{addressees, relayed_reason};
 use crate::config::Config;
 use crate::domain::calendar::{local_time, long_date};
 use crate::domain::{Money, NoticeKind};
@@ -55,13 +55,7 @@ pub async fn run_collections(
         let plan = plan_step(&step, &acct.account, &acct.name, &acct.ledger, policy, today);
         let mut tx = store.begin().await?;
         let billing = tx.account_contact(&acct.account).await?.1;
-        // every billing address bounced: the notice goes to accounting to
-        // pass on, never silently nowhere, and the history says so
-        let (recipients, relayed) = if billing.is_empty() {
-            (vec![config.company.accounting_address.to_string()], " (every billing address bounced: to pass on)")
-        } else {
-            (billing, "")
-        };
+        let (recipients, relayed) = addressees(config, billing);
         match &plan.record {
             Record::Reminder { invoice, stage } => {
                 tx.record_reminder(*invoice, *stage, now).await?;

@@ -276,6 +276,17 @@ pub async fn clock_went_back(store: &Store, now: DateTime<Utc>) -> Result<Option
     }))
 }
 
+/// Who a notice to an account goes to: its billing addresses; when every
+/// one bounced, accounting, to pass it on (never silently nowhere), with the
+/// words the history adds to say so (empty when it went to the customer).
+pub(crate) fn addressees(config: &Config, billing: Vec<String>) -> (Vec<String>, &'static str) {
+    if billing.is_empty() {
+        (vec![config.company.accounting_address.to_string()], " (every billing address bounced: to pass on)")
+    } else {
+        (billing, "")
+    }
+}
+
 /// Why one of billmail's own messages waits for a person.
 pub(crate) fn relayed_reason(config: &Config, account: &AccountId, kind: NoticeKind) -> String {
     format!(

@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use anyhow::Result;
 use chrono::{DateTime, Utc};
 
-use super::relayed_reason;
+use super::{addressees, relayed_reason};
 use crate::config::Config;
 use crate::domain::calendar::local_time;
 use crate::domain::statement::statement;
@@ -53,8 +53,7 @@ pub async fn run_statements(
         let mut tx = store.begin().await?;
         let Some(statement_id) = tx.record_statement(&account, month, &data, now).await? else { continue };
         let billing = tx.account_contact(&account).await?.1;
-        let relayed = billing.is_empty();
-        let to = if relayed { vec![config.company.accounting_address.to_string()] } else { billing };
+        let (to, relayed) = addressees(config, billing);
         let mail = NewMail {
             kind: NoticeKind::Statement.as_str().into(),
             account: Some(account.clone()),
@@ -75,14 +74,10 @@ pub async fn run_statements(
         let outbox = tx.queue_mail(&mail, now).await?;
         tx.link_statement(outbox, statement_id).await?;
         let closing = s.closing.display_in(&config.company.currency);
-        let note = format!(
-            "statement for {} sent to {}{}: closing balance {closing}",
-            month.label(),
-            to.join(", "),
-            if relayed { " (every billing address bounced: to pass on)" } else { "" }
-        );
+        let note =
+            format!("statement for {} sent to {}{}: closing balance {closing}", month.label(), to.join(", "), relayed);
         tx.history(&account, now, "notice", &note).await?;
-        if relayed {
+        if !relayed.is_empty() {
             let why = relayed_reason(config, &account, NoticeKind::Statement);
             tx.insert_notice_review(outbox, NoticeKind::Statement.as_str(), &mail.subject, &[why], now).await?;
         }

@@ -76,12 +76,8 @@ impl Tx {
             start_date: Option<String>,
             created_at: String,
             invoiced: bool,
-            address_line1: String,
-            address_line2: String,
-            city: String,
-            state: String,
-            postal_code: String,
-            country: String,
+            #[sqlx(flatten)]
+            address: PostalAddress,
         }
         let row: Option<Row> = sqlx::query_as(
             "SELECT name, tier, full_time_rate_cents, part_time_rate_cents, start_date, created_at,
@@ -99,14 +95,7 @@ impl Tx {
                 tier: r.tier,
                 full_time_rate: r.full_time_rate_cents.map(Money::from_cents),
                 part_time_rate: r.part_time_rate_cents.map(Money::from_cents),
-                address: PostalAddress {
-                    line1: r.address_line1,
-                    line2: r.address_line2,
-                    city: r.city,
-                    state: r.state,
-                    postal_code: r.postal_code,
-                    country: r.country,
-                },
+                address: r.address,
             },
             start_date: r.start_date.map(|d| super::parse_date(&d)).transpose()?,
             created_on: DateTime::parse_from_rfc3339(&r.created_at)?.date_naive(),

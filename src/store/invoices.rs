@@ -78,7 +78,7 @@ fn invoice_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<InvoiceRecord> {
             .filter_map(|l| l.split_once('\t'))
             .filter_map(|(n, t)| UserType::parse(t).map(|t| (n.to_string(), t)))
             .collect(),
-        address: PostalAddress::from_parts(PostalAddress::COLUMNS.map(|c| r.get::<String, _>(c))),
+        address: sqlx::FromRow::from_row(r)?,
     })
 }
 

@@ -32,7 +32,7 @@ impl Store {
         .fetch_all(self.pool())
         .await?
         {
-            let address = PostalAddress::from_parts(PostalAddress::COLUMNS.map(|c| r.get::<String, _>(c)));
+            let address: PostalAddress = sqlx::FromRow::from_row(&r)?;
             out.insert(r.get("id"), Ledger { name: r.get("name"), address, ..Ledger::default() });
         }
         let mut applied: BTreeMap<i64, Vec<(chrono::NaiveDate, Money)>> = BTreeMap::new();
@@ -94,12 +94,15 @@ impl Store {
 
     /// The statement sent to `account` for `month`, as it was sent.
     pub async fn sent_statement(&self, account: &AccountId, month: Month) -> Result<Option<serde_json::Value>> {
-        let data: Option<String> = sqlx::query_scalar("SELECT data FROM statements WHERE account_id = ? AND month = ?")
+        let id: Option<i64> = sqlx::query_scalar("SELECT id FROM statements WHERE account_id = ? AND month = ?")
             .bind(account)
             .bind(month.to_string())
             .fetch_optional(self.pool())
             .await?;
-        Ok(data.map(|d| serde_json::from_str(&d)).transpose()?)
+        match id {
+            Some(id) => self.statement_data(id).await,
+            None => Ok(None),
+        }
     }
 
     /// A statement's stored data.

@@ -7,6 +7,7 @@ use sqlx::sqlite::{SqliteArgumentValue, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Encode, Sqlite, Type};
 
 use crate::domain::AccountId;
+use crate::domain::import::PostalAddress;
 
 impl Type<Sqlite> for AccountId {
     fn type_info() -> SqliteTypeInfo {
@@ -27,5 +28,21 @@ impl<'r> Decode<'r, Sqlite> for AccountId {
     fn decode(value: SqliteValueRef<'r>) -> Result<AccountId, BoxDynError> {
         let s = <&str as Decode<'r, Sqlite>>::decode(value)?;
         AccountId::parse(s).map_err(|e| format!("stored {e}").into())
+    }
+}
+
+/// An account's postal address, from its six columns in any row that selects them.
+impl<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> for PostalAddress {
+    fn from_row(r: &'r sqlx::sqlite::SqliteRow) -> Result<PostalAddress, sqlx::Error> {
+        use sqlx::Row;
+        let [a, b, c, d, e, f] = PostalAddress::COLUMNS;
+        Ok(PostalAddress::from_parts([
+            r.try_get(a)?,
+            r.try_get(b)?,
+            r.try_get(c)?,
+            r.try_get(d)?,
+            r.try_get(e)?,
+            r.try_get(f)?,
+        ]))
     }
 }
