@@ -11,7 +11,10 @@
 //!   (target: within 1.5x), and lettre's pooled transport for reference;
 //! - an idle `billmail run` connected to the mailbox for 60 s, after it has
 //!   issued and sent 300 invoices with their PDFs: resident memory (target
-//!   < 20 MiB, Typst's caches freed) and CPU (target < 0.5 s).
+//!   < 20 MiB, Typst's caches freed) and CPU (target < 0.5 s), with what
+//!   of it is heap and what the executable's pages, and whether its PDFs
+//!   were made in a `pdf-worker` child that is gone at idle
+//!   (`IDLE_SMAPS=FILE` keeps the daemon's `/proc/PID/smaps` at that moment);
 //!
 //! - peak memory of a `billmail tick` taking in 21 messages of 24 MiB and one
 //!   over the size limit (target < 256 MiB), against a tick of small ones.
@@ -395,7 +398,9 @@ fn idle(stack: &Stack) {
         .spawn()
         .unwrap();
     let start = Instant::now();
+    let mut workers_seen = 0;
     let sent = loop {
+        workers_seen = workers_seen.max(pdf_workers(child.id()));
         let outbox: serde_json::Value = serde_json::from_str(&run(&["outbox", "list", "--json"])).unwrap();
         let sent = outbox.as_array().unwrap().iter().filter(|m| m["state"] == "sent").count();
         if sent >= n || start.elapsed() > Duration::from_secs(300) {
@@ -408,6 +413,21 @@ fn idle(stack: &Stack) {
     let (_, cpu_start) = proc_stats(child.id());
     std::thread::sleep(Duration::from_secs(60));
     let (rss_kb, cpu_end) = proc_stats(child.id());
+    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap();
+    let field = |name: &str| -> f64 {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0.0)
+            / 1024.0
+    };
+    let (anon, file) = (field("RssAnon:"), field("RssFile:"));
+    let workers_left = pdf_workers(child.id());
+    if let Ok(to) = std::env::var("IDLE_SMAPS") {
+        std::fs::copy(format!("/proc/{}/smaps", child.id()), to).unwrap();
+    }
     let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
     let _ = child.wait();
     let cpu = cpu_end - cpu_start;
@@ -421,6 +441,22 @@ fn idle(stack: &Stack) {
         if rss_mib < 20.0 { "met" } else { "NOT met" },
         if cpu < 0.5 { "met" } else { "NOT met" }
     );
+    println!(
+        "  of it {anon:.1} MiB anonymous (heap), {file:.1} MiB the binary's pages; pdf-workers seen while sending: {workers_seen}, left at idle: {workers_left}"
+    );
+}
+
+/// How many `billmail pdf-worker` children `pid` has now.
+fn pdf_workers(pid: u32) -> usize {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
+    dir.flatten()
+        .filter(|e| {
+            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).unwrap_or("");
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            ppid == pid.to_string() && cmdline.split(|b| *b == 0).any(|a| a == b"pdf-worker")
+        })
+        .count()
 }
 
 fn main() {

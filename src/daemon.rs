@@ -220,6 +220,8 @@ pub async fn run(
         if stop.is_cancelled() {
             break;
         }
+        store.shrink_memory().await;
+        crate::give_back_memory();
         if watchdog.is_some() {
             notify(&[NotifyState::Watchdog]);
         }

@@ -20,6 +20,12 @@ async fn main() {
             libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         }
     }
+    if !matches!(cli.command, Command::PdfWorker) {
+        // PDFs are made in a child, from this very binary (see pdf.rs)
+        let me = std::path::PathBuf::from("/proc/self/exe");
+        let me = if me.exists() { me } else { std::env::current_exe().unwrap_or(me) };
+        billmail::pdf::make_in_child(me);
+    }
     let ingest = matches!(cli.command, billmail::cli::Command::Ingest { .. });
     match billmail::cli::run(cli).await {
         Ok(outcome) => std::process::exit(outcome.code),

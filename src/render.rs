@@ -6,7 +6,6 @@
 
 use std::collections::BTreeSet;
 use std::path::Path;
-use std::sync::OnceLock;
 
 use anyhow::{Context, Result, anyhow, bail};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -17,7 +16,7 @@ use crate::config::{Company, Config};
 use crate::domain::calendar::long_date;
 use crate::domain::invoice::TimeEntry;
 use crate::domain::{AccountId, InvoiceKind, Line, Month, NoticeKind, Period, UserCounts, UserType};
-use crate::pdf::{INVOICE_TEMPLATE, Logo, PdfTemplate, STATEMENT_TEMPLATE};
+use crate::pdf::{Doc, Logo, PdfMaker};
 
 /// An invoice as the customer sees it: the data every template gets.
 #[derive(Clone, Debug)]
@@ -188,14 +187,10 @@ pub struct Rendered {
 
 pub struct Renderer {
     env: Environment<'static>,
-    /// The invoice PDF's Typst source: built in, or `invoice.typ` from `[templates] dir`.
-    invoice_typ: String,
-    /// `[company] logo`, read when the config is loaded.
-    logo: Option<Logo>,
-    /// Compiled on first use: a command that sends no invoice never pays for it.
-    invoice_pdf: OnceLock<PdfTemplate>,
-    statement_typ: String,
-    statement_pdf: OnceLock<PdfTemplate>,
+    /// The PDFs' Typst sources (built in, or `invoice.typ` and
+    /// `statement.typ` from `[templates] dir`) and `[company] logo`,
+    /// compiled on first use: a command that sends no invoice never pays for it.
+    pdf: PdfMaker,
 }
 
 impl Default for Renderer {
@@ -243,14 +238,7 @@ impl Renderer {
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
         // templates/*.j2, embedded by build.rs (minijinja-embed)
         minijinja_embed::load_templates!(&mut env);
-        Renderer {
-            env,
-            invoice_typ: INVOICE_TEMPLATE.to_string(),
-            logo: None,
-            invoice_pdf: OnceLock::new(),
-            statement_typ: STATEMENT_TEMPLATE.to_string(),
-            statement_pdf: OnceLock::new(),
-        }
+        Renderer { env, pdf: PdfMaker::default() }
     }
 
     /// The templates the config asks for: built-in, with `[templates] dir`
@@ -266,14 +254,18 @@ impl Renderer {
             let bytes =
                 std::fs::read(path).with_context(|| format!("[company] logo: cannot read {}", path.display()))?;
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
-            renderer.logo = Some(Logo { name: format!("logo.{ext}"), bytes });
-            renderer.invoice_pdf = OnceLock::new();
-            renderer.statement_pdf = OnceLock::new();
+            let logo = Some(Logo { name: format!("logo.{ext}"), bytes });
+            renderer.pdf = PdfMaker::new(
+                renderer.pdf.source(Doc::Invoice).into(),
+                renderer.pdf.source(Doc::Statement).into(),
+                logo,
+            );
             let sample = &InvoiceDoc::samples()[0];
             renderer
                 .invoice_pdf(&config.company, sample)
                 .with_context(|| format!("[company] logo: {} cannot be shown on an invoice", path.display()))?;
         }
+        renderer.finish_pdfs();
         Ok(renderer)
     }
 
@@ -332,8 +324,8 @@ impl Renderer {
             .with_context(|| format!("the templates in {}", dir.display()))?;
         let typ = dir.join("invoice.typ");
         if typ.exists() {
-            renderer.invoice_typ =
-                std::fs::read_to_string(&typ).with_context(|| format!("cannot read {}", typ.display()))?;
+            let source = std::fs::read_to_string(&typ).with_context(|| format!("cannot read {}", typ.display()))?;
+            renderer.pdf = PdfMaker::new(source, renderer.pdf.source(Doc::Statement).into(), None);
             for doc in InvoiceDoc::samples() {
                 renderer.invoice_pdf(company, &doc).with_context(|| format!("{}", typ.display()))?;
             }
@@ -341,8 +333,8 @@ impl Renderer {
         }
         let typ = dir.join("statement.typ");
         if typ.exists() {
-            renderer.statement_typ =
-                std::fs::read_to_string(&typ).with_context(|| format!("cannot read {}", typ.display()))?;
+            let source = std::fs::read_to_string(&typ).with_context(|| format!("cannot read {}", typ.display()))?;
+            renderer.pdf = PdfMaker::new(renderer.pdf.source(Doc::Invoice).into(), source, None);
             renderer
                 .statement_pdf(company, &sample_statement(company)?)
                 .with_context(|| format!("{}", typ.display()))?;
@@ -357,7 +349,7 @@ impl Renderer {
     }
 
     pub fn invoice(&self, company: &Company, doc: &InvoiceDoc) -> Result<Rendered> {
-        let ctx = invoice_context(company, doc, self.logo.as_ref());
+        let ctx = invoice_context(company, doc, self.pdf.logo());
         let base = format!("invoice_{}", doc.kind.as_str());
         let text = self.render(&format!("{base}.txt.j2"), &ctx)?;
         let html = self.render(&format!("{base}.html.j2"), &ctx)?;
@@ -367,9 +359,16 @@ impl Renderer {
     /// The invoice as a PDF (`templates/invoice.typ`): the same data as its
     /// emails, and the service invoices' time entries.
     pub fn invoice_pdf(&self, company: &Company, doc: &InvoiceDoc) -> Result<Vec<u8>> {
-        let template = self.invoice_pdf.get_or_init(|| PdfTemplate::new(&self.invoice_typ, self.logo.as_ref()));
-        let data = serde_json::to_value(invoice_context(company, doc, self.logo.as_ref()))?;
-        template.render(&data, &doc.number, doc.issued).with_context(|| format!("the PDF of invoice {}", doc.number))
+        let data = serde_json::to_value(invoice_context(company, doc, self.pdf.logo()))?;
+        self.pdf
+            .make(Doc::Invoice, &data, &doc.number, doc.issued)
+            .with_context(|| format!("the PDF of invoice {}", doc.number))
+    }
+
+    /// Ends the process PDFs were being made in, if any (see `pdf`): called
+    /// after each round of sends, so a daemon idles without Typst in memory.
+    pub fn finish_pdfs(&self) {
+        self.pdf.finish();
     }
 
     /// A statement's text and HTML from its data (`statement_context`).
@@ -389,15 +388,14 @@ impl Renderer {
     /// A statement as a PDF (`templates/statement.typ`), from the data it
     /// was sent with; the letterhead is the company's as configured now.
     pub fn statement_pdf(&self, company: &Company, data: &serde_json::Value) -> Result<Vec<u8>> {
-        let template = self.statement_pdf.get_or_init(|| PdfTemplate::new(&self.statement_typ, self.logo.as_ref()));
         let mut data = data.clone();
-        data["company"] = serde_json::to_value(company_context(company, self.logo.as_ref()))?;
+        data["company"] = serde_json::to_value(company_context(company, self.pdf.logo()))?;
         let number = data["statement"]["number"].as_str().unwrap_or("Statement").to_string();
         let issued = data["statement"]["issued_on"]
             .as_str()
             .and_then(|d| NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
             .unwrap_or_default();
-        template.render(&data, &number, issued).with_context(|| format!("the PDF of {number}"))
+        self.pdf.make(Doc::Statement, &data, &number, issued).with_context(|| format!("the PDF of {number}"))
     }
 
     /// A notice (`change_confirmation`, `payment_receipt`,

@@ -202,3 +202,66 @@ fn a_logo_is_on_the_letterhead_and_one_that_cannot_be_read_is_refused_at_load() 
     let out = bad.run(&["check-config"]).fails();
     assert!(out.stdout.contains("[company] logo: \"logo.txt\" is not a .png, .jpg or .svg file"), "{}", out.stdout);
 }
+
+/// The `billmail pdf-worker` children of this process now.
+fn workers() -> Vec<u32> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
+        for pid in children.split_whitespace().filter_map(|p| p.parse::<u32>().ok()) {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if cmdline.split(|b| *b == 0).nth(1) == Some(b"pdf-worker".as_slice()) {
+                found.push(pid);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn pdfs_made_in_the_worker_process_are_the_ones_made_in_process_and_it_ends_after_the_round() {
+    use billmail::pdf::{Doc, PdfMaker};
+    use billmail::render::{InvoiceDoc, invoice_context, sample_statement};
+    let bm = Bm::with_config(&config(""));
+    let company = billmail::config::Config::load(&bm.path("billmail.toml")).unwrap().company;
+    let date = chrono::NaiveDate::from_ymd_opt(2026, 11, 15).unwrap();
+    let program = std::path::PathBuf::from(env!("CARGO_BIN_EXE_billmail"));
+    let here = PdfMaker::default();
+    let child = PdfMaker::default().in_child(program.clone());
+    assert!(workers().is_empty());
+    for doc in InvoiceDoc::samples() {
+        let data = serde_json::to_value(invoice_context(&company, &doc, None)).unwrap();
+        let a = here.make(Doc::Invoice, &data, &doc.number, date).unwrap();
+        let b = child.make(Doc::Invoice, &data, &doc.number, date).unwrap();
+        assert!(a == b, "invoice {}: {} bytes here, {} from the worker", doc.number, a.len(), b.len());
+    }
+    let statement = sample_statement(&company).unwrap();
+    let a = here.make(Doc::Statement, &statement, "STMT", date).unwrap();
+    assert!(a == child.make(Doc::Statement, &statement, "STMT", date).unwrap(), "the statement");
+    // one worker made them all, and it is gone once the round is over
+    assert_eq!(workers().len(), 1, "one worker for the round");
+    child.finish();
+    assert!(workers().is_empty(), "the worker ended with the round");
+
+    // a template that fails on one document: that document's error, and the worker goes on
+    let failing = "#let d = json(bytes(sys.inputs.data))\n#if d.n == 2 { panic(\"no two\") }\n#d.n";
+    let maker = PdfMaker::new(failing.into(), failing.into(), None).in_child(program);
+    for n in 1..=3 {
+        let made = maker.make(Doc::Invoice, &serde_json::json!({ "n": n }), "N", date);
+        match n {
+            2 => assert!(format!("{:#}", made.unwrap_err()).contains("no two")),
+            _ => assert!(made.unwrap().starts_with(b"%PDF-"), "document {n}"),
+        }
+    }
+    assert_eq!(workers().len(), 1, "the same worker after a template's error");
+    drop(maker);
+    assert!(workers().is_empty());
+
+    // a worker that is not one: an error for the PDF, and the next one tries a new worker
+    let broken = PdfMaker::default().in_child("/bin/true".into());
+    for _ in 0..2 {
+        let e = broken.make(Doc::Invoice, &serde_json::json!({}), "N", date).unwrap_err();
+        assert!(format!("{e:#}").contains("PDF worker"), "{e:#}");
+    }
+    assert!(workers().is_empty());
+}

@@ -122,6 +122,10 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Makes PDFs for the billmail process that started it (frames on
+    /// standard input and output; see `pdf.rs`), until its input ends.
+    #[command(hide = true)]
+    PdfWorker,
 }
 
 /// EX_TEMPFAIL (sysexits.h): try again later. An MTA that pipes mail into
@@ -156,6 +160,10 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
         }
         return Ok(outcome);
     }
+    if let Command::PdfWorker = cli.command {
+        crate::pdf::serve(&mut std::io::stdin().lock(), &mut std::io::stdout().lock())?;
+        return Ok(Outcome { code: 0 });
+    }
     if let Command::Parse { file, json } = &cli.command {
         return messages::parse(file, *json);
     }
@@ -187,7 +195,7 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
 /// Each command group to its module.
 async fn dispatch(cmd: Command, config_path: &Path, c: &Ctx<'_>, now_given: bool) -> Result<Outcome> {
     match cmd {
-        Command::Init | Command::CheckConfig { .. } | Command::Parse { .. } => {
+        Command::Init | Command::CheckConfig { .. } | Command::Parse { .. } | Command::PdfWorker => {
             unreachable!("handled before the database is opened")
         }
         Command::Run { catch_up } => cycle::run(config_path, c, now_given, catch_up).await,

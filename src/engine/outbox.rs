@@ -108,6 +108,8 @@ pub async fn mark_sent(store: &Store, id: i64, now: DateTime<Utc>) -> Result<()>
 pub async fn deliver(store: &Store, sender: &Sender, pdfs: Pdfs<'_>, now: DateTime<Utc>) -> Result<Delivery> {
     let round = deliver_due(store, sender, pdfs, now).await;
     sender.close().await;
+    // the PDFs of the round are made: their worker ends, and Typst leaves memory with it
+    pdfs.renderer.finish_pdfs();
     round
 }
 

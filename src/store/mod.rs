@@ -77,6 +77,14 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// SQLite frees what its connection caches (pages, statements' memory)
+    /// and can rebuild: the daemon's idle memory, between cycles.
+    pub async fn shrink_memory(&self) {
+        if let Err(e) = sqlx::query("PRAGMA shrink_memory").execute(&self.pool).await {
+            tracing::debug!(error = %e, "PRAGMA shrink_memory");
+        }
+    }
+
     /// SQLite's own check of the file's structure (`PRAGMA quick_check`):
     /// an error naming the first problems when the file is damaged.
     pub async fn ensure_sound(&self, path: &Path) -> Result<()> {
