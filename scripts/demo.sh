@@ -132,6 +132,10 @@ id=$("$bm" outbox list --json | python3 -c 'import json,sys; print([m["id"] for 
 step "the outbox"
 "$bm" outbox list
 
+step "into the books: the month's invoices and payments for QuickBooks Online (billmail export)"
+"$bm" export quickbooks-online --since-last --out "$out/books" --now 2026-12-15T09:00:00-05:00
+head -4 "$out"/books/quickbooks-online-*-invoices.csv | cut -c1-160
+
 step "what the on-call admin sees: billmail status"
 "$bm" status --now 2026-12-15T08:30:00-05:00
 cat <<MSG

@@ -9,6 +9,7 @@ pub mod config;
 pub mod daemon;
 pub mod domain;
 pub mod engine;
+pub mod export;
 pub mod imports;
 pub mod inbox;
 pub mod intake;

@@ -76,7 +76,14 @@ impl InvoiceDoc {
         use crate::domain::Money;
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("sample date");
         let line = |description: &str, quantity: i64, cents: i64| {
-            Line::priced(description.into(), quantity.into(), Money::from_cents(cents), None).expect("a sample amount")
+            Line::priced(
+                crate::domain::LineCategory::Product,
+                description.into(),
+                quantity.into(),
+                Money::from_cents(cents),
+                None,
+            )
+            .expect("a sample amount")
         };
         let total = |lines: &[Line]| lines.iter().fold(Money::ZERO, |t, l| t + l.amount);
         let base = InvoiceDoc {

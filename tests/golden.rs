@@ -5,7 +5,9 @@
 use std::path::PathBuf;
 
 use billmail::config::Config;
-use billmail::domain::{AccountId, InvoiceKind, Line, Money, Month, Period, Proration, UserCounts, UserType};
+use billmail::domain::{
+    AccountId, InvoiceKind, Line, LineCategory, Money, Month, Period, Proration, UserCounts, UserType,
+};
 use billmail::render::{InvoiceDoc, Renderer};
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
@@ -21,6 +23,7 @@ fn d(s: &str) -> NaiveDate {
 
 fn line(desc: &str, qty: i64, cents: i64, prorate: Option<(u32, u32)>) -> Line {
     Line::priced(
+        LineCategory::Product,
         desc.into(),
         Decimal::from(qty),
         Money::from_cents(cents),
@@ -88,6 +91,7 @@ fn docs() -> Vec<(&'static str, InvoiceDoc)> {
     };
     let service_lines = vec![
         Line::priced(
+            LineCategory::Service,
             "2026-12-01 · Sam Ortiz · Restored the file share after a failed update".into(),
             Decimal::new(25, 1),
             Money::from_cents(14500),
@@ -95,6 +99,7 @@ fn docs() -> Vec<(&'static str, InvoiceDoc)> {
         )
         .unwrap(),
         Line::priced(
+            LineCategory::Service,
             "2026-12-02 · Priya Nair · On-site: replaced the reception printer".into(),
             Decimal::new(75, 2),
             Money::from_cents(14500),

@@ -239,7 +239,10 @@ pub(super) async fn service(cmd: ServiceCmd, c: &Ctx<'_>) -> Result<Outcome> {
                 bail!("--engineer and --description must not be empty");
             }
             // priced before anything is written
-            let amount = crate::domain::Line::priced(String::new(), hours, rate, None).map_err(|e| anyhow!(e))?.amount;
+            let amount =
+                crate::domain::Line::priced(crate::domain::LineCategory::Service, String::new(), hours, rate, None)
+                    .map_err(|e| anyhow!(e))?
+                    .amount;
             let mut tx = store.begin().await?;
             on_hold_guard(&mut tx, &id, "new work", a.override_hold, now).await?;
             let entry = tx

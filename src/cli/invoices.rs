@@ -30,6 +30,15 @@ pub enum InvoicesCmd {
         #[arg(long)]
         output: Option<std::path::PathBuf>,
     },
+    /// Void an invoice issued in error: it is owed no more (reminders and
+    /// holds stop counting it), what was paid on it becomes the account's
+    /// credit, and exports reverse it on the day it was voided.
+    Void {
+        number: String,
+        /// Why (kept in the account's history and in the books' memo).
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -126,6 +135,21 @@ pub(super) async fn invoices(cmd: InvoicesCmd, c: &Ctx<'_>) -> Result<Outcome> {
                 }
             };
             write_out(output.as_deref(), &bytes, format == "pdf")?;
+        }
+        InvoicesCmd::Void { number, reason } => {
+            let reason = reason.trim();
+            if reason.is_empty() {
+                bail!("--reason must say why the invoice is void");
+            }
+            let Ctx { now, today, .. } = *c;
+            let mut tx = store.begin().await?;
+            let v = tx.void_invoice(&number, reason, today, now).await?;
+            tx.commit().await?;
+            let cur = &config.company.currency;
+            println!("{} ({}, {}) is void: {reason}", v.number, v.account, v.total.display_in(cur));
+            for (payment, amount) in &v.released {
+                println!("  {} of payment #{payment} kept as credit for the next invoice", amount.display_in(cur));
+            }
         }
     }
     Ok(Outcome { code: 0 })

@@ -4,6 +4,7 @@
 mod accounts;
 mod csvin;
 mod cycle;
+mod export;
 mod invoices;
 mod messages;
 mod outbox;
@@ -110,6 +111,24 @@ pub enum Command {
     /// Reports for accounting staff.
     #[command(subcommand)]
     Report(ReportCmd),
+    /// What was issued and received, as files for the books: quickbooks-online,
+    /// xero, iif (QuickBooks Desktop) or journal (double-entry CSV).
+    Export {
+        #[arg(value_parser = ["quickbooks-online", "xero", "iif", "journal"])]
+        format: String,
+        /// The first day (YYYY-MM-DD) of documents to export, with --to.
+        #[arg(long)]
+        from: Option<String>,
+        /// The last day (YYYY-MM-DD), with --from.
+        #[arg(long)]
+        to: Option<String>,
+        /// Everything this format has not exported yet.
+        #[arg(long)]
+        since_last: bool,
+        /// The folder the files go in.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// An account's statement for a month (as sent, if it was; else as the books say now).
     Statement {
         account: String,
@@ -210,6 +229,9 @@ async fn dispatch(cmd: Command, config_path: &Path, c: &Ctx<'_>, now_given: bool
         Command::Payments(cmd) => invoices::payments(cmd, c).await,
         Command::Report(cmd) => invoices::report(cmd, c).await,
         Command::Outbox(cmd) => outbox::outbox(cmd, c).await,
+        Command::Export { format, from, to, since_last, out } => {
+            export::run(&format, from.as_deref(), to.as_deref(), since_last, &out, c).await
+        }
         Command::Statement { account, month, format, output } => {
             invoices::statement(&account, month.as_deref(), &format, output.as_deref(), c).await
         }

@@ -74,12 +74,16 @@ pub(super) fn check_config(path: &Path) -> Result<Outcome> {
                 return Ok(Outcome { code: 1 });
             }
             println!(
-                "{}: ok ({} tiers; timezone {}; mailbox {}; smtp {}{})",
+                "{}: ok ({} tiers; timezone {}; mailbox {}; smtp {}; export {}{})",
                 path.display(),
                 c.tiers.len(),
                 c.company.timezone,
                 if c.imap.is_some() { "configured" } else { "not configured" },
                 if c.smtp.is_some() { "configured" } else { "not configured: mail stays queued" },
+                match &c.export {
+                    Some(m) => format!("mapped ({} products)", m.products.len()),
+                    None => "not configured".into(),
+                },
                 match &c.templates {
                     Some(d) => format!("; templates from {} over the built-in ones", d.display()),
                     None => String::new(),

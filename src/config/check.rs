@@ -9,12 +9,15 @@ use std::time::Duration;
 
 use chrono::{NaiveDate, NaiveTime};
 
-use super::raw::{RawAmount, RawConfig, RawConnection, RawImap, RawOAuth2, RawSecret, RawSmtp, RawTrust};
+use super::raw::{
+    RawAmount, RawConfig, RawConnection, RawExport, RawImap, RawOAuth2, RawSecret, RawSmtp, RawTarget, RawTrust,
+};
 use super::{
     Auth, Company, Config, Database, Imap, NumberFormat, OAuth2, Provider, Secret, Security, Smtp, Tier, Trust,
 };
 use crate::domain::collections::Policy;
 use crate::domain::{EmailAddress, Money, Rates, Schedule};
+use crate::export::{DateStyle, Mapping, Target};
 
 /// The problems found so far.
 struct Problems(Vec<String>);
@@ -158,10 +161,21 @@ impl RawConfig {
         let collections = collections(&mut p, &self);
         let tiers = tiers(&mut p, &self);
         let trust = trust(&mut p, &self.trust);
+        let export = self.export.as_ref().and_then(|e| export(&mut p, e));
         match company {
-            Some(company) if p.0.is_empty() => {
-                Ok(Config { company, database, imap, smtp, schedule, collections, tiers, trust, oauth2, templates })
-            }
+            Some(company) if p.0.is_empty() => Ok(Config {
+                company,
+                database,
+                imap,
+                smtp,
+                schedule,
+                collections,
+                tiers,
+                trust,
+                oauth2,
+                templates,
+                export,
+            }),
             _ => Err(p.0),
         }
     }
@@ -497,6 +511,56 @@ fn tiers(p: &mut Problems, raw: &RawConfig) -> BTreeMap<String, Tier> {
         }
     }
     out
+}
+
+fn export(p: &mut Problems, r: &RawExport) -> Option<Mapping> {
+    const S: &str = "export";
+    let receivables = p.nonempty(S, "receivables_account", r.receivables_account.as_deref());
+    let deposit = p.nonempty(S, "deposit_account", r.deposit_account.as_deref());
+    let date_style = match r.date_format.as_deref() {
+        None => Some(DateStyle::Us),
+        Some(s) => DateStyle::parse(s).or_else(|| {
+            p.at(S, "date_format", format!("{s:?} is not one of \"MM/DD/YYYY\", \"DD/MM/YYYY\", \"YYYY-MM-DD\""));
+            None
+        }),
+    };
+    let tax = match r.xero_tax_type.as_deref() {
+        None => Some("Tax Exempt".to_string()),
+        v => p.nonempty(S, "xero_tax_type", v),
+    };
+    let mut target = |key: &str, t: Option<&RawTarget>| -> Option<Target> {
+        let Some(t) = t else {
+            p.at(S, key, "missing (a table: { item = \"...\", account = \"...\" })");
+            return None;
+        };
+        let item = p.nonempty(S, &format!("{key}.item"), t.item.as_deref());
+        let account = p.nonempty(S, &format!("{key}.account"), t.account.as_deref());
+        Some(Target { item: item?, account: account? })
+    };
+    let full_time = target("full_time", r.full_time.as_ref());
+    let part_time = target("part_time", r.part_time.as_ref());
+    let adjustment = target("adjustment", r.adjustment.as_ref());
+    let service = target("service", r.service.as_ref());
+    let mut products = BTreeMap::new();
+    for (name, t) in &r.products {
+        if let Some(t) = target(&format!("products.{name:?}"), Some(t)) {
+            products.insert(name.clone(), t);
+        }
+    }
+    if r.products.is_empty() {
+        p.at(S, "products", "missing (a table of product names, \"*\" for any other, each { item, account })");
+    }
+    Some(Mapping {
+        receivables_account: receivables?,
+        deposit_account: deposit?,
+        date_style: date_style?,
+        xero_tax_type: tax?,
+        full_time: full_time?,
+        part_time: part_time?,
+        adjustment: adjustment?,
+        service: service?,
+        products,
+    })
 }
 
 fn trust(p: &mut Problems, r: &RawTrust) -> Trust {

@@ -25,6 +25,8 @@ pub struct Config {
     pub oauth2: Option<OAuth2>,
     /// A folder of templates that replace the built-in ones of the same name.
     pub templates: Option<PathBuf>,
+    /// `[export]`: billmail's lines mapped to the books' items and accounts.
+    pub export: Option<crate::export::Mapping>,
 }
 
 #[derive(Clone, Debug)]

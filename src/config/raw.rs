@@ -21,6 +21,30 @@ pub struct RawConfig {
     pub tiers: Option<BTreeMap<String, RawTier>>,
     pub trust: RawTrust,
     pub templates: Option<RawTemplates>,
+    pub export: Option<RawExport>,
+}
+
+/// `[export]`: where billmail's lines go in the accounting system.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RawExport {
+    pub receivables_account: Option<String>,
+    pub deposit_account: Option<String>,
+    pub date_format: Option<String>,
+    pub xero_tax_type: Option<String>,
+    pub full_time: Option<RawTarget>,
+    pub part_time: Option<RawTarget>,
+    pub adjustment: Option<RawTarget>,
+    pub service: Option<RawTarget>,
+    pub products: BTreeMap<String, RawTarget>,
+}
+
+/// An item and its income account: `{ item = "...", account = "4000" }`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RawTarget {
+    pub item: Option<String>,
+    pub account: Option<String>,
 }
 
 #[derive(Deserialize, Default)]

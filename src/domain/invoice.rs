@@ -17,8 +17,63 @@ pub struct Proration {
     pub days_in_month: u32,
 }
 
+/// What a line bills, which the books map to an item and an income account
+/// (`[export]`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LineCategory {
+    /// The agreement's full-time users for the month.
+    FullTime,
+    /// The agreement's part-time users for the month.
+    PartTime,
+    /// A prorated change of full-time users in a month already invoiced.
+    AdjustmentFullTime,
+    /// A prorated change of part-time users in a month already invoiced.
+    AdjustmentPartTime,
+    /// A recurring subscription (its product is the line's description).
+    Product,
+    /// Billable work outside the agreement.
+    Service,
+}
+
+impl LineCategory {
+    pub const ALL: [LineCategory; 6] = [
+        LineCategory::FullTime,
+        LineCategory::PartTime,
+        LineCategory::AdjustmentFullTime,
+        LineCategory::AdjustmentPartTime,
+        LineCategory::Product,
+        LineCategory::Service,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineCategory::FullTime => "full_time",
+            LineCategory::PartTime => "part_time",
+            LineCategory::AdjustmentFullTime => "adjustment_full_time",
+            LineCategory::AdjustmentPartTime => "adjustment_part_time",
+            LineCategory::Product => "product",
+            LineCategory::Service => "service",
+        }
+    }
+    pub fn parse(s: &str) -> Option<LineCategory> {
+        LineCategory::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+    fn base(t: UserType) -> LineCategory {
+        match t {
+            UserType::FullTime => LineCategory::FullTime,
+            UserType::PartTime => LineCategory::PartTime,
+        }
+    }
+    fn adjustment(t: UserType) -> LineCategory {
+        match t {
+            UserType::FullTime => LineCategory::AdjustmentFullTime,
+            UserType::PartTime => LineCategory::AdjustmentPartTime,
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Line {
+    pub category: LineCategory,
     pub description: String,
     pub quantity: Decimal,
     pub unit_price: Money,
@@ -31,6 +86,7 @@ impl Line {
     /// from zero to cents: the only way a line gets its amount. Checked
     /// throughout: an amount out of range is an error naming the line.
     pub fn priced(
+        category: LineCategory,
         description: String,
         quantity: Decimal,
         unit_price: Money,
@@ -45,7 +101,7 @@ impl Line {
                 .ok_or_else(out_of_range)?;
         }
         let amount = Money::round(exact).map_err(|_| out_of_range())?;
-        Ok(Line { description, quantity, unit_price, proration, amount })
+        Ok(Line { category, description, quantity, unit_price, proration, amount })
     }
 }
 
@@ -123,7 +179,13 @@ pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Re
                 .map(|(s, v)| {
                     super::limits::within(v.quantity, super::limits::MAX_QUANTITY, &s.product)?;
                     super::limits::price(v.unit_price, &s.product)?;
-                    Line::priced(s.product.clone(), Decimal::from(v.quantity), v.unit_price, None)
+                    Line::priced(
+                        LineCategory::Product,
+                        s.product.clone(),
+                        Decimal::from(v.quantity),
+                        v.unit_price,
+                        None,
+                    )
                 })
                 .collect::<Result<_, _>>()?;
             if lines.is_empty() {
@@ -146,7 +208,7 @@ pub fn build(job: Job, schedule: &Schedule, book: &Book, today: NaiveDate) -> Re
                         return Err(format!("{text}: {} hours is over the limit", s.hours));
                     }
                     super::limits::price(s.rate, "the hourly rate")?;
-                    Line::priced(text, s.hours, s.rate, None)
+                    Line::priced(LineCategory::Service, text, s.hours, s.rate, None)
                 })
                 .collect::<Result<_, _>>()?;
             let ids = entries.iter().map(|s| s.id).collect();
@@ -194,6 +256,7 @@ fn agreement_lines(
             UserType::PartTime => "Part-time users",
         };
         lines.push(Line::priced(
+            LineCategory::base(t),
             format!("{label}, {}, {}", acct.tier_label, period.label()),
             Decimal::from(counts.get(t)),
             acct.rates.get(t),
@@ -230,7 +293,13 @@ fn agreement_lines(
                     if !c.reason.is_empty() {
                         text.push_str(&format!(" ({})", c.reason));
                     }
-                    lines.push(Line::priced(text, Decimal::from(d), acct.rates.get(t), Some(proration))?);
+                    lines.push(Line::priced(
+                        LineCategory::adjustment(t),
+                        text,
+                        Decimal::from(d),
+                        acct.rates.get(t),
+                        Some(proration),
+                    )?);
                 }
             }
             q = q.next();

@@ -22,5 +22,5 @@ pub use calendar::{Job, Schedule, due_jobs};
 pub use ids::{
     AccountId, CountDelta, EmailAddress, InvoiceKind, InvoiceNumber, Month, NoticeKind, Period, UserCounts, UserType,
 };
-pub use invoice::{Draft, Line, Proration, build};
+pub use invoice::{Draft, Line, LineCategory, Proration, build};
 pub use money::Money;

@@ -123,6 +123,10 @@ impl Money {
     pub fn is_positive(self) -> bool {
         self.0 > 0
     }
+
+    pub fn is_negative(self) -> bool {
+        self.0 < 0
+    }
 }
 
 fn valid_grouping(int: &str) -> bool {

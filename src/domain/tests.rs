@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use super::book::{self, Book, CountChange, Issued, ServiceEntry, Subscription, SubscriptionVersion};
 use super::calendar::{Schedule, due_jobs, local_time};
 use super::ids::{AccountId, CountDelta, Month, Period};
-use super::invoice::{InvoiceKind, build};
+use super::invoice::{InvoiceKind, LineCategory, build};
 use super::money::Money;
 use super::{Account, Rates};
 
@@ -337,13 +337,21 @@ fn dst_does_not_move_the_send_time() {
 #[test]
 fn a_line_out_of_range_is_an_error_not_a_wrapped_number() {
     use crate::domain::Line;
-    let huge = Line::priced("x".into(), Decimal::from(i64::MAX), Money::from_cents(i64::MAX), None);
+    let huge =
+        Line::priced(LineCategory::Product, "x".into(), Decimal::from(i64::MAX), Money::from_cents(i64::MAX), None);
     assert!(huge.unwrap_err().contains("out of range"));
-    let cents_overflow =
-        Line::priced("y".into(), Decimal::from(10_000_000_000_000_000i64), Money::from_cents(100_000), None);
+    let cents_overflow = Line::priced(
+        LineCategory::Product,
+        "y".into(),
+        Decimal::from(10_000_000_000_000_000i64),
+        Money::from_cents(100_000),
+        None,
+    );
     assert!(cents_overflow.is_err());
     assert_eq!(
-        Line::priced("z".into(), Decimal::from(3), Money::from_cents(8500), None).unwrap().amount,
+        Line::priced(LineCategory::Product, "z".into(), Decimal::from(3), Money::from_cents(8500), None)
+            .unwrap()
+            .amount,
         Money::from_cents(25500)
     );
 }

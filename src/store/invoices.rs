@@ -9,7 +9,9 @@ use crate::config::NumberFormat;
 use crate::domain::import::PostalAddress;
 use crate::domain::invoice::TimeEntry;
 use crate::domain::payments::{NewPayment, Open, OpenInvoice, PaymentPlan, Take};
-use crate::domain::{AccountId, Draft, InvoiceKind, InvoiceNumber, Line, Money, Period, Proration, UserType};
+use crate::domain::{
+    AccountId, Draft, InvoiceKind, InvoiceNumber, Line, LineCategory, Money, Period, Proration, UserType,
+};
 
 /// An invoice as stored, with what is still owed on it.
 #[derive(Clone, Debug)]
@@ -37,14 +39,14 @@ pub struct InvoiceRecord {
     pub address: PostalAddress,
 }
 
-const INVOICE_SELECT: &str = "
+pub(super) const INVOICE_SELECT: &str = "
     SELECT i.id, i.number, i.account_id, a.name AS account_name, i.kind, i.period, i.issued_on, i.due_on,
            i.currency, i.total_cents, i.credit_applied_cents, i.status, i.full_time_users, i.part_time_users,
            i.tier_label, i.named_users, a.address_line1, a.address_line2, a.city, a.state, a.postal_code, a.country,
            COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE invoice_id = i.id), 0) AS allocated
     FROM invoices i JOIN accounts a ON a.id = i.account_id";
 
-fn invoice_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<InvoiceRecord> {
+pub(super) fn invoice_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<InvoiceRecord> {
     let kind: &str = r.get("kind");
     let total = Money::from_cents(r.get("total_cents"));
     let allocated = Money::from_cents(r.get("allocated"));
@@ -79,6 +81,26 @@ fn invoice_from_row(r: &sqlx::sqlite::SqliteRow) -> Result<InvoiceRecord> {
             .filter_map(|(n, t)| UserType::parse(t).map(|t| (n.to_string(), t)))
             .collect(),
         address: sqlx::FromRow::from_row(r)?,
+    })
+}
+
+pub(super) const LINE_SELECT: &str =
+    "SELECT invoice_id, category, description, quantity, unit_price_cents, prorate_days, prorate_of_days, amount_cents
+     FROM invoice_lines";
+
+pub(super) fn line_from_row(l: &sqlx::sqlite::SqliteRow) -> Result<Line> {
+    let category: &str = l.get("category");
+    Ok(Line {
+        category: LineCategory::parse(category)
+            .ok_or_else(|| anyhow::anyhow!("stored invoice line category {category:?} is unknown"))?,
+        description: l.get("description"),
+        quantity: parse_decimal(l.get("quantity"))?,
+        unit_price: Money::from_cents(l.get("unit_price_cents")),
+        proration: match (l.get::<Option<i64>, _>("prorate_days"), l.get::<Option<i64>, _>("prorate_of_days")) {
+            (Some(d), Some(of)) => Some(Proration { days: d as u32, days_in_month: of as u32 }),
+            _ => None,
+        },
+        amount: Money::from_cents(l.get("amount_cents")),
     })
 }
 
@@ -237,6 +259,7 @@ impl Tx {
                 lines.push(vec![
                     Val::Int(Some(*id)),
                     Val::Int(Some(pos as i64)),
+                    Val::Text(Some(line.category.as_str().into())),
                     Val::Text(Some(line.description.clone())),
                     Val::Text(Some(line.quantity.to_string())),
                     Val::Int(Some(line.unit_price.cents())),
@@ -250,7 +273,7 @@ impl Tx {
         }
         insert_rows(
             self.conn(),
-            "invoice_lines (invoice_id, position, description, quantity, unit_price_cents, prorate_days,
+            "invoice_lines (invoice_id, position, category, description, quantity, unit_price_cents, prorate_days,
                prorate_of_days, amount_cents)",
             "",
             lines,
@@ -429,27 +452,13 @@ impl Store {
             return Ok(None);
         };
         let inv = invoice_from_row(&r)?;
-        let lines = sqlx::query(
-            "SELECT description, quantity, unit_price_cents, prorate_days, prorate_of_days, amount_cents
-             FROM invoice_lines WHERE invoice_id = ? ORDER BY position",
-        )
-        .bind(inv.id)
-        .fetch_all(self.pool())
-        .await?
-        .iter()
-        .map(|l| {
-            Ok(Line {
-                description: l.get("description"),
-                quantity: parse_decimal(l.get("quantity"))?,
-                unit_price: Money::from_cents(l.get("unit_price_cents")),
-                proration: match (l.get::<Option<i64>, _>("prorate_days"), l.get::<Option<i64>, _>("prorate_of_days")) {
-                    (Some(d), Some(of)) => Some(Proration { days: d as u32, days_in_month: of as u32 }),
-                    _ => None,
-                },
-                amount: Money::from_cents(l.get("amount_cents")),
-            })
-        })
-        .collect::<Result<_>>()?;
+        let lines = sqlx::query(&format!("{LINE_SELECT} WHERE invoice_id = ? ORDER BY position"))
+            .bind(inv.id)
+            .fetch_all(self.pool())
+            .await?
+            .iter()
+            .map(line_from_row)
+            .collect::<Result<_>>()?;
         Ok(Some((inv, lines)))
     }
 
@@ -480,7 +489,9 @@ impl Store {
                 date: parse_date(r.get("work_date"))?,
                 engineer: r.get("engineer"),
                 // priced like the invoice's own line for it: one rounding rule
-                amount: Line::priced(String::new(), hours, rate, None).map_err(anyhow::Error::msg)?.amount,
+                amount: Line::priced(LineCategory::Service, String::new(), hours, rate, None)
+                    .map_err(anyhow::Error::msg)?
+                    .amount,
                 hours,
                 rate,
                 description: r.get("description"),

@@ -6,6 +6,7 @@
 mod accounts;
 mod books;
 mod collections;
+mod export;
 mod imports;
 mod intake;
 mod invoices;
@@ -26,6 +27,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 pub use accounts::{AccountSummary, HistoryEntry};
 pub use collections::Collectable;
+pub use export::{Scope, Voided, Written};
 pub use imports::{AccountImport, SubscriptionImport};
 pub use intake::{NewMessage, ReviewRecord, StoredMessage};
 pub use invoices::{InvoiceRecord, IssueItem};
