@@ -206,6 +206,54 @@ impl Batch {
     }
 }
 
+/// An invoice as every format writes it: as issued, or (a void) reversed
+/// line by line on the day it was voided, under its own number.
+struct Document<'a> {
+    number: String,
+    invoice: &'a Invoice,
+    date: NaiveDate,
+    due: NaiveDate,
+    memo: String,
+    reversed: bool,
+}
+
+impl Document<'_> {
+    fn sign(&self, m: Money) -> Money {
+        if self.reversed { -m } else { m }
+    }
+    fn total(&self) -> Money {
+        self.sign(self.invoice.total)
+    }
+    /// Each line with its quantity and amount as this document carries them.
+    fn lines(&self) -> impl Iterator<Item = (&Line, Decimal, Money)> {
+        self.invoice
+            .lines
+            .iter()
+            .map(|l| if self.reversed { (l, -l.quantity, -l.amount) } else { (l, l.quantity, l.amount) })
+    }
+}
+
+/// The batch's invoices as issued, then its voids.
+fn documents(batch: &Batch) -> Vec<Document<'_>> {
+    let issued = batch.invoices.iter().map(|i| Document {
+        number: i.number.clone(),
+        invoice: i,
+        date: i.issued,
+        due: i.due,
+        memo: i.memo.clone(),
+        reversed: false,
+    });
+    let voids = batch.voids.iter().map(|v| Document {
+        number: v.number(),
+        invoice: &v.invoice,
+        date: v.voided_on,
+        due: v.voided_on,
+        memo: v.memo(),
+        reversed: true,
+    });
+    issued.chain(voids).collect()
+}
+
 /// One file of an export: its name's distinguishing part and its text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct File {
@@ -301,95 +349,53 @@ pub const PAYMENT_HEADER: [&str; 8] = [
     "Unapplied Amount",
 ];
 
-/// Terms as QuickBooks names them: "Net N" from the days between issue and due.
-fn terms(i: &Invoice) -> String {
-    format!("Net {}", (i.due - i.issued).num_days())
-}
-
-fn service_date(i: &Invoice) -> NaiveDate {
-    i.issued
-}
-
 fn quickbooks_online(batch: &Batch, map: &Mapping) -> Vec<File> {
     let d = |x: NaiveDate| map.date_style.write(x);
     let mut invoices = Vec::new();
-    // (number, customer, date, memo, line, sign): sign -1 turns a negative
-    // invoice's lines into what the credit memo credits
-    let mut credits: Vec<(String, &str, NaiveDate, String, &Line, i64)> = Vec::new();
-    for i in &batch.invoices {
-        if i.total.is_negative() {
-            for l in &i.lines {
-                credits.push((i.number.clone(), &i.customer, i.issued, i.memo.clone(), l, -1));
-            }
-            continue;
-        }
-        for l in &i.lines {
+    let mut credits = Vec::new();
+    for doc in documents(batch) {
+        // below zero it is a credit memo, which lists what it credits
+        let credit = doc.total().is_negative();
+        for (l, q, a) in doc.lines() {
             let t = map.target(l).expect("checked");
-            invoices.push(vec![
-                i.number.clone(),
-                i.customer.clone(),
-                d(i.issued),
-                d(i.due),
-                terms(i),
-                i.memo.clone(),
-                t.item.clone(),
-                l.description.clone(),
-                quantity(l.quantity),
-                l.unit_price.to_string(),
-                l.amount.to_string(),
-                d(service_date(i)),
-            ]);
-        }
-    }
-    for v in &batch.voids {
-        // a void credits back what the invoice charged: a negative invoice's
-        // void charges it again, which is an invoice
-        let sign = if v.invoice.total.is_negative() { -1 } else { 1 };
-        for l in &v.invoice.lines {
-            if sign == 1 {
-                credits.push((v.number(), &v.invoice.customer, v.voided_on, v.memo(), l, 1));
+            let (item, description, rate) = (t.item.clone(), l.description.clone(), l.unit_price.to_string());
+            if credit {
+                let (q, a) = (-q, -a);
+                credits.push(vec![
+                    doc.number.clone(),
+                    doc.invoice.customer.clone(),
+                    d(doc.date),
+                    doc.memo.clone(),
+                    item,
+                    description,
+                    quantity(q),
+                    rate,
+                    a.to_string(),
+                    d(doc.date),
+                ]);
             } else {
-                let t = map.target(l).expect("checked");
                 invoices.push(vec![
-                    v.number(),
-                    v.invoice.customer.clone(),
-                    d(v.voided_on),
-                    d(v.voided_on),
-                    "Net 0".into(),
-                    v.memo(),
-                    t.item.clone(),
-                    l.description.clone(),
-                    quantity(-l.quantity),
-                    l.unit_price.to_string(),
-                    (-l.amount).to_string(),
-                    d(v.voided_on),
+                    doc.number.clone(),
+                    doc.invoice.customer.clone(),
+                    d(doc.date),
+                    d(doc.due),
+                    // terms as QuickBooks names them: the days from issue to due
+                    format!("Net {}", (doc.due - doc.date).num_days()),
+                    doc.memo.clone(),
+                    item,
+                    description,
+                    quantity(q),
+                    rate,
+                    a.to_string(),
+                    d(doc.date),
                 ]);
             }
         }
     }
-    let credit_rows = credits
-        .into_iter()
-        .map(|(number, customer, date, memo, l, sign)| {
-            let t = map.target(l).expect("checked");
-            let (q, a) = if sign == 1 { (l.quantity, l.amount) } else { (-l.quantity, -l.amount) };
-            vec![
-                number,
-                customer.to_string(),
-                d(date),
-                memo,
-                t.item.clone(),
-                l.description.clone(),
-                quantity(q),
-                l.unit_price.to_string(),
-                a.to_string(),
-                d(date),
-            ]
-        })
-        .collect();
     vec![
         File { name: "customers.csv", text: csv_text(&QBO_CUSTOMER_HEADER, customer_rows(batch)) },
         File { name: "invoices.csv", text: csv_text(&QBO_INVOICE_HEADER, invoices) },
-        File { name: "credit-memos.csv", text: csv_text(&QBO_CREDIT_MEMO_HEADER, credit_rows) },
+        File { name: "credit-memos.csv", text: csv_text(&QBO_CREDIT_MEMO_HEADER, credits) },
         File { name: "payments.csv", text: csv_text(&PAYMENT_HEADER, payment_rows(batch, map)) },
     ]
 }
@@ -471,13 +477,11 @@ pub const XERO_HEADER: [&str; 29] = [
 fn xero(batch: &Batch, map: &Mapping) -> Vec<File> {
     let customers: BTreeMap<&str, &Customer> = batch.customers.iter().map(|c| (c.name.as_str(), c)).collect();
     let mut rows = Vec::new();
-    let mut push = |number: String, i: &Invoice, date: NaiveDate, due: NaiveDate, reference: String, sign: i64| {
-        let c = customers.get(i.customer.as_str());
+    for doc in documents(batch) {
+        let c = customers.get(doc.invoice.customer.as_str());
         let a = c.map(|c| c.address.clone()).unwrap_or_default();
-        let total = if sign == 1 { i.total } else { -i.total };
-        for l in &i.lines {
+        for (l, q, amount) in doc.lines() {
             let t = map.target(l).expect("checked");
-            let (q, amount) = if sign == 1 { (l.quantity, l.amount) } else { (-l.quantity, -l.amount) };
             // Xero works a line out as quantity × unit amount: where that is
             // not billmail's amount to the cent (a prorated line), the line
             // is one unit of its amount
@@ -487,7 +491,7 @@ fn xero(batch: &Batch, map: &Mapping) -> Vec<File> {
                 (Decimal::ONE, amount)
             };
             rows.push(vec![
-                i.customer.clone(),
+                doc.invoice.customer.clone(),
                 c.and_then(|c| c.email.clone()).unwrap_or_default(),
                 a.line1.clone(),
                 a.line2.clone(),
@@ -497,11 +501,11 @@ fn xero(batch: &Batch, map: &Mapping) -> Vec<File> {
                 a.state.clone(),
                 a.postal_code.clone(),
                 a.country.clone(),
-                number.clone(),
-                reference.clone(),
-                map.date_style.write(date),
-                map.date_style.write(due),
-                total.to_string(),
+                doc.number.clone(),
+                doc.memo.clone(),
+                map.date_style.write(doc.date),
+                map.date_style.write(doc.due),
+                doc.total().to_string(),
                 // Xero refuses a code it has no item for; the account code
                 // is what books the line
                 String::new(),
@@ -520,12 +524,6 @@ fn xero(batch: &Batch, map: &Mapping) -> Vec<File> {
                 String::new(),
             ]);
         }
-    };
-    for i in &batch.invoices {
-        push(i.number.clone(), i, i.issued, i.due, i.memo.clone(), 1);
-    }
-    for v in &batch.voids {
-        push(v.number(), &v.invoice, v.voided_on, v.voided_on, v.memo(), -1);
     }
     vec![
         File { name: "invoices.csv", text: csv_text(&XERO_HEADER, rows) },
@@ -577,32 +575,30 @@ fn iif(batch: &Batch, map: &Mapping) -> String {
             field(c.email.as_deref().unwrap_or(""))
         );
     }
-    // sign 1: as issued; -1: reversed (a void). The transaction's AR amount
-    // is the invoice's total; each split is the line's amount the other way
-    let mut document = |number: &str, i: &Invoice, date: NaiveDate, due: NaiveDate, memo: &str, sign: i64| {
-        let total = if sign == 1 { i.total } else { -i.total };
+    // the transaction's receivables amount is the document's total; each
+    // split is a line's amount the other way
+    for doc in documents(batch) {
+        let total = doc.total();
         let kind = if total.is_negative() { "CREDIT MEMO" } else { "INVOICE" };
+        let customer = field(&doc.invoice.customer);
         let _ = writeln!(
             out,
-            "TRNS\t\t{kind}\t{}\t{}\t{}\t{total}\t{}\t{}\t{}",
-            d(date),
+            "TRNS\t\t{kind}\t{}\t{}\t{customer}\t{total}\t{}\t{}\t{}",
+            d(doc.date),
             field(&map.receivables_account),
-            field(&i.customer),
-            field(number),
-            field(memo),
-            d(due)
+            field(&doc.number),
+            field(&doc.memo),
+            d(doc.due)
         );
-        for l in &i.lines {
+        for (l, q, a) in doc.lines() {
             let t = map.target(l).expect("checked");
-            let (q, a) = if sign == 1 { (l.quantity, l.amount) } else { (-l.quantity, -l.amount) };
             let _ = writeln!(
                 out,
-                "SPL\t\t{kind}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
-                d(date),
+                "SPL\t\t{kind}\t{}\t{}\t{customer}\t{}\t{}\t{}\t{}\t{}\t{}",
+                d(doc.date),
                 field(&t.account),
-                field(&i.customer),
                 -a,
-                field(number),
+                field(&doc.number),
                 field(&l.description),
                 quantity(-q),
                 l.unit_price,
@@ -610,12 +606,6 @@ fn iif(batch: &Batch, map: &Mapping) -> String {
             );
         }
         out.push_str("ENDTRNS\n");
-    };
-    for i in &batch.invoices {
-        document(&i.number, i, i.issued, i.due, &i.memo, 1);
-    }
-    for v in &batch.voids {
-        document(&v.number(), &v.invoice, v.voided_on, v.voided_on, &v.memo(), -1);
     }
     for p in &batch.payments {
         let _ = writeln!(
@@ -667,19 +657,13 @@ fn journal(batch: &Batch, map: &Mapping) -> String {
         };
         rows.push(vec![date.format("%Y-%m-%d").to_string(), account.to_string(), dr, cr, memo, document.to_string()]);
     };
-    let mut document = |number: &str, i: &Invoice, date: NaiveDate, sign: i64| {
-        let s = |m: Money| if sign == 1 { m } else { -m };
-        entry(date, &map.receivables_account, s(i.total), i.customer.clone(), number);
-        for l in &i.lines {
+    for doc in documents(batch) {
+        let customer = &doc.invoice.customer;
+        entry(doc.date, &map.receivables_account, doc.total(), customer.clone(), &doc.number);
+        for (l, _, a) in doc.lines() {
             let t = map.target(l).expect("checked");
-            entry(date, &t.account, -s(l.amount), format!("{}: {}", i.customer, l.description), number);
+            entry(doc.date, &t.account, -a, format!("{customer}: {}", l.description), &doc.number);
         }
-    };
-    for i in &batch.invoices {
-        document(&i.number, i, i.issued, 1);
-    }
-    for v in &batch.voids {
-        document(&v.number(), &v.invoice, v.voided_on, -1);
     }
     for p in &batch.payments {
         let memo = format!("{}: {} payment {}", p.customer, p.method.to_uppercase(), p.reference());

@@ -13,24 +13,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use billmail::domain::Money;
-use common::{Bm, sql};
+use common::{Bm, Rng, sql};
 use rust_decimal::Decimal;
-
-/// A small deterministic generator (xorshift64*), so the year is the same
-/// on every run.
-struct Gen(u64);
-
-impl Gen {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const TIERS: [&str; 3] = ["hybrid", "remote", "inclusive"];
 
@@ -154,7 +138,7 @@ fn read_iif(text: &str) -> (Vec<BTreeMap<String, String>>, Vec<IifTransaction>) 
 
 /// Runs the generated year; returns the folder with the exports' files.
 fn generated_year(bm: &Bm) -> (BTreeMap<String, String>, String) {
-    let mut g = Gen(0x5eed_b111_a11e_2026);
+    let mut g = Rng(0x5eed_b111_a11e_2026);
     let mut counts: Vec<(u64, u64)> = (0..200).map(|_| (1 + g.below(40), g.below(10))).collect();
     bm.import_accounts(&accounts_csv(&counts), "2026-01-02T09:00:00-05:00").ok();
     let mut subs = String::from("account,product,quantity,unit_price\n");

@@ -3,7 +3,6 @@
 use std::path::PathBuf;
 
 use anyhow::{Result, anyhow, bail};
-use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use serde::Serialize;
 
@@ -230,8 +229,7 @@ pub(super) async fn service(cmd: ServiceCmd, c: &Ctx<'_>) -> Result<Outcome> {
     match cmd {
         ServiceCmd::Add(a) => {
             let id = stored_id(store, &a.account).await?;
-            let date = NaiveDate::parse_from_str(&a.date, "%Y-%m-%d")
-                .map_err(|_| anyhow!("--date {:?} is not YYYY-MM-DD", a.date))?;
+            let date = super::flag_date("--date", &a.date)?;
             let hours = crate::domain::limits::hours(&a.hours).map_err(|e| anyhow!("--hours: {e}"))?;
             let rate = Money::parse(&a.rate).map_err(|e| anyhow!("--rate: {e}"))?;
             let rate = crate::domain::limits::price(rate, "--rate").map_err(|e| anyhow!(e))?;

@@ -3,16 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, anyhow, bail};
-use chrono::NaiveDate;
 
-use super::{Ctx, Outcome};
+use super::{Ctx, Outcome, flag_date};
 use crate::domain::Money;
 use crate::export::{Format, export};
 use crate::store::Scope;
-
-fn date(flag: &str, s: &str) -> Result<NaiveDate> {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| anyhow!("{flag}: {s:?} is not a date like 2026-12-31"))
-}
 
 pub(super) async fn run(
     format: &str,
@@ -29,7 +24,7 @@ pub(super) async fn run(
     })?;
     let scope = match (from, to, since_last) {
         (Some(f), Some(t), false) => {
-            let (f, t) = (date("--from", f)?, date("--to", t)?);
+            let (f, t) = (flag_date("--from", f)?, flag_date("--to", t)?);
             if f > t {
                 bail!("--from {f} is after --to {t}");
             }

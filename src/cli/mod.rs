@@ -238,6 +238,11 @@ async fn dispatch(cmd: Command, config_path: &Path, c: &Ctx<'_>, now_given: bool
     }
 }
 
+/// A date given on the command line (`--date`, `--from`, `--to`).
+fn flag_date(flag: &str, s: &str) -> Result<NaiveDate> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| anyhow!("{flag} {s:?} is not YYYY-MM-DD"))
+}
+
 /// The account an id typed by a person names, whatever its case (`acme` is
 /// `ACME`: an account code is one account however it is typed); None when
 /// there is no such account.

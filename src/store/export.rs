@@ -10,7 +10,7 @@ use sqlx::Row;
 use super::invoices::{INVOICE_SELECT, InvoiceRecord, LINE_SELECT, invoice_from_row, line_from_row};
 use super::{Store, Tx, instant, parse_date};
 use crate::domain::import::PostalAddress;
-use crate::domain::{InvoiceKind, Line, Money, Period};
+use crate::domain::{AccountId, InvoiceKind, Line, Money, Period};
 use crate::export::{Batch, Customer, Invoice, Payment, Void};
 
 /// Which documents an export takes: those dated in a range (whether
@@ -278,7 +278,7 @@ impl Tx {
         today: NaiveDate,
         now: DateTime<Utc>,
     ) -> Result<Voided> {
-        let row: Option<(i64, String, String, i64, String)> = sqlx::query_as(
+        let row: Option<(i64, String, AccountId, i64, String)> = sqlx::query_as(
             "SELECT id, number, account_id, total_cents, status FROM invoices WHERE number = ? COLLATE NOCASE",
         )
         .bind(number)
@@ -308,8 +308,7 @@ impl Tx {
         if back.is_positive() {
             detail.push_str(&format!("; {back} paid on it kept as credit"));
         }
-        let account_id = crate::domain::AccountId::parse(&account).map_err(anyhow::Error::msg)?;
-        self.history(&account_id, now, "invoice_void", &detail).await?;
-        Ok(Voided { number, account, total: Money::from_cents(total), released })
+        self.history(&account, now, "invoice_void", &detail).await?;
+        Ok(Voided { number, account: account.to_string(), total: Money::from_cents(total), released })
     }
 }

@@ -56,6 +56,22 @@ pub fn corpus(name: &str) -> Vec<u8> {
     std::fs::read(found.unwrap_or_else(|| panic!("no corpus message {name}"))).unwrap()
 }
 
+/// A small deterministic generator (xorshift64*): the same sequence from
+/// the same seed, for generated books and crash schedules.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
 pub const CONFIG: &str = include_str!("../../examples/billmail.toml");
 
 pub const ACCOUNTS: &str = "\
