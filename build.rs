@@ -4,4 +4,6 @@
 fn main() {
     println!("cargo:rerun-if-changed=migrations");
     minijinja_embed::embed_templates!("templates", &[".j2"][..]);
+    // the web console's pages (src/web/templates), a bundle of their own
+    minijinja_embed::embed_templates!("src/web/templates", &[".j2"][..], "web");
 }

@@ -3,6 +3,7 @@
 //! someone allowed to ask, in a message that is provably theirs; everything
 //! else goes to a person.
 
+pub mod correction;
 pub mod notices;
 
 use crate::domain::AccountId;

@@ -4,6 +4,7 @@
 //! `cli` are the shell around it. See ARCHITECTURE.md.
 
 pub mod acting;
+pub mod by_hand;
 pub mod cli;
 pub mod config;
 pub mod daemon;
@@ -20,6 +21,7 @@ pub mod reading;
 pub mod render;
 pub mod store;
 pub mod trust;
+pub mod web;
 
 /// mimalloc for every binary that links billmail (the daemon, the CLI, the
 /// tests and benches). Measured on `cargo bench --bench reader`: the system
@@ -39,4 +41,12 @@ pub fn give_back_memory() {
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
         libc::malloc_trim(0);
     }
+}
+
+/// The one TLS crypto provider billmail uses (ring), named rather than left
+/// to rustls to guess: a build where another crate enables a second provider
+/// (a test's browser driver does) would otherwise panic at the first TLS
+/// connection.
+pub fn tls_provider() -> std::sync::Arc<tokio_rustls::rustls::crypto::CryptoProvider> {
+    std::sync::Arc::new(tokio_rustls::rustls::crypto::ring::default_provider())
 }

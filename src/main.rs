@@ -4,6 +4,11 @@ use clap::Parser;
 async fn main() {
     // the daemon says what it does; one-shot commands only warn
     billmail::logging::init(std::env::args().any(|a| a == "run"));
+    // the process's default for the crates that build their own TLS
+    // settings (lettre, reqwest): billmail's one provider
+    let _ = tokio_rustls::rustls::crypto::CryptoProvider::install_default(std::sync::Arc::unwrap_or_clone(
+        billmail::tls_provider(),
+    ));
     let cli = billmail::cli::Cli::parse();
     use billmail::cli::Command;
     if !matches!(

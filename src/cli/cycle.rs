@@ -41,7 +41,47 @@ pub(super) async fn run(config_path: &Path, c: &Ctx<'_>, now_given: bool, catch_
     let _lock = crate::store::InstanceLock::acquire(&config.database.path, "billmail run")?;
     store.release_leases().await?;
     let clock = if now_given { crate::daemon::Clock::starting_at(now) } else { crate::daemon::Clock::real() };
-    crate::daemon::run(config_path, config.clone(), store.clone(), signals, clock, catch_up).await?;
+    // the console beside the cycle, on the same books; it stops with the daemon
+    let stop = signals.stop.clone();
+    let web = match &config.web {
+        Some(_) => {
+            let serving = crate::web::serve(config.clone(), store.clone(), clock, signals.stop.clone());
+            Some(tokio::spawn(serving))
+        }
+        None => None,
+    };
+    let ran = crate::daemon::run(config_path, config.clone(), store.clone(), signals, clock, catch_up).await;
+    stop.cancel();
+    if let Some(web) = web {
+        match web.await {
+            Ok(Err(e)) => tracing::error!("web console: {e:#}"),
+            Err(e) => tracing::error!("web console: {e}"),
+            Ok(Ok(())) => {}
+        }
+    }
+    ran?;
+    Ok(Outcome { code: 0 })
+}
+
+/// `billmail web`: the console alone, until SIGTERM/SIGINT.
+pub(super) async fn web(c: &Ctx<'_>, now_given: bool) -> Result<Outcome> {
+    let Ctx { config, store, now, .. } = *c;
+    if config.web.is_none() {
+        anyhow::bail!("the config has no [web] section: set [web] listen = \"127.0.0.1:8025\"");
+    }
+    let stop = tokio_util::sync::CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).expect("signal handler");
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        s.cancel();
+    });
+    let clock = if now_given { crate::daemon::Clock::starting_at(now) } else { crate::daemon::Clock::real() };
+    crate::web::serve(config.clone(), store.clone(), clock, stop).await?;
     Ok(Outcome { code: 0 })
 }
 

@@ -1,13 +1,11 @@
 //! `invoices`, `payments` and `report`: what was billed, what was paid, what is owed.
 
 use anyhow::{Result, anyhow, bail};
-use chrono::NaiveDate;
 use clap::Subcommand;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::{Ctx, Outcome, stored_id};
-use crate::domain::payments::{NewPayment, named_invoices, plan_payment};
 use crate::domain::{AccountId, InvoiceNumber, Money};
 use crate::render::{InvoiceDoc, Renderer};
 use crate::store::InvoiceRecord;
@@ -165,19 +163,15 @@ pub(super) async fn payments(cmd: PaymentsCmd, c: &Ctx<'_>) -> Result<Outcome> {
                 bail!("--amount must be more than 0");
             }
             let invoices: Vec<InvoiceNumber> = invoices.iter().map(|n| InvoiceNumber::new(n)).collect();
-            let mut tx = store.begin().await?;
-            let named = named_invoices(&id, &tx.invoices_named(&invoices).await?)?;
-            let payment = NewPayment {
+            let hand = crate::by_hand::HandPayment {
                 amount,
-                currency: &config.company.currency,
                 method: &method,
                 reference: reference.as_deref(),
-                source: "manual",
+                invoices: &invoices,
                 received_on: today,
+                by: "cli",
             };
-            let plan = plan_payment(&payment, &named, &tx.open_invoices(&id).await?);
-            let payment_id = tx.record_payment(&id, &payment, &plan, now).await?;
-            tx.commit().await?;
+            let (payment_id, plan) = crate::by_hand::record_payment(store, config, &id, &hand, now).await?;
             let cur = &config.company.currency;
             println!("recorded payment #{payment_id} for {id}: {} by {method}", amount.display_in(cur));
             for (n, a) in &plan.applied() {
@@ -196,13 +190,7 @@ pub(super) async fn report(cmd: ReportCmd, c: &Ctx<'_>) -> Result<Outcome> {
     match cmd {
         ReportCmd::Aging { json } => {
             use crate::domain::aging::{BUCKETS, aging};
-            let mut open: Vec<(AccountId, String, NaiveDate, Money)> = store
-                .invoices(None, true)
-                .await?
-                .into_iter()
-                .map(|i| (i.account, i.account_name, i.due, i.balance))
-                .collect();
-            open.sort_by(|a, b| (&a.0, a.2).cmp(&(&b.0, b.2)));
+            let open = store.open_balances(None).await?;
             let (rows, totals, total) = aging(&open, today);
             let cur = &config.company.currency;
             if json {

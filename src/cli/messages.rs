@@ -73,6 +73,9 @@ pub(super) async fn ingest(file: PathBuf, c: &Ctx<'_>) -> Result<Outcome> {
     Ok(Outcome { code: 0 })
 }
 
+/// Who decided, when a review item is decided on the command line.
+const CLI_USER: &str = "cli";
+
 pub(super) async fn review(cmd: ReviewCmd, c: &Ctx<'_>) -> Result<Outcome> {
     let Ctx { config, store, now, .. } = *c;
     match cmd {
@@ -100,7 +103,8 @@ pub(super) async fn review(cmd: ReviewCmd, c: &Ctx<'_>) -> Result<Outcome> {
                 println!("  - {reason}");
             }
             if let Some(d) = &r.decision_reason {
-                println!("decided {}: {d}", r.decided_at.as_deref().unwrap_or(""));
+                let by = r.decided_by.as_deref().map(|b| format!(" by {b}")).unwrap_or_default();
+                println!("decided {}{by}: {d}", r.decided_at.as_deref().unwrap_or(""));
             }
             if r.message.is_some() {
                 println!("\nreading:\n{}", describe_reading(&serde_json::from_str::<Value>(&reading)?));
@@ -113,17 +117,14 @@ pub(super) async fn review(cmd: ReviewCmd, c: &Ctx<'_>) -> Result<Outcome> {
             let renderer = Renderer::for_config(config)?;
             // a person approved it: no proof of origin is needed
             let actor = crate::intake::Actor { config, renderer: &renderer, dkim: None };
-            let done = crate::intake::approve(store, &actor, id, now).await?;
+            let done = crate::intake::approve(store, &actor, id, None, CLI_USER, now).await?;
             println!("review #{id} approved: {done}");
         }
         ReviewCmd::Reject { id, reason } => {
             if reason.trim().is_empty() {
                 bail!("--reason must say why");
             }
-            let mut tx = store.begin().await?;
-            crate::domain::manual::decide(id, tx.review_state(id).await?.as_ref())?;
-            tx.reject_review(id, reason.trim(), now).await?;
-            tx.commit().await?;
+            crate::intake::reject(store, id, &reason, CLI_USER, now).await?;
             println!("review #{id} rejected: {}", reason.trim());
         }
     }

@@ -9,6 +9,7 @@ mod invoices;
 mod messages;
 mod outbox;
 mod setup;
+mod users;
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,7 @@ pub use accounts::{AccountsCmd, ServiceAdd, ServiceCmd, SubscriptionsCmd};
 pub use invoices::{InvoicesCmd, PaymentsCmd, ReportCmd};
 pub use messages::ReviewCmd;
 pub use outbox::OutboxCmd;
+pub use users::UsersCmd;
 
 use crate::config::Config;
 use crate::domain::AccountId;
@@ -141,6 +143,12 @@ pub enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// The web console's users.
+    #[command(subcommand)]
+    Users(UsersCmd),
+    /// Serve the web console alone (`[web] listen`), for a machine that
+    /// only serves it; `billmail run` serves it too when `[web]` is set.
+    Web,
     /// Makes PDFs for the billmail process that started it (frames on
     /// standard input and output; see `pdf.rs`), until its input ends.
     #[command(hide = true)]
@@ -229,6 +237,8 @@ async fn dispatch(cmd: Command, config_path: &Path, c: &Ctx<'_>, now_given: bool
         Command::Payments(cmd) => invoices::payments(cmd, c).await,
         Command::Report(cmd) => invoices::report(cmd, c).await,
         Command::Outbox(cmd) => outbox::outbox(cmd, c).await,
+        Command::Users(cmd) => users::users(cmd, c).await,
+        Command::Web => cycle::web(c, now_given).await,
         Command::Export { format, from, to, since_last, out } => {
             export::run(&format, from.as_deref(), to.as_deref(), since_last, &out, c).await
         }

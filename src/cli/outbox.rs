@@ -48,9 +48,7 @@ pub(super) async fn outbox(cmd: OutboxCmd, c: &Ctx<'_>) -> Result<Outcome> {
             }
         }
         OutboxCmd::Retry { id } => {
-            let was = crate::domain::manual::retry(id, store.outgoing(id).await?)?;
-            store.requeue_mail(id, &was, now).await?;
-            let attempts = was.attempts;
+            let attempts = crate::by_hand::retry_mail(store, id, now).await?;
             println!(
                 "message #{id} is queued again (it had failed after {attempts} attempt(s)); it goes out on the next cycle"
             );

@@ -10,10 +10,10 @@ use std::time::Duration;
 use chrono::{NaiveDate, NaiveTime};
 
 use super::raw::{
-    RawAmount, RawConfig, RawConnection, RawExport, RawImap, RawOAuth2, RawSecret, RawSmtp, RawTarget, RawTrust,
+    RawAmount, RawConfig, RawConnection, RawExport, RawImap, RawOAuth2, RawSecret, RawSmtp, RawTarget, RawTrust, RawWeb,
 };
 use super::{
-    Auth, Company, Config, Database, Imap, NumberFormat, OAuth2, Provider, Secret, Security, Smtp, Tier, Trust,
+    Auth, Company, Config, Database, Imap, NumberFormat, OAuth2, Provider, Secret, Security, Smtp, Tier, Trust, Web,
 };
 use crate::domain::collections::Policy;
 use crate::domain::{EmailAddress, Money, Rates, Schedule};
@@ -162,6 +162,7 @@ impl RawConfig {
         let tiers = tiers(&mut p, &self);
         let trust = trust(&mut p, &self.trust);
         let export = self.export.as_ref().and_then(|e| export(&mut p, e));
+        let web = self.web.as_ref().and_then(|w| web(&mut p, w, base));
         match company {
             Some(company) if p.0.is_empty() => Ok(Config {
                 company,
@@ -175,6 +176,7 @@ impl RawConfig {
                 oauth2,
                 templates,
                 export,
+                web,
             }),
             _ => Err(p.0),
         }
@@ -511,6 +513,48 @@ fn tiers(p: &mut Problems, raw: &RawConfig) -> BTreeMap<String, Tier> {
         }
     }
     out
+}
+
+fn web(p: &mut Problems, r: &RawWeb, base: &Path) -> Option<Web> {
+    const S: &str = "web";
+    let listen = p.nonempty(S, "listen", r.listen.as_deref()).and_then(|l| {
+        l.trim()
+            .parse::<std::net::SocketAddr>()
+            .map_err(|_| p.at(S, "listen", format!("{l:?} is not an address and port like \"127.0.0.1:8025\"")))
+            .ok()
+    });
+    let session = r.session.unwrap_or(std::time::Duration::from_secs(8 * 3600));
+    if session < std::time::Duration::from_secs(60) || session > std::time::Duration::from_secs(31 * 24 * 3600) {
+        p.at(S, "session", "must be between 1 minute and 31 days");
+    }
+    let file = |p: &mut Problems, key: &str, v: &str| -> Option<PathBuf> {
+        let path = base.join(v);
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Some(path),
+            _ => {
+                p.at(S, key, format!("{} cannot be read", path.display()));
+                None
+            }
+        }
+    };
+    let tls = match (r.tls_cert.as_deref(), r.tls_key.as_deref()) {
+        (None, None) => Some(None),
+        (Some(c), Some(k)) => match (file(p, "tls_cert", c), file(p, "tls_key", k)) {
+            (Some(c), Some(k)) => Some(Some((c, k))),
+            _ => None,
+        },
+        (Some(_), None) => {
+            p.at(S, "tls_key", "missing (tls_cert is set)");
+            None
+        }
+        (None, Some(_)) => {
+            p.at(S, "tls_cert", "missing (tls_key is set)");
+            None
+        }
+    };
+    let tls = tls?;
+    let secure_cookies = r.secure_cookies.unwrap_or(tls.is_some());
+    Some(Web { listen: listen?, session, tls, secure_cookies })
 }
 
 fn export(p: &mut Problems, r: &RawExport) -> Option<Mapping> {

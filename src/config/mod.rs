@@ -27,6 +27,20 @@ pub struct Config {
     pub templates: Option<PathBuf>,
     /// `[export]`: billmail's lines mapped to the books' items and accounts.
     pub export: Option<crate::export::Mapping>,
+    /// `[web]`: the console; None when the section is absent (no listener).
+    pub web: Option<Web>,
+}
+
+/// `[web]`.
+#[derive(Clone, Debug)]
+pub struct Web {
+    pub listen: std::net::SocketAddr,
+    /// How long a login lasts (default 8 hours).
+    pub session: std::time::Duration,
+    /// `tls_cert` and `tls_key` (PEM): served over HTTPS by billmail itself.
+    pub tls: Option<(PathBuf, PathBuf)>,
+    /// Cookies marked Secure: on with `tls`, and set by hand behind a TLS proxy.
+    pub secure_cookies: bool,
 }
 
 #[derive(Clone, Debug)]

@@ -22,6 +22,19 @@ pub struct RawConfig {
     pub trust: RawTrust,
     pub templates: Option<RawTemplates>,
     pub export: Option<RawExport>,
+    pub web: Option<RawWeb>,
+}
+
+/// `[web]`: the console for the accounting staff.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RawWeb {
+    pub listen: Option<String>,
+    #[serde(with = "humantime_serde")]
+    pub session: Option<Duration>,
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
+    pub secure_cookies: Option<bool>,
 }
 
 /// `[export]`: where billmail's lines go in the accounting system.

@@ -32,13 +32,17 @@ pub struct AgingRow {
 /// in the order given, and the totals row.
 pub fn aging(open: &[(AccountId, String, NaiveDate, Money)], today: NaiveDate) -> (Vec<AgingRow>, [Money; 5], Money) {
     let mut rows: Vec<AgingRow> = Vec::new();
+    // each account's row, found without a search through the others (the
+    // console ages 20,000 invoices of 10,000 accounts)
+    let mut index: std::collections::HashMap<&AccountId, usize> = std::collections::HashMap::new();
     for (account, name, due, balance) in open {
         if *balance == Money::ZERO {
             continue;
         }
-        let i = match rows.iter().position(|r| &r.account == account) {
-            Some(i) => i,
+        let i = match index.get(account) {
+            Some(i) => *i,
             None => {
+                index.insert(account, rows.len());
                 rows.push(AgingRow {
                     account: account.clone(),
                     name: name.clone(),

@@ -11,6 +11,7 @@ use anyhow::Result;
 use chrono::{DateTime, TimeZone, Utc};
 use sha2::{Digest, Sha256};
 
+use crate::acting::correction::Correction;
 use crate::acting::notices::{self, ChangeFacts, Notice, Received, plan_change};
 use crate::acting::{self, Action, Facts, Plan};
 use crate::config::Config;
@@ -557,33 +558,67 @@ async fn record_payment(
     Ok(())
 }
 
-/// Applies a reviewed message as if it had been read with certainty.
-pub async fn approve(store: &Store, actor: &Actor<'_>, review: i64, now: DateTime<Utc>) -> Result<String> {
+/// Applies a reviewed message as if it had been read with certainty, as
+/// read or as a clerk corrected it; `by` names who decided (a console user,
+/// or `cli`), kept with the item and in the account's history. The same
+/// code for `review approve` and the console.
+pub async fn approve(
+    store: &Store,
+    actor: &Actor<'_>,
+    review: i64,
+    correction: Option<&Correction>,
+    by: &str,
+    now: DateTime<Utc>,
+) -> Result<String> {
     let mut tx = store.begin().await?;
     crate::domain::manual::decide(review, tx.review_state(review).await?.as_ref())?;
-    let Some(message) = tx.approve_review(review, now).await? else {
+    let decision = correction.map_or_else(|| "approved".to_string(), Correction::describe);
+    let Some(message) = tx.approve_review(review, &decision, by, now).await? else {
+        if correction.is_some() {
+            anyhow::bail!("review item #{review} is billmail's own notice: there is nothing to correct");
+        }
         tx.commit().await?;
         return Ok("closed: billmail's own notice, passed on by hand".into());
     };
     let raw = tx.message_raw(message).await?;
-    let r = crate::reading::read(&raw).map_err(|e| anyhow::anyhow!("the message cannot be read: {e}"))?;
+    let read = crate::reading::read(&raw).map_err(|e| anyhow::anyhow!("the message cannot be read: {e}"))?;
+    let r = match correction {
+        Some(c) => c.apply(&read)?,
+        None => read,
+    };
     let f = facts(&mut tx, actor.config, &r, now, true).await?;
     let plan = acting::plan(&r, &f);
-    let done = match &plan.action {
+    let (done, account) = match &plan.action {
         Action::ApplyUserChange { account } => match apply_user_change(&mut tx, actor, &r, account, now).await? {
-            Ok(()) => format!("user change applied to {account}"),
+            Ok(()) => (format!("user change applied to {account}"), Some(account)),
             Err(why) => anyhow::bail!("cannot apply: {why}"),
         },
         Action::RecordPayment { account } => {
             // a person's approval, of a claim or of a notice: not a bank's word
             record_payment(&mut tx, actor, &r, account, message, &body_digest(&raw), "review", now).await?;
-            format!("payment recorded for {account}")
+            (format!("payment recorded for {account}"), Some(account))
         }
         Action::Review { reasons, .. } | Action::RecordClaim { reasons, .. } => {
             anyhow::bail!("cannot apply: {}", reasons.join("; "))
         }
-        Action::Processed | Action::Left => "nothing to apply".to_string(),
+        Action::Processed | Action::Left => ("nothing to apply".to_string(), None),
     };
+    if let Some(account) = account {
+        tx.history(account, now, "review", &format!("review #{review} {decision} by {by}: {done}")).await?;
+    }
     tx.commit().await?;
     Ok(done)
+}
+
+/// Closes a review item without acting on it; `reason` says why.
+pub async fn reject(store: &Store, review: i64, reason: &str, by: &str, now: DateTime<Utc>) -> Result<()> {
+    let reason = reason.trim();
+    if reason.is_empty() {
+        anyhow::bail!("a rejection must say why");
+    }
+    let mut tx = store.begin().await?;
+    crate::domain::manual::decide(review, tx.review_state(review).await?.as_ref())?;
+    tx.reject_review(review, reason, by, now).await?;
+    tx.commit().await?;
+    Ok(())
 }

@@ -65,6 +65,10 @@ pub(crate) fn tls_connector(ca_file: Option<&std::path::Path>) -> Result<tokio_r
             roots.add(cert).map_err(|e| anyhow!("the CA file {}: {e}", path.display()))?;
         }
     }
-    let config = tokio_rustls::rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+    let config = tokio_rustls::rustls::ClientConfig::builder_with_provider(crate::tls_provider())
+        .with_safe_default_protocol_versions()
+        .context("TLS versions")?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
     Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
 }

@@ -54,6 +54,8 @@ pub struct ReviewRecord {
     pub created_at: String,
     pub decided_at: Option<String>,
     pub decision_reason: Option<String>,
+    /// Who decided it: a console user's name, or `cli`.
+    pub decided_by: Option<String>,
 }
 
 impl Tx {
@@ -229,12 +231,13 @@ impl Tx {
     }
 
     /// Rejects an open review item (`domain::manual::decide` said it may be).
-    pub async fn reject_review(&mut self, id: i64, reason: &str, now: DateTime<Utc>) -> Result<()> {
+    pub async fn reject_review(&mut self, id: i64, reason: &str, by: &str, now: DateTime<Utc>) -> Result<()> {
         let n = sqlx::query(
-            "UPDATE review_items SET state = 'rejected', decided_at = ?, decision_reason = ? WHERE id = ? AND state = 'open'",
+            "UPDATE review_items SET state = 'rejected', decided_at = ?, decision_reason = ?, decided_by = ? WHERE id = ? AND state = 'open'",
         )
         .bind(instant(now))
         .bind(reason)
+        .bind(by)
         .bind(id)
         .execute(self.conn())
         .await?
@@ -502,11 +505,19 @@ impl Tx {
     /// Closes an open item as approved (`domain::manual::decide` said it
     /// may be); gives the message it is about, if it is about a received one
     /// (None: one of billmail's own notices).
-    pub async fn approve_review(&mut self, id: i64, now: DateTime<Utc>) -> Result<Option<i64>> {
+    pub async fn approve_review(
+        &mut self,
+        id: i64,
+        decision: &str,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<i64>> {
         let row: Option<(Option<i64>,)> = sqlx::query_as(
-            "UPDATE review_items SET state = 'approved', decided_at = ?, decision_reason = 'approved' WHERE id = ? AND state = 'open' RETURNING message_id",
+            "UPDATE review_items SET state = 'approved', decided_at = ?, decision_reason = ?, decided_by = ? WHERE id = ? AND state = 'open' RETURNING message_id",
         )
         .bind(instant(now))
+        .bind(decision)
+        .bind(by)
         .bind(id)
         .fetch_optional(self.conn())
         .await?;

@@ -15,6 +15,7 @@ mod outbox;
 mod statements;
 mod status;
 mod types;
+mod web;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -35,6 +36,7 @@ pub use lock::InstanceLock;
 pub use outbox::{NewMail, OutboxRecord, QueuedMail};
 pub use statements::Ledger;
 pub use status::{Event, Hold, Recorded, StatusReport};
+pub use web::{AccountRow, InvoiceFilter, PaymentRow, WebSession, WebUser};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
