@@ -126,6 +126,9 @@ NORTH,Northwind Freight,hybrid,14,2,billing@northwind.example,,,
         let p = bm.write(name, m);
         bm.at("2026-12-03T09:05:00-05:00", &["ingest", p.to_str().unwrap()]).ok();
     }
+    // a change of counts that takes effect after the console's today
+    let later = "id,name,tier,full_time_users,part_time_users,billing_emails\nNORTH,Northwind Freight,hybrid,16,2,billing@northwind.example\n";
+    bm.import_accounts(later, "2027-01-10T09:00:00-05:00").ok();
     for (name, role, password) in [("clara", "clerk", CLERK_PASSWORD), ("vic", "viewer", VIEWER_PASSWORD)] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_billmail"))
             .args(["users", "add", name, "--role", role, "--config"])
@@ -307,6 +310,10 @@ async fn clerk_corrects_a_low_change_viewer_only_looks_and_forgeries_fail() {
     assert!(c.get_alert_text().await.is_err(), "no alert was raised");
     shot(&c, &shots, "console-review-item.png").await;
 
+    // the correction starts from the counts on the day the change takes effect
+    let proposed = c.find(Locator::Css("form#correct input[name=full_time]")).await.unwrap().prop("value").await;
+    assert_eq!(proposed.unwrap().as_deref(), Some("24"), "22 on December 1, and two more");
+
     // correct the count (three, from today) and apply it
     let f = c.form(Locator::Css("form#correct")).await.unwrap();
     f.set_by_name("full_time", "25").await.unwrap();
@@ -341,6 +348,12 @@ async fn clerk_corrects_a_low_change_viewer_only_looks_and_forgeries_fail() {
     assert!(bars.as_u64().unwrap() > 3, "{bars}");
     assert!(text(&c, "table.list").await.contains("LAKE"));
     shot(&c, &shots, "console-aging.png").await;
+    // a change that takes effect later is shown with its day
+    c.goto(&format!("{base}/accounts/NORTH")).await.unwrap();
+    assert_eq!(text(&c, "#account-counts").await, "14 full-time, 2 part-time");
+    assert_eq!(text(&c, "dd.scheduled").await, "16 full-time, 2 part-time");
+    assert!(text(&c, "dl.facts").await.contains("From 2027-01-10"));
+
     // the list's balances and the aging total are the books' own
     c.goto(&format!("{base}/accounts")).await.unwrap();
     let rows = c
@@ -501,4 +514,94 @@ async fn the_daemon_serves_the_console_and_stops_with_it() {
     };
     assert!(status.success(), "{status:?}");
     assert!(std::net::TcpStream::connect(("127.0.0.1", web_port)).is_err(), "the console stopped with the daemon");
+}
+
+/// `tls_cert` and `tls_key`: the console over HTTPS, its cookies Secure;
+/// a key that is missing is one clear error from check-config.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_serves_https_with_secure_cookies() {
+    let web_port = free_port();
+    let bm = Bm::new();
+    // a CA made for the run, and the console's certificate signed by it
+    let ext = bm.write(
+        "ext.cnf",
+        "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    );
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl").current_dir(bm.dir.path()).args(args).output().expect("openssl runs");
+        assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=billmail test CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "console.key",
+        "-out",
+        "console.csr",
+    ]);
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "console.csr",
+        "-CA",
+        "ca.crt",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        "console.crt",
+        "-extfile",
+        ext.to_str().unwrap(),
+    ]);
+    let web = |key: &str| {
+        format!(
+            "{}\n[web]\nlisten = \"127.0.0.1:{web_port}\"\ntls_cert = \"console.crt\"\ntls_key = \"{key}\"\n",
+            common::CONFIG
+        )
+    };
+    bm.write("billmail.toml", &web("missing.key"));
+    let refused = bm.run(&["check-config"]).fails();
+    assert!(
+        refused.stdout.contains("[web] tls_key:") && refused.stdout.contains("cannot be read"),
+        "{}",
+        refused.stdout
+    );
+    bm.write("billmail.toml", &web("console.key"));
+    bm.run(&["check-config"]).ok();
+    std::fs::write(bm.path("port"), web_port.to_string()).unwrap();
+    let _web = start_web(&bm);
+    let ca = reqwest::Certificate::from_pem(&std::fs::read(bm.path("ca.crt")).unwrap()).unwrap();
+    let https = reqwest::Client::builder().add_root_certificate(ca).build().unwrap();
+    let page = https.get(format!("https://127.0.0.1:{web_port}/login")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let cookie = page.headers()["set-cookie"].to_str().unwrap().to_string();
+    assert!(
+        cookie.contains("; Secure") && cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    // plain HTTP to the same port gets no page
+    let plain = reqwest::get(format!("http://127.0.0.1:{web_port}/login")).await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
 }

@@ -258,16 +258,26 @@ pub async fn review_item(State(app): State<Arc<App>>, who: Who, Path(id): Path<i
     };
     // the account the sender belongs to, as the books hold it now
     let from = reading["from"].as_str().unwrap_or(&item.from).to_string();
-    let accounts = {
+    let (accounts, changes) = {
         let mut tx = tryf!(app.store.begin().await);
         let a = tryf!(tx.accounts_of_contact(&from).await);
+        let changes = match a.as_slice() {
+            [only] => tryf!(tx.count_changes(only).await),
+            _ => Vec::new(),
+        };
         tryf!(tx.commit().await);
-        a
+        (a, changes)
     };
     let mut account = None;
     if let [only] = accounts.as_slice() {
         account = tryf!(app.store.account_summary(only, app.today()).await);
     }
+    // the counts a correction starts from: those in force when the change would take effect
+    let effective = reading["user_change"]["effective_date"]
+        .as_str()
+        .and_then(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").ok())
+        .unwrap_or(app.today());
+    let counts_then = account.as_ref().map(|_| crate::domain::book::counts_on(&changes, effective));
     let cur = app.config.company.currency.clone();
     let account_view = account.as_ref().map(|a| {
         context! {
@@ -277,7 +287,7 @@ pub async fn review_item(State(app): State<Arc<App>>, who: Who, Path(id): Path<i
             open => a.open_invoices.iter().map(|i| context!{ number => &i.number, due => i.due.to_string(), balance => money(i.balance, &cur) }).collect::<Vec<_>>(),
         }
     });
-    let proposed = proposed(&reading, account.as_ref().map(|a| a.counts));
+    let proposed = proposed(&reading, counts_then);
     let others: Vec<&str> =
         if accounts.len() > 1 { accounts.iter().map(AccountId::as_str).collect() } else { Vec::new() };
     page(
@@ -464,12 +474,25 @@ pub async fn account(State(app): State<Arc<App>>, who: Who, Path(id): Path<Strin
     let mut history = tryf!(app.store.history_of(&id).await);
     history.reverse();
     history.truncate(200);
-    let mut contacts = {
+    let (mut contacts, changes) = {
         let mut tx = tryf!(app.store.begin().await);
         let c = tryf!(tx.contacts_of(&id).await);
+        let changes = tryf!(tx.count_changes(&id).await);
         tryf!(tx.commit().await);
-        c
+        (c, changes)
     };
+    // changes that take effect later: the counts from each such day
+    let today = app.today();
+    let mut days: Vec<chrono::NaiveDate> = changes.iter().map(|c| c.effective).filter(|d| *d > today).collect();
+    days.sort();
+    days.dedup();
+    let scheduled: Vec<minijinja::Value> = days
+        .iter()
+        .map(|d| {
+            let n = crate::domain::book::counts_on(&changes, *d);
+            context! { from => d.to_string(), full_time => n.full_time, part_time => n.part_time }
+        })
+        .collect();
     contacts.sort_by(|x, y| x.1.cmp(&y.1));
     let account = context! {
         id => a.id.as_str(), name => &a.name, tier => &a.tier, status => &a.status, since => &a.status_since,
@@ -481,7 +504,7 @@ pub async fn account(State(app): State<Arc<App>>, who: Who, Path(id): Path<Strin
         &app,
         &who,
         "account.html.j2",
-        context! { account, invoices, payments, history, contacts, open, methods => crate::by_hand::METHODS },
+        context! { account, invoices, payments, history, contacts, open, scheduled, methods => crate::by_hand::METHODS },
     )
     .await
 }
