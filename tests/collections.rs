@@ -226,3 +226,62 @@ Message-ID: <{id}@acme-dental.example>\r\nDate: Wed, 16 Dec 2026 09:00:00 -0500\
         21
     );
 }
+
+/// A hold placed by hand stays until a person lifts it, and the customer is
+/// told why; a release by hand holds the rules off until the day given.
+#[test]
+fn holds_by_hand_are_told_with_the_reason_and_the_rules_respect_them() {
+    let bm = setup();
+    bm.at(
+        "2026-11-20T10:00:00-05:00",
+        &["payments", "record", "--account", "ACME", "--amount", "1997.50", "--method", "ach"],
+    )
+    .ok();
+    // nothing is owed; a clerk places a credit hold anyway
+    let out = bm
+        .at(
+            "2026-11-21T10:00:00-05:00",
+            &[
+                "accounts",
+                "hold",
+                "acme",
+                "--standing",
+                "credit_hold",
+                "--reason",
+                "the card on file was declined twice",
+            ],
+        )
+        .ok();
+    assert!(out.stdout.contains("placed by hand by cli"), "{}", out.stdout);
+    assert_eq!(status(&bm, "2026-11-21T11:00:00-05:00")["status"], "credit_hold");
+    let notice = bm.outbox().into_iter().find(|m| m["kind"] == "credit_hold").expect("a credit hold notice");
+    let text = bm.run(&["outbox", "show", &notice["id"].to_string()]).ok().stdout;
+    assert!(
+        text.contains("placed by our accounting") && text.contains("the card on file was declined twice"),
+        "{text}"
+    );
+    assert!(!text.contains("days late"), "{text}");
+    // the rules would lift it (nothing is past due): not one placed by hand
+    ticks(&bm, "2026-11-22", "2026-11-30");
+    assert_eq!(status(&bm, "2026-11-30T12:00:00-05:00")["status"], "credit_hold");
+    // a second hold of the same kind changes nothing and says so
+    let again =
+        bm.at("2026-11-30T12:00:00-05:00", &["accounts", "hold", "ACME", "--standing", "credit_hold", "--reason", "x"]);
+    assert!(again.fails().stderr.contains("already on credit hold"));
+
+    // released by hand until January 20: January's invoice goes unpaid, no hold until then
+    let release = ["accounts", "release", "ACME", "--until", "2027-01-20", "--reason", "card replaced; paying by ACH"];
+    bm.at("2026-12-01T10:00:00-05:00", &release).ok();
+    assert_eq!(status(&bm, "2026-12-01T11:00:00-05:00")["status"], "active");
+    let released = bm.outbox().into_iter().find(|m| m["kind"] == "hold_released").expect("a release notice");
+    let text = bm.run(&["outbox", "show", &released["id"].to_string()]).ok().stdout;
+    assert!(text.contains("released by") && text.contains("card replaced; paying by ACH"), "{text}");
+    assert!(!text.contains("payment has arrived"), "{text}");
+    let history = bm.run(&["accounts", "history", "ACME"]).ok().stdout;
+    assert!(history.contains("no automatic hold before 2027-01-20"), "{history}");
+    ticks(&bm, "2026-12-15", "2027-01-19"); // January's invoice due December 30, never paid
+    assert_eq!(status(&bm, "2027-01-19T12:00:00-05:00")["status"], "active");
+    assert!(!kinds(&bm, "ap@acme-dental.example").contains(&"reminder".to_string()));
+    ticks(&bm, "2027-01-20", "2027-01-20");
+    assert_eq!(status(&bm, "2027-01-20T12:00:00-05:00")["status"], "credit_hold", "the rules again");
+}

@@ -334,6 +334,23 @@ async fn clerk_corrects_a_low_change_viewer_only_looks_and_forgeries_fail() {
     assert!(history.contains("by clara"), "{history}");
     shot(&c, &shots, "console-account.png").await;
 
+    // release ACME's service hold by hand: told to the customer with the reason
+    let f = c.form(Locator::Css("form#release-hold")).await.unwrap();
+    f.set_by_name("reason", "payment plan agreed by phone").await.unwrap();
+    f.submit().await.unwrap();
+    let said = text(&c, ".flash").await;
+    assert!(said.contains("released") && said.contains("by clara"), "{said}");
+    assert!(text(&c, "dl.facts").await.contains("active"));
+    assert!(c.find(Locator::Css("form#place-hold")).await.is_ok(), "an active account may be held by hand");
+    let told = bm
+        .outbox()
+        .into_iter()
+        .filter(|m| {
+            m["kind"] == "hold_released" && m["to"].as_array().unwrap().iter().any(|t| t == "ap@acme-dental.example")
+        })
+        .count();
+    assert_eq!(told, 1, "the customer is told once (and the services team has its copy)");
+
     // the customer is told once
     let confirmations: Vec<_> = bm
         .outbox()
@@ -430,6 +447,10 @@ async fn clerk_corrects_a_low_change_viewer_only_looks_and_forgeries_fail() {
     assert!(text(&c, "section.reading").await.contains("may look but not decide"));
     let buttons = c.execute("return document.querySelectorAll('main form button').length", vec![]).await.unwrap();
     assert_eq!(buttons, serde_json::json!(0));
+    c.goto(&format!("{base}/accounts/LAKE")).await.unwrap();
+    text(&c, "#account-counts").await;
+    let buttons = c.execute("return document.querySelectorAll('main form button').length", vec![]).await.unwrap();
+    assert_eq!(buttons, serde_json::json!(0), "no hold or payment forms for a viewer");
     let viewer = c.get_named_cookie("billmail_session").await.unwrap().value().to_string();
     let csrf = c
         .execute("return document.querySelector('form[action=\"/logout\"] input[name=csrf]').value", vec![])

@@ -41,6 +41,27 @@ pub enum AccountsCmd {
         #[arg(long, value_name = "ADDRESS")]
         restore: Option<String>,
     },
+    /// Place a hold by hand; the customer is told, with the reason. The
+    /// rules never lift it: `accounts release` does.
+    Hold {
+        id: String,
+        #[arg(long, value_parser = ["credit_hold", "service_hold"])]
+        standing: String,
+        /// Why, in words the customer reads.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Release a hold by hand (a payment plan, a dispute); the customer is
+    /// told, with the reason. No hold is placed by the rules before --until.
+    Release {
+        id: String,
+        /// The day the rules may hold the account again (YYYY-MM-DD, after today).
+        #[arg(long)]
+        until: String,
+        /// Why, in words the customer reads.
+        #[arg(long)]
+        reason: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -163,6 +184,23 @@ pub(super) async fn accounts(cmd: AccountsCmd, c: &Ctx<'_>) -> Result<Outcome> {
                 println!("{role:<10} {email}{flag}");
             }
             tx.commit().await?;
+        }
+        AccountsCmd::Hold { id, standing, reason } => {
+            let id = stored_id(store, &id).await?;
+            let to = crate::domain::collections::Standing::parse(&standing);
+            let renderer = crate::render::Renderer::for_config(config)?;
+            let line =
+                crate::engine::hold_by_hand(config, store, &renderer, &id, to, None, &reason, "cli", now).await?;
+            println!("{line}; the customer is told");
+        }
+        AccountsCmd::Release { id, until, reason } => {
+            let id = stored_id(store, &id).await?;
+            let until = super::flag_date("--until", &until)?;
+            let renderer = crate::render::Renderer::for_config(config)?;
+            let to = crate::domain::collections::Standing::Active;
+            let line = crate::engine::hold_by_hand(config, store, &renderer, &id, to, Some(until), &reason, "cli", now)
+                .await?;
+            println!("{line}; the customer is told");
         }
         AccountsCmd::History { id, json } => {
             let id = stored_id(store, &id).await?;

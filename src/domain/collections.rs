@@ -93,6 +93,94 @@ pub struct Ledger {
     pub standing: Standing,
     /// Reminder stages (index into `reminder_days`) already sent, per invoice.
     pub reminded: Vec<(i64, usize)>,
+    /// What a person decided by hand, which the rules respect.
+    pub by_hand: Option<ByHand>,
+}
+
+/// A hold placed or released by a person.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ByHand {
+    /// Placed by hand: the rules never lift it (a person does); they may
+    /// still raise a credit hold to a service hold.
+    Held,
+    /// Released by hand: the rules place no hold and send no reminder
+    /// before this day (a promise to pay, a dispute being settled).
+    ReleasedUntil(NaiveDate),
+}
+
+/// Why a hold is not placed or released by hand.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HandRefusal {
+    #[error("{account} is already on {state}")]
+    Already { account: AccountId, state: String },
+    #[error("{account} is not on hold: nothing to release")]
+    NotHeld { account: AccountId },
+    #[error("a hold by hand is a credit hold or a service hold")]
+    NotAHold,
+    #[error("the day automatic holds wait for ({until}) must be after today ({today})")]
+    UntilNotLater { until: NaiveDate, today: NaiveDate },
+    #[error("say why (the customer reads it)")]
+    NoReason,
+}
+
+/// What a person asks of an account's hold.
+#[derive(Clone, Copy, Debug)]
+pub struct HandStep<'a> {
+    /// A hold to place, or `Active` to release one.
+    pub to: Standing,
+    /// With a release: the day the rules may act again.
+    pub until: Option<NaiveDate>,
+    /// Why, in words the customer reads.
+    pub reason: &'a str,
+    /// Who (a console user, or `cli`).
+    pub by: &'a str,
+}
+
+/// A hold placed (`to` a hold) or released (`to` active, with the day the
+/// rules may act again) by a person: the mark the rules respect afterwards,
+/// and the plan of what is recorded and said, like any step's.
+pub fn by_hand(
+    account: &AccountId,
+    name: &str,
+    ledger: &Ledger,
+    policy: &Policy,
+    ask: HandStep<'_>,
+    today: NaiveDate,
+) -> Result<(ByHand, StepPlan), HandRefusal> {
+    let HandStep { to, until, reason, by } = ask;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(HandRefusal::NoReason);
+    }
+    let state = |s: Standing| s.as_str().replace('_', " ");
+    let mark = match to {
+        Standing::Active => {
+            if ledger.standing == Standing::Active {
+                return Err(HandRefusal::NotHeld { account: account.clone() });
+            }
+            let until = until.ok_or(HandRefusal::UntilNotLater { until: today, today })?;
+            if until <= today {
+                return Err(HandRefusal::UntilNotLater { until, today });
+            }
+            ByHand::ReleasedUntil(until)
+        }
+        _ if to == ledger.standing => {
+            return Err(HandRefusal::Already { account: account.clone(), state: state(to) });
+        }
+        _ => ByHand::Held,
+    };
+    let mut plan = plan_step(&Step::Change { to, since: today }, account, name, ledger, policy, today);
+    let why = match mark {
+        ByHand::Held => format!("{} from {today}, placed by hand by {by}: {reason}", state(to)),
+        ByHand::ReleasedUntil(until) => format!(
+            "{} released on {today} by hand by {by}: {reason}; no automatic hold before {until}",
+            state(ledger.standing)
+        ),
+    };
+    plan.record = Record::Standing { to, since: today, why: why.clone() };
+    plan.facts.by_hand = Some(reason.to_string());
+    plan.line = format!("{account} {why}");
+    Ok((mark, plan))
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -106,9 +194,14 @@ pub enum Step {
 /// What must happen on `today`: at most one change of standing, or else at
 /// most one reminder (the latest stage reached; missed ones are not sent).
 pub fn evaluate(today: NaiveDate, ledger: &Ledger, policy: &Policy) -> Option<Step> {
+    // a hold placed by hand is lifted by a person; after a release by hand
+    // the rules wait until the day the person gave
+    let held = ledger.by_hand == Some(ByHand::Held);
+    let waiting = matches!(ledger.by_hand, Some(ByHand::ReleasedUntil(until)) if today < until);
     let earliest = ledger.unpaid.iter().filter(|(_, due)| *due < today).min_by_key(|(id, due)| (*due, *id));
     let Some(&(invoice, due)) = earliest else {
-        return (ledger.standing != Standing::Active).then_some(Step::Change { to: Standing::Active, since: today });
+        return (ledger.standing != Standing::Active && !held)
+            .then_some(Step::Change { to: Standing::Active, since: today });
     };
     let days = (today - due).num_days();
     let credit_from = due.checked_add_days(Days::new(u64::from(policy.credit_hold_after_days))).expect("date");
@@ -125,7 +218,7 @@ pub fn evaluate(today: NaiveDate, ledger: &Ledger, policy: &Policy) -> Option<St
     let paused =
         ledger.claims.iter().any(|c| *c <= today && (today - *c).num_days() < i64::from(policy.claim_grace_days));
     if target.0 > ledger.standing {
-        if paused {
+        if paused || waiting {
             return None;
         }
         return Some(Step::Change { to: target.0, since: target.1 });
@@ -134,7 +227,7 @@ pub fn evaluate(today: NaiveDate, ledger: &Ledger, policy: &Policy) -> Option<St
         // only full payment of what is past due releases a hold
         return None;
     }
-    if ledger.standing != Standing::Active || paused {
+    if ledger.standing != Standing::Active || paused || waiting {
         return None;
     }
     let stage = policy.reminder_days.iter().rposition(|d| i64::from(*d) <= days)?;
@@ -169,6 +262,9 @@ pub struct NoticeFacts {
     pub hold_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub was_service_hold: Option<bool>,
+    /// A hold placed or released by a person: their reason (always present
+    /// for the templates, null for the rules' own steps).
+    pub by_hand: Option<String>,
 }
 
 /// A step, planned: what to record, what to say to whom, and the line that
@@ -297,7 +393,80 @@ mod tests {
     }
 
     fn ledger(standing: Standing) -> Ledger {
-        Ledger { unpaid: vec![(1, d("2026-11-30"))], claims: vec![], standing, reminded: vec![] }
+        Ledger { unpaid: vec![(1, d("2026-11-30"))], claims: vec![], standing, reminded: vec![], by_hand: None }
+    }
+
+    #[test]
+    fn a_hold_placed_by_hand_is_lifted_only_by_a_person_but_may_rise() {
+        let p = policy();
+        let acme = AccountId::parse("ACME").unwrap();
+        let ask = HandStep { to: Standing::CreditHold, until: None, reason: "card declined twice", by: "clara" };
+        let owes_nothing = Ledger { unpaid: vec![], ..ledger(Standing::Active) };
+        let (mark, plan) = by_hand(&acme, "Acme Dental", &owes_nothing, &p, ask, d("2026-12-04")).unwrap();
+        assert_eq!(mark, ByHand::Held);
+        assert_eq!(plan.kind, NoticeKind::CreditHold);
+        assert_eq!(plan.facts.by_hand.as_deref(), Some("card declined twice"));
+        assert_eq!(
+            plan.record,
+            Record::Standing {
+                to: Standing::CreditHold,
+                since: d("2026-12-04"),
+                why: "credit hold from 2026-12-04, placed by hand by clara: card declined twice".into()
+            }
+        );
+        // nothing past due: the rules would release it, but not one placed by hand
+        let held = Ledger { by_hand: Some(ByHand::Held), ..Ledger { unpaid: vec![], ..ledger(Standing::CreditHold) } };
+        assert_eq!(evaluate(d("2026-12-20"), &held, &p), None);
+        let by_rules = Ledger { by_hand: None, ..held.clone() };
+        assert!(matches!(evaluate(d("2026-12-20"), &by_rules, &p), Some(Step::Change { to: Standing::Active, .. })));
+        // a payment 45 days late still brings the service hold
+        let late = Ledger { by_hand: Some(ByHand::Held), ..ledger(Standing::CreditHold) };
+        assert_eq!(
+            evaluate(d("2027-01-14"), &late, &p),
+            Some(Step::Change { to: Standing::ServiceHold, since: d("2027-01-14") })
+        );
+    }
+
+    #[test]
+    fn after_a_release_by_hand_the_rules_wait_for_the_day_given() {
+        let p = policy();
+        let acme = AccountId::parse("ACME").unwrap();
+        let ask = HandStep { to: Standing::Active, until: Some(d("2027-01-20")), reason: "payment plan", by: "clara" };
+        let (mark, plan) = by_hand(&acme, "Acme", &ledger(Standing::ServiceHold), &p, ask, d("2027-01-15")).unwrap();
+        assert_eq!(mark, ByHand::ReleasedUntil(d("2027-01-20")));
+        assert_eq!(plan.kind, NoticeKind::HoldReleased);
+        assert_eq!(plan.facts.was_service_hold, Some(true));
+        let released = Ledger { by_hand: Some(mark), ..ledger(Standing::Active) };
+        // 46 days past due, but the day has not come: no hold, no reminder
+        assert_eq!(evaluate(d("2027-01-15"), &released, &p), None);
+        assert_eq!(evaluate(d("2027-01-19"), &released, &p), None);
+        // then the rules again: the hold the ledger calls for
+        assert_eq!(
+            evaluate(d("2027-01-20"), &released, &p),
+            Some(Step::Change { to: Standing::ServiceHold, since: d("2027-01-14") })
+        );
+    }
+
+    #[test]
+    fn holds_by_hand_are_refused_when_they_change_nothing_or_say_nothing() {
+        let p = policy();
+        let acme = AccountId::parse("ACME").unwrap();
+        let ask = |to, until, reason| HandStep { to, until, reason, by: "clara" };
+        let today = d("2026-12-04");
+        let held = ledger(Standing::CreditHold);
+        let active = ledger(Standing::Active);
+        let refused = |l: &Ledger, a| by_hand(&acme, "Acme", l, &p, a, today).unwrap_err();
+        assert_eq!(refused(&held, ask(Standing::CreditHold, None, "x")).to_string(), "ACME is already on credit hold");
+        assert_eq!(
+            refused(&active, ask(Standing::Active, Some(d("2026-12-10")), "x")).to_string(),
+            "ACME is not on hold: nothing to release"
+        );
+        assert_eq!(
+            refused(&held, ask(Standing::Active, Some(today), "x")),
+            HandRefusal::UntilNotLater { until: today, today }
+        );
+        assert!(matches!(refused(&held, ask(Standing::Active, None, "x")), HandRefusal::UntilNotLater { .. }));
+        assert_eq!(refused(&active, ask(Standing::CreditHold, None, "  ")), HandRefusal::NoReason);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 pub use billing::{CATCH_UP_DAYS, FarBehind, IssuedInvoice, Planned, plan, run_billing};
-pub use collections::{CollectionsReport, run_collections};
+pub use collections::{CollectionsReport, hold_by_hand, run_collections};
 pub use outbox::{Delivery, MAX_ATTEMPTS, Pdfs, deliver, mark_sent, retry_delay};
 pub use statements::{run_statements, statement_of};
 

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{Store, Tx, instant, parse_date};
 use crate::domain::AccountId;
-use crate::domain::collections::{Ledger, Standing};
+use crate::domain::collections::{ByHand, Ledger, Standing};
 
 /// An account as collections sees it.
 #[derive(Clone, Debug)]
@@ -19,19 +19,46 @@ pub struct Collectable {
 
 impl Store {
     pub async fn collectables(&self) -> Result<Vec<Collectable>> {
+        self.collectables_of(None).await
+    }
+
+    /// One account as collections sees it.
+    pub async fn collectable(&self, account: &AccountId) -> Result<Option<Collectable>> {
+        Ok(self.collectables_of(Some(account)).await?.into_iter().next())
+    }
+
+    async fn collectables_of(&self, only: Option<&AccountId>) -> Result<Vec<Collectable>> {
         let pool = self.pool();
         let mut out: BTreeMap<String, Collectable> = BTreeMap::new();
-        let accounts: Vec<(AccountId, String, String)> =
-            sqlx::query_as("SELECT id, name, status FROM accounts ORDER BY id").fetch_all(pool).await?;
-        for (id, name, status) in accounts {
-            let ledger =
-                Ledger { unpaid: vec![], claims: vec![], standing: Standing::parse(&status), reminded: vec![] };
+        // id, name, standing, and what a person decided of its hold
+        type Row = (AccountId, String, String, Option<String>, Option<String>);
+        let accounts: Vec<Row> = sqlx::query_as(
+            "SELECT id, name, status, hold_by_hand, hold_by_hand_until FROM accounts WHERE ?1 IS NULL OR id = ?1 ORDER BY id",
+        )
+        .bind(only)
+        .fetch_all(pool)
+        .await?;
+        for (id, name, status, hand, until) in accounts {
+            let by_hand = match (hand.as_deref(), until) {
+                (Some("held"), _) => Some(ByHand::Held),
+                (Some("released"), Some(u)) => Some(ByHand::ReleasedUntil(parse_date(&u)?)),
+                _ => None,
+            };
+            let ledger = Ledger {
+                unpaid: vec![],
+                claims: vec![],
+                standing: Standing::parse(&status),
+                reminded: vec![],
+                by_hand,
+            };
             out.insert(id.as_str().to_string(), Collectable { account: id, name, ledger });
         }
         let unpaid: Vec<(String, i64, String)> = sqlx::query_as(
             "SELECT i.account_id, i.id, i.due_on FROM invoices i WHERE i.status = 'open'
-               AND i.total_cents > COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE invoice_id = i.id), 0)",
+               AND i.total_cents > COALESCE((SELECT SUM(amount_cents) FROM allocations WHERE invoice_id = i.id), 0)
+               AND (?1 IS NULL OR i.account_id = ?1)",
         )
+        .bind(only)
         .fetch_all(pool)
         .await?;
         for (a, id, due) in unpaid {
@@ -40,7 +67,8 @@ impl Store {
             }
         }
         let claims: Vec<(String, String)> =
-            sqlx::query_as("SELECT account_id, claimed_on FROM claims WHERE account_id IS NOT NULL")
+            sqlx::query_as("SELECT account_id, claimed_on FROM claims WHERE account_id IS NOT NULL AND (?1 IS NULL OR account_id = ?1)")
+                .bind(only)
                 .fetch_all(pool)
                 .await?;
         for (a, d) in claims {
@@ -49,8 +77,10 @@ impl Store {
             }
         }
         let reminded: Vec<(String, i64, i64)> = sqlx::query_as(
-            "SELECT i.account_id, r.invoice_id, r.stage FROM reminders r JOIN invoices i ON i.id = r.invoice_id",
+            "SELECT i.account_id, r.invoice_id, r.stage FROM reminders r JOIN invoices i ON i.id = r.invoice_id
+             WHERE ?1 IS NULL OR i.account_id = ?1",
         )
+        .bind(only)
         .fetch_all(pool)
         .await?;
         for (a, id, stage) in reminded {
@@ -63,6 +93,22 @@ impl Store {
 }
 
 impl Tx {
+    /// Marks what a person decided of the account's hold (`accounts hold`,
+    /// `accounts release`, the console).
+    pub async fn set_by_hand(&mut self, account: &AccountId, mark: ByHand) -> Result<()> {
+        let (hand, until) = match mark {
+            ByHand::Held => ("held", None),
+            ByHand::ReleasedUntil(u) => ("released", Some(u.to_string())),
+        };
+        sqlx::query("UPDATE accounts SET hold_by_hand = ?, hold_by_hand_until = ? WHERE id = ?")
+            .bind(hand)
+            .bind(until)
+            .bind(account)
+            .execute(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// The account's standing and since when.
     pub async fn standing(&mut self, account: &AccountId) -> Result<(Standing, Option<String>)> {
         let row: Option<(String, Option<String>)> =

@@ -151,6 +151,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/accounts", get(pages::accounts))
         .route("/accounts/{id}", get(pages::account))
         .route("/accounts/{id}/payments", post(pages::record_payment))
+        .route("/accounts/{id}/hold", post(pages::hold))
         .route("/invoices", get(pages::invoices))
         .route("/invoices/{number}", get(pages::invoice))
         .route("/invoices/{number}/html", get(pages::invoice_html))

@@ -86,6 +86,24 @@ fn money(m: Money, currency: &str) -> String {
     m.display_in(currency)
 }
 
+/// The account a path names, whatever its case (`acme` is `ACME`).
+async fn stored_account(app: &App, id: &str) -> anyhow::Result<Option<AccountId>> {
+    let mut tx = app.store.begin().await?;
+    let found = tx.stored_account_id(id).await?;
+    tx.commit().await?;
+    Ok(found)
+}
+
+/// A date field of a form: empty is none; else YYYY-MM-DD (what a date input sends).
+fn form_date(field: &str) -> anyhow::Result<Option<chrono::NaiveDate>> {
+    match field.trim() {
+        "" => Ok(None),
+        d => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| anyhow::anyhow!("the date {d:?} is not YYYY-MM-DD")),
+    }
+}
+
 /// After a form: back to `to`, with a message for the next page.
 fn back(app: &App, who: &Who, to: &str, result: anyhow::Result<String>) -> Response {
     match result {
@@ -337,13 +355,7 @@ fn correction(f: &CorrectForm) -> anyhow::Result<Correction> {
         }
         v.parse::<i64>().map(Some).map_err(|_| anyhow::anyhow!("{name} {v:?} is not a whole number"))
     };
-    let effective = match f.effective.trim() {
-        "" => None,
-        d => Some(
-            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                .map_err(|_| anyhow::anyhow!("the date {d:?} is not YYYY-MM-DD"))?,
-        ),
-    };
+    let effective = form_date(&f.effective)?;
     let amount = match f.amount.trim() {
         "" => None,
         a => Some(Money::parse(a).map_err(|e| anyhow::anyhow!("the amount {a:?}: {e}"))?.to_decimal()),
@@ -441,20 +453,13 @@ fn hold_blocks(status: &str) -> Option<&'static str> {
         "credit_hold" => Some(
             "Credit hold: no new purchases (service work and new subscriptions are refused); services keep running.",
         ),
-        "service_hold" => Some(
-            "Service hold: no support, and antivirus, anti-spam and DNS filtering are shut off, until the balance is paid.",
-        ),
+        "service_hold" => Some("Service hold: no support, and antivirus, anti-spam and DNS filtering are shut off."),
         _ => None,
     }
 }
 
 pub async fn account(State(app): State<Arc<App>>, who: Who, Path(id): Path<String>) -> Response {
-    let found = {
-        let mut tx = tryf!(app.store.begin().await);
-        let f = tryf!(tx.stored_account_id(&id).await);
-        tryf!(tx.commit().await);
-        f
-    };
+    let found = tryf!(stored_account(&app, &id).await);
     let Some(id) = found else { return refusal(StatusCode::NOT_FOUND, &format!("There is no account {id:?}.")) };
     let Some(a) = tryf!(app.store.account_summary(&id, app.today()).await) else {
         return refusal(StatusCode::NOT_FOUND, "There is no such account.");
@@ -504,7 +509,10 @@ pub async fn account(State(app): State<Arc<App>>, who: Who, Path(id): Path<Strin
         &app,
         &who,
         "account.html.j2",
-        context! { account, invoices, payments, history, contacts, open, scheduled, methods => crate::by_hand::METHODS },
+        context! {
+            account, invoices, payments, history, contacts, open, scheduled, methods => crate::by_hand::METHODS,
+            release_until => (today + chrono::Duration::days(14)).to_string(),
+        },
     )
     .await
 }
@@ -536,15 +544,9 @@ pub async fn record_payment(
     }
     let to = format!("/accounts/{}", urlencode(&id));
     let done = async {
-        let mut tx = app.store.begin().await?;
-        let account = tx.stored_account_id(&id).await?.ok_or_else(|| anyhow::anyhow!("no account {id:?}"))?;
-        tx.commit().await?;
+        let account = stored_account(&app, &id).await?.ok_or_else(|| anyhow::anyhow!("no account {id:?}"))?;
         let amount = Money::parse(f.amount.trim()).map_err(|e| anyhow::anyhow!("the amount {:?}: {e}", f.amount))?;
-        let received = match f.received.trim() {
-            "" => app.today(),
-            d => chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                .map_err(|_| anyhow::anyhow!("the date {d:?} is not YYYY-MM-DD"))?,
-        };
+        let received = form_date(&f.received)?.unwrap_or(app.today());
         let invoices: Vec<InvoiceNumber> =
             f.invoices.split([',', ' ', ';']).filter(|n| !n.trim().is_empty()).map(InvoiceNumber::new).collect();
         let reference = Some(f.reference.trim()).filter(|r| !r.is_empty());
@@ -570,6 +572,55 @@ pub async fn record_payment(
     }
     .await;
     tracing::info!(user = %who.name, "web: payment for {id}: {done:?}");
+    back(&app, &who, &to, done)
+}
+
+#[derive(Deserialize)]
+pub struct HoldForm {
+    #[serde(default)]
+    csrf: String,
+    /// `credit_hold`, `service_hold`, or `active` to release.
+    #[serde(default)]
+    standing: String,
+    #[serde(default)]
+    until: String,
+    #[serde(default)]
+    reason: String,
+}
+
+/// Place or release a hold by hand: the same code as `accounts hold` and
+/// `accounts release`, the customer told with the reason.
+pub async fn hold(State(app): State<Arc<App>>, who: Who, Path(id): Path<String>, Form(f): Form<HoldForm>) -> Response {
+    use crate::domain::collections::Standing;
+    if let Some(r) = who.refuse(&f.csrf) {
+        return r;
+    }
+    let to = format!("/accounts/{}", urlencode(&id));
+    let done = async {
+        let account = stored_account(&app, &id).await?.ok_or_else(|| anyhow::anyhow!("no account {id:?}"))?;
+        let standing = match f.standing.as_str() {
+            "credit_hold" => Standing::CreditHold,
+            "service_hold" => Standing::ServiceHold,
+            "active" => Standing::Active,
+            other => anyhow::bail!("{other:?} is not a standing"),
+        };
+        let until = form_date(&f.until)?;
+        let line = crate::engine::hold_by_hand(
+            &app.config,
+            &app.store,
+            &app.renderer,
+            &account,
+            standing,
+            until,
+            &f.reason,
+            &who.name,
+            app.clock.now(),
+        )
+        .await?;
+        Ok(format!("{line}; the customer is told."))
+    }
+    .await;
+    tracing::info!(user = %who.name, "web: hold by hand for {id}: {done:?}");
     back(&app, &who, &to, done)
 }
 
