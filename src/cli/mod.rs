@@ -257,10 +257,7 @@ fn flag_date(flag: &str, s: &str) -> Result<NaiveDate> {
 /// `ACME`: an account code is one account however it is typed); None when
 /// there is no such account.
 async fn find_account(store: &Store, id: &str) -> Result<Option<AccountId>> {
-    let mut tx = store.begin().await?;
-    let found = tx.stored_account_id(id.trim()).await?;
-    tx.commit().await?;
-    Ok(found)
+    store.account_named(id).await
 }
 
 /// The account an id typed by a person names; one clear refusal when there

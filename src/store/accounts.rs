@@ -168,6 +168,15 @@ impl Tx {
 }
 
 impl Store {
+    /// The account an id typed by a person names, whatever its case and
+    /// surrounding spaces (the command line and the console alike).
+    pub async fn account_named(&self, id: &str) -> Result<Option<AccountId>> {
+        let mut tx = self.begin().await?;
+        let found = tx.stored_account_id(id.trim()).await?;
+        tx.commit().await?;
+        Ok(found)
+    }
+
     pub async fn account_ids(&self) -> Result<Vec<AccountId>> {
         Ok(sqlx::query_scalar("SELECT id FROM accounts ORDER BY id").fetch_all(self.pool()).await?)
     }

@@ -86,14 +86,6 @@ fn money(m: Money, currency: &str) -> String {
     m.display_in(currency)
 }
 
-/// The account a path names, whatever its case (`acme` is `ACME`).
-async fn stored_account(app: &App, id: &str) -> anyhow::Result<Option<AccountId>> {
-    let mut tx = app.store.begin().await?;
-    let found = tx.stored_account_id(id).await?;
-    tx.commit().await?;
-    Ok(found)
-}
-
 /// A date field of a form: empty is none; else YYYY-MM-DD (what a date input sends).
 fn form_date(field: &str) -> anyhow::Result<Option<chrono::NaiveDate>> {
     match field.trim() {
@@ -102,6 +94,30 @@ fn form_date(field: &str) -> anyhow::Result<Option<chrono::NaiveDate>> {
             .map(Some)
             .map_err(|_| anyhow::anyhow!("the date {d:?} is not YYYY-MM-DD")),
     }
+}
+
+/// Invoice numbers typed in a form, separated by commas, spaces or semicolons.
+fn invoice_list(field: &str) -> Vec<InvoiceNumber> {
+    field.split([',', ' ', ';']).filter(|n| !n.trim().is_empty()).map(InvoiceNumber::new).collect()
+}
+
+/// The invoice a path names with its lines, or the page that says there is none.
+async fn invoice_named(
+    app: &App,
+    number: &str,
+) -> Result<(crate::store::InvoiceRecord, Vec<crate::domain::Line>), Response> {
+    match app.store.invoice(&number.to_ascii_uppercase()).await {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(refusal(StatusCode::NOT_FOUND, &format!("There is no invoice {number:?}."))),
+        Err(e) => Err(failure(&e)),
+    }
+}
+
+/// The invoice a path names as the document its email and PDF are made from.
+async fn invoice_doc(app: &App, number: &str) -> Result<(i64, InvoiceDoc), Response> {
+    let (inv, lines) = invoice_named(app, number).await?;
+    let entries = app.store.time_entries(inv.id).await.map_err(|e| failure(&e))?;
+    Ok((inv.id, InvoiceDoc::of(&inv, lines, entries)))
 }
 
 /// After a form: back to `to`, with a message for the next page.
@@ -360,10 +376,7 @@ fn correction(f: &CorrectForm) -> anyhow::Result<Correction> {
         "" => None,
         a => Some(Money::parse(a).map_err(|e| anyhow::anyhow!("the amount {a:?}: {e}"))?.to_decimal()),
     };
-    let invoices = f
-        .invoices
-        .as_deref()
-        .map(|s| s.split([',', ' ', ';']).filter(|n| !n.trim().is_empty()).map(InvoiceNumber::new).collect::<Vec<_>>());
+    let invoices = f.invoices.as_deref().map(invoice_list);
     // a payment form always sends its invoices field; kept only when it differs from nothing given
     let invoices = if amount.is_none() && invoices.as_ref().is_some_and(Vec::is_empty) { None } else { invoices };
     Ok(Correction {
@@ -459,7 +472,7 @@ fn hold_blocks(status: &str) -> Option<&'static str> {
 }
 
 pub async fn account(State(app): State<Arc<App>>, who: Who, Path(id): Path<String>) -> Response {
-    let found = tryf!(stored_account(&app, &id).await);
+    let found = tryf!(app.store.account_named(&id).await);
     let Some(id) = found else { return refusal(StatusCode::NOT_FOUND, &format!("There is no account {id:?}.")) };
     let Some(a) = tryf!(app.store.account_summary(&id, app.today()).await) else {
         return refusal(StatusCode::NOT_FOUND, "There is no such account.");
@@ -544,11 +557,10 @@ pub async fn record_payment(
     }
     let to = format!("/accounts/{}", urlencode(&id));
     let done = async {
-        let account = stored_account(&app, &id).await?.ok_or_else(|| anyhow::anyhow!("no account {id:?}"))?;
+        let account = app.store.account_named(&id).await?.ok_or_else(|| anyhow::anyhow!("no account {id:?}"))?;
         let amount = Money::parse(f.amount.trim()).map_err(|e| anyhow::anyhow!("the amount {:?}: {e}", f.amount))?;
         let received = form_date(&f.received)?.unwrap_or(app.today());
-        let invoices: Vec<InvoiceNumber> =
-            f.invoices.split([',', ' ', ';']).filter(|n| !n.trim().is_empty()).map(InvoiceNumber::new).collect();
+        let invoices = invoice_list(&f.invoices);
         let reference = Some(f.reference.trim()).filter(|r| !r.is_empty());
         let hand = crate::by_hand::HandPayment {
             amount,
@@ -597,7 +609,7 @@ pub async fn hold(State(app): State<Arc<App>>, who: Who, Path(id): Path<String>,
     }
     let to = format!("/accounts/{}", urlencode(&id));
     let done = async {
-        let account = stored_account(&app, &id).await?.ok_or_else(|| anyhow::anyhow!("no account {id:?}"))?;
+        let account = app.store.account_named(&id).await?.ok_or_else(|| anyhow::anyhow!("no account {id:?}"))?;
         let standing = match f.standing.as_str() {
             "credit_hold" => Standing::CreditHold,
             "service_hold" => Standing::ServiceHold,
@@ -661,8 +673,9 @@ pub async fn invoices(State(app): State<Arc<App>>, who: Who, Query(q): Query<Inv
 }
 
 pub async fn invoice(State(app): State<Arc<App>>, who: Who, Path(number): Path<String>) -> Response {
-    let Some((inv, lines)) = tryf!(app.store.invoice(&number.to_ascii_uppercase()).await) else {
-        return refusal(StatusCode::NOT_FOUND, &format!("There is no invoice {number:?}."));
+    let (inv, lines) = match invoice_named(&app, &number).await {
+        Ok(found) => found,
+        Err(r) => return r,
     };
     let cur = &app.config.company.currency;
     let view = context! {
@@ -676,11 +689,10 @@ pub async fn invoice(State(app): State<Arc<App>>, who: Who, Path(number): Path<S
 
 /// The invoice's HTML as its email carried it, shown in a frame of the invoice page.
 pub async fn invoice_html(State(app): State<Arc<App>>, _who: Who, Path(number): Path<String>) -> Response {
-    let Some((inv, lines)) = tryf!(app.store.invoice(&number.to_ascii_uppercase()).await) else {
-        return refusal(StatusCode::NOT_FOUND, &format!("There is no invoice {number:?}."));
+    let (_, doc) = match invoice_doc(&app, &number).await {
+        Ok(found) => found,
+        Err(r) => return r,
     };
-    let entries = tryf!(app.store.time_entries(inv.id).await);
-    let doc = InvoiceDoc::of(&inv, lines, entries);
     let rendered = tryf!(app.renderer.invoice(&app.config.company, &doc));
     (
         [
@@ -699,12 +711,11 @@ pub async fn invoice_html(State(app): State<Arc<App>>, _who: Who, Path(number): 
 /// The PDF the customer was sent (kept with the outgoing message), or, for
 /// an invoice whose email has not gone yet, one made now.
 pub async fn invoice_pdf(State(app): State<Arc<App>>, _who: Who, Path(number): Path<String>) -> Response {
-    let Some((inv, lines)) = tryf!(app.store.invoice(&number.to_ascii_uppercase()).await) else {
-        return refusal(StatusCode::NOT_FOUND, &format!("There is no invoice {number:?}."));
+    let (invoice_id, doc) = match invoice_doc(&app, &number).await {
+        Ok(found) => found,
+        Err(r) => return r,
     };
-    let entries = tryf!(app.store.time_entries(inv.id).await);
-    let doc = InvoiceDoc::of(&inv, lines, entries);
-    let bytes = match tryf!(app.store.invoice_attachment(inv.id).await) {
+    let bytes = match tryf!(app.store.invoice_attachment(invoice_id).await) {
         Some(b) => b,
         None => {
             let made = app.renderer.invoice_pdf(&app.config.company, &doc);
