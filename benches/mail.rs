@@ -12,8 +12,9 @@
 //! - an idle `billmail run` connected to the mailbox for 60 s, after it has
 //!   issued and sent 300 invoices with their PDFs: resident memory (target
 //!   < 20 MiB, Typst's caches freed) and CPU (target < 0.5 s), with what
-//!   of it is heap and what the executable's pages, and whether its PDFs
-//!   were made in a `pdf-worker` child that is gone at idle
+//!   of it is heap and what the executable's pages, and whether its cycles
+//!   ran in `cycle-worker` children (making PDFs in `pdf-worker`s of their
+//!   own) that are gone at idle
 //!   (`IDLE_SMAPS=FILE` keeps the daemon's `/proc/PID/smaps` at that moment);
 //!
 //! - peak memory of a `billmail tick` taking in 21 messages of 24 MiB and one
@@ -383,7 +384,7 @@ fn idle(stack: &Stack) {
     run(&["init"]);
     // 300 customers whose December invoices the daemon's first cycle issues
     // and sends, each with its PDF: the idle memory is measured after that work
-    let n = 300;
+    let n: usize = std::env::var("IDLE_INVOICES").ok().and_then(|v| v.parse().ok()).unwrap_or(300);
     let mut csv = String::from("id,name,tier,full_time_users,part_time_users,billing_emails\n");
     for i in 0..n {
         csv.push_str(&format!("I{i:04},Customer {i},hybrid,5,1,ap@d{}.example\n", i % 10));
@@ -398,9 +399,11 @@ fn idle(stack: &Stack) {
         .spawn()
         .unwrap();
     let start = Instant::now();
-    let mut workers_seen = 0;
+    let (mut cycles_seen, mut workers_seen) = (0, 0);
     let sent = loop {
-        workers_seen = workers_seen.max(pdf_workers(child.id()));
+        let (cycles, pdfs) = workers(child.id());
+        cycles_seen = cycles_seen.max(cycles);
+        workers_seen = workers_seen.max(pdfs);
         let outbox: serde_json::Value = serde_json::from_str(&run(&["outbox", "list", "--json"])).unwrap();
         let sent = outbox.as_array().unwrap().iter().filter(|m| m["state"] == "sent").count();
         if sent >= n || start.elapsed() > Duration::from_secs(300) {
@@ -424,7 +427,7 @@ fn idle(stack: &Stack) {
             / 1024.0
     };
     let (anon, file) = (field("RssAnon:"), field("RssFile:"));
-    let workers_left = pdf_workers(child.id());
+    let (cycles_left, workers_left) = workers(child.id());
     if let Ok(to) = std::env::var("IDLE_SMAPS") {
         std::fs::copy(format!("/proc/{}/smaps", child.id()), to).unwrap();
     }
@@ -442,21 +445,31 @@ fn idle(stack: &Stack) {
         if cpu < 0.5 { "met" } else { "NOT met" }
     );
     println!(
-        "  of it {anon:.1} MiB anonymous (heap), {file:.1} MiB the binary's pages; pdf-workers seen while sending: {workers_seen}, left at idle: {workers_left}"
+        "  of it {anon:.1} MiB anonymous (heap), {file:.1} MiB the binary's pages; seen while sending: cycle-workers {cycles_seen}, pdf-workers {workers_seen}; left at idle: {cycles_left} and {workers_left}"
     );
 }
 
-/// How many `billmail pdf-worker` children `pid` has now.
-fn pdf_workers(pid: u32) -> usize {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return 0 };
-    dir.flatten()
-        .filter(|e| {
+/// How many `billmail cycle-worker` children `pid` has now, and how many
+/// `billmail pdf-worker`s under it or under them.
+fn workers(pid: u32) -> (usize, usize) {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return (0, 0) };
+    let procs: Vec<(String, String, Vec<u8>)> = dir
+        .flatten()
+        .map(|e| {
             let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-            let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).unwrap_or("");
+            let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).unwrap_or("").to_string();
             let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            ppid == pid.to_string() && cmdline.split(|b| *b == 0).any(|a| a == b"pdf-worker")
+            (e.file_name().to_string_lossy().into_owned(), ppid, cmdline)
         })
-        .count()
+        .collect();
+    let is = |cmdline: &[u8], what: &[u8]| cmdline.split(|b| *b == 0).any(|a| a == what);
+    let cycles: Vec<&String> =
+        procs.iter().filter(|(_, ppid, c)| *ppid == pid.to_string() && is(c, b"cycle-worker")).map(|p| &p.0).collect();
+    let pdfs = procs
+        .iter()
+        .filter(|(_, ppid, c)| (*ppid == pid.to_string() || cycles.contains(&ppid)) && is(c, b"pdf-worker"))
+        .count();
+    (cycles.len(), pdfs)
 }
 
 fn main() {

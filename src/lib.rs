@@ -43,6 +43,14 @@ pub fn give_back_memory() {
     }
 }
 
+/// This very program, for the children billmail starts from its own
+/// binary (`cycle-worker`, `pdf-worker`): `/proc/self/exe`, which names the
+/// running file even after a package upgrade replaced it on disk.
+pub fn own_program() -> std::path::PathBuf {
+    let me = std::path::PathBuf::from("/proc/self/exe");
+    if me.exists() { me } else { std::env::current_exe().unwrap_or(me) }
+}
+
 /// The one TLS crypto provider billmail uses (ring), named rather than left
 /// to rustls to guess: a build where another crate enables a second provider
 /// (a test's browser driver does) would otherwise panic at the first TLS

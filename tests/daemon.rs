@@ -179,6 +179,15 @@ fn under_systemd_it_keeps_its_books_in_the_state_directory_pings_the_watchdog_an
     wait_until("the refusal", Duration::from_secs(20), || log().contains("reload refused"));
     assert!(log().contains("[smtp] from: missing"), "{}", log());
     assert!(daemon.0.try_wait().unwrap().is_none(), "still running");
+    // and so is one whose template does not parse: found by building what
+    // a cycle needs, which the daemon has a child do
+    std::fs::create_dir(bm.path("etc/templates")).unwrap();
+    bm.write("etc/templates/reminder.txt.j2", "Dear {% if %}\n");
+    bm.write("etc/billmail.toml", &format!("{config}\n[templates]\ndir = \"templates\"\n"));
+    hup(daemon.0.id());
+    wait_until("the second refusal", Duration::from_secs(20), || log().matches("reload refused").count() >= 2);
+    assert!(log().contains("reminder.txt.j2"), "{}", log());
+    assert!(daemon.0.try_wait().unwrap().is_none(), "still running");
 
     // a good one takes effect: with SMTP now configured, the waiting invoices go out
     bm.write("etc/billmail.toml", &format!("{config}\n{}", stack.smtp_config()));
@@ -232,4 +241,77 @@ fn with_the_mailbox_down_the_daemon_still_issues_and_sends_and_status_says_why()
     assert!(error.starts_with("mailbox: cannot reach the mailbox"), "{status}");
     assert!(status["last_cycle"].is_object(), "the cycles ran: {status}");
     assert_eq!(bm.invoices().len(), 2);
+}
+
+/// The `billmail cycle-worker` children of `pid`.
+fn cycle_workers(pid: u32) -> Vec<u32> {
+    std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let child: u32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid: u32 = stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()?;
+            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
+            (ppid == pid && cmdline.split(|b| *b == 0).any(|a| a == b"cycle-worker")).then_some(child)
+        })
+        .collect()
+}
+
+#[test]
+fn each_cycle_runs_in_a_child_that_dies_with_the_daemon_and_a_restart_sends_each_invoice_once() {
+    let stack = MailStack::start();
+    let bm = Bm::new();
+    let pw = bm.write("imap-password", &stack.password);
+    // an SMTP server that takes the connection and never says a word: the
+    // cycle's sending waits on it
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let held = std::thread::spawn(move || silent.accept().map(|(s, _)| s));
+    let stalled = stack.smtp_config().replace(&format!("port = {}", stack.smtp_port), &format!("port = {silent_port}"));
+    bm.write("billmail.toml", &format!("{}\n{}\n{stalled}", common::CONFIG, stack.imap_config(&pw)));
+    bm.import_accounts(ACCOUNTS, NOV2).ok();
+
+    let sock_path = bm.path("notify.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut daemon = run_from(&bm, "2026-11-15T08:00:00-05:00", &sock_path, Stdio::null());
+    wait_until("the invoices issued", Duration::from_secs(60), || bm.invoices().len() == 2);
+    let held = held.join().unwrap().expect("the cycle connected to the silent server");
+    let workers = cycle_workers(daemon.0.id());
+    assert_eq!(workers.len(), 1, "the cycle is a child of the daemon: {workers:?}");
+    let alive = |pid: u32| {
+        std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .is_ok_and(|s| s.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z"))
+    };
+    assert!(alive(workers[0]));
+
+    // the daemon killed outright: its cycle goes with it, at once, so no
+    // cycle of the old start can send beside the next start's
+    daemon.0.kill().unwrap();
+    daemon.0.wait().unwrap();
+    wait_until("the cycle's end", Duration::from_secs(5), || !alive(workers[0]));
+    drop(held);
+
+    // started again with a server that answers, each invoice goes out once
+    bm.write("billmail.toml", &format!("{}\n{}\n{}", common::CONFIG, stack.imap_config(&pw), stack.smtp_config()));
+    let _daemon = run_from(&bm, "2026-11-15T08:05:00-05:00", &sock_path, Stdio::null());
+    assert_eq!(stack.wait_for("ap@acme-dental.example", 1).len(), 1);
+    assert_eq!(stack.wait_for("billing@harborview.example", 1).len(), 1);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(stack.folder("ap@acme-dental.example", "INBOX").len(), 1, "sent once");
+    assert_eq!(stack.folder("billing@harborview.example", "INBOX").len(), 1, "sent once");
+    assert_eq!(bm.invoices().len(), 2, "issued once");
+}
+
+#[test]
+fn a_config_a_cycle_could_not_use_stops_the_daemon_at_start_and_names_the_file() {
+    let bm = Bm::new();
+    std::fs::create_dir(bm.path("templates")).unwrap();
+    bm.write("templates/reminder.txt.j2", "Dear {% if %}\n");
+    bm.write("billmail.toml", &format!("{}\n[templates]\ndir = \"templates\"\n", common::CONFIG));
+    let run = bm.run(&["run", "--now", NOV2]).fails();
+    let said = run.failures().join("\n");
+    assert!(said.contains("reminder.txt.j2"), "{}", run.stderr);
+    assert!(bm.invoices().is_empty());
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -50,7 +50,7 @@ pub(super) async fn run(config_path: &Path, c: &Ctx<'_>, now_given: bool, catch_
         }
         None => None,
     };
-    let ran = crate::daemon::run(config_path, config.clone(), store.clone(), signals, clock, catch_up).await;
+    let ran = crate::daemon::run(config_path, store.clone(), signals, clock, catch_up).await;
     stop.cancel();
     if let Some(web) = web {
         match web.await {
@@ -63,12 +63,8 @@ pub(super) async fn run(config_path: &Path, c: &Ctx<'_>, now_given: bool, catch_
     Ok(Outcome { code: 0 })
 }
 
-/// `billmail web`: the console alone, until SIGTERM/SIGINT.
-pub(super) async fn web(c: &Ctx<'_>, now_given: bool) -> Result<Outcome> {
-    let Ctx { config, store, now, .. } = *c;
-    if config.web.is_none() {
-        anyhow::bail!("the config has no [web] section: set [web] listen = \"127.0.0.1:8025\"");
-    }
+/// A token cancelled at the first SIGTERM or SIGINT.
+fn stop_on_term() -> tokio_util::sync::CancellationToken {
     let stop = tokio_util::sync::CancellationToken::new();
     let s = stop.clone();
     tokio::spawn(async move {
@@ -80,6 +76,16 @@ pub(super) async fn web(c: &Ctx<'_>, now_given: bool) -> Result<Outcome> {
         }
         s.cancel();
     });
+    stop
+}
+
+/// `billmail web`: the console alone, until SIGTERM/SIGINT.
+pub(super) async fn web(c: &Ctx<'_>, now_given: bool) -> Result<Outcome> {
+    let Ctx { config, store, now, .. } = *c;
+    if config.web.is_none() {
+        anyhow::bail!("the config has no [web] section: set [web] listen = \"127.0.0.1:8025\"");
+    }
+    let stop = stop_on_term();
     let clock = if now_given { crate::daemon::Clock::starting_at(now) } else { crate::daemon::Clock::real() };
     crate::web::serve(config.clone(), store.clone(), clock, stop).await?;
     Ok(Outcome { code: 0 })
@@ -100,20 +106,25 @@ pub(super) async fn tick_locked(c: &Ctx<'_>, catch_up: bool) -> Result<Outcome> 
     }
 }
 
-/// One cycle ([`crate::engine::cycle`]), printed. Every stage runs whatever
-/// the others did; the exit code is 1 when any of them failed, and each
-/// failure is said on standard error.
-async fn tick(config: &Config, store: &Store, now: DateTime<Utc>, catch_up: bool) -> Result<Outcome> {
-    use crate::engine::{Ctx, Inbox, Stage};
-    let local = local_time(&now, config.company.timezone);
-    println!("tick at {} ({})", local.format("%Y-%m-%d %H:%M"), config.company.timezone);
-    let tokens = crate::mail::token_source(config)?;
-    let renderer = Renderer::for_config(config)?;
-    let dkim = crate::trust::dkim::Dkim::for_config(config)?;
-    let sender = config.smtp.as_ref().map(|s| crate::mail::smtp::Sender::new(s, tokens.clone())).transpose()?;
+/// One [`crate::engine::cycle`] with what it needs built from `config`:
+/// the mailbox reached (unless `down` says why the daemon could not), the
+/// cycle run, the mailbox left. `tick` and the daemon's `cycle-worker`.
+async fn one_cycle(
+    config: &Config,
+    store: &Store,
+    now: DateTime<Utc>,
+    catch_up: bool,
+    tokens: Option<std::sync::Arc<crate::mail::oauth2::TokenSource>>,
+    down: Option<String>,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<crate::engine::CycleReport> {
+    use crate::engine::{Ctx, Inbox};
+    let (renderer, dkim, sender) = cycle_parts(config, &tokens)?;
     let mut mailbox = None;
-    let mut down = None;
-    if let Some(imap) = &config.imap {
+    let mut down = down;
+    if let Some(imap) = &config.imap
+        && down.is_none()
+    {
         match crate::mail::imap::Mailbox::connect(imap, tokens.as_deref(), now).await {
             Ok(m) => mailbox = Some(m),
             Err(e) => down = Some(format!("{e:#}")),
@@ -121,10 +132,83 @@ async fn tick(config: &Config, store: &Store, now: DateTime<Utc>, catch_up: bool
     }
     let inbox = Inbox::of(mailbox.as_mut(), down);
     let ctx = Ctx { config, store, renderer: &renderer, dkim: dkim.as_ref(), sender: sender.as_ref(), catch_up };
-    let report = crate::engine::cycle(&ctx, inbox, now, &tokio_util::sync::CancellationToken::new()).await;
+    let report = crate::engine::cycle(&ctx, inbox, now, stop).await;
     if let Some(m) = mailbox {
         m.logout().await;
     }
+    Ok(report)
+}
+
+/// What a cycle builds from the config: the renderer (templates, logo),
+/// DKIM signing, the SMTP sender (secrets). Each fails naming what is wrong.
+type CycleParts = (Renderer, Option<crate::trust::dkim::Dkim>, Option<crate::mail::smtp::Sender>);
+
+fn cycle_parts(
+    config: &Config,
+    tokens: &Option<std::sync::Arc<crate::mail::oauth2::TokenSource>>,
+) -> Result<CycleParts> {
+    let renderer = Renderer::for_config(config)?;
+    let dkim = crate::trust::dkim::Dkim::for_config(config)?;
+    let sender = config
+        .smtp
+        .as_ref()
+        .map(|s| crate::mail::smtp::Sender::new(s, tokens.clone()))
+        .transpose()
+        .context("the [smtp] settings")?;
+    Ok((renderer, dkim, sender))
+}
+
+/// `billmail cycle-worker`: the one cycle the daemon asks for (a
+/// [`crate::daemon::CycleJob`] on standard input), run under the daemon's
+/// instance lock; how it went is one line of JSON on standard output
+/// ([`crate::daemon::CycleDone`]). SIGTERM finishes the message in hand.
+/// A job with `check` only builds the cycle's parts from the config and
+/// answers [`crate::daemon::Checked`].
+pub(super) async fn worker(config_path: &Path) -> Result<Outcome> {
+    use crate::daemon::{Checked, CycleDone, CycleJob};
+    use crate::engine::Stage;
+    let mut input = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut input).context("reading the cycle's job")?;
+    let job: CycleJob = serde_json::from_str(&input).context("the cycle's job")?;
+    let config = Config::from_text(config_path, &job.config)
+        .map_err(|e| anyhow::anyhow!("{}: {}", config_path.display(), e.problems().join("; ")))?;
+    let stop = stop_on_term();
+    let tokens = crate::mail::token_source(&config)?;
+    if job.check {
+        let refused = cycle_parts(&config, &tokens).err().map(|e| format!("{e:#}"));
+        println!("{}", serde_json::to_string(&Checked { refused })?);
+        return Ok(Outcome { code: 0 });
+    }
+    let store = Store::open(&config.database.path).await?;
+    if let (Some(t), Some(token)) = (&tokens, job.token) {
+        t.seed(token.into()).await;
+    }
+    let report = one_cycle(&config, &store, job.now, job.catch_up, tokens, job.mailbox_down, &stop).await;
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            store.record_event(Event::Error, job.now, &format!("cycle: {e:#}")).await;
+            store.close().await;
+            return Err(e);
+        }
+    };
+    store.close().await;
+    let done =
+        CycleDone { intake_failed: matches!(report.intake, Stage::Failed(_)), clock_back: report.clock_back.is_some() };
+    println!("{}", serde_json::to_string(&done)?);
+    Ok(Outcome { code: 0 })
+}
+
+/// One cycle ([`crate::engine::cycle`]), printed. Every stage runs whatever
+/// the others did; the exit code is 1 when any of them failed, and each
+/// failure is said on standard error.
+async fn tick(config: &Config, store: &Store, now: DateTime<Utc>, catch_up: bool) -> Result<Outcome> {
+    use crate::engine::Stage;
+    let local = local_time(&now, config.company.timezone);
+    println!("tick at {} ({})", local.format("%Y-%m-%d %H:%M"), config.company.timezone);
+    let tokens = crate::mail::token_source(config)?;
+    let stop = tokio_util::sync::CancellationToken::new();
+    let report = one_cycle(config, store, now, catch_up, tokens, None, &stop).await?;
     if let Stage::Done(r) = &report.intake {
         for t in r.taken.iter().filter(|t| !t.duplicate) {
             println!("read #{}: {} \"{}\" -> {}", t.id, t.kind, t.subject, t.disposition.as_str());

@@ -153,6 +153,11 @@ pub enum Command {
     /// standard input and output; see `pdf.rs`), until its input ends.
     #[command(hide = true)]
     PdfWorker,
+    /// The daemon's child that runs one cycle: its job (config, moment)
+    /// as JSON on standard input, one line of JSON saying how it went on
+    /// standard output; see `daemon.rs`.
+    #[command(hide = true)]
+    CycleWorker,
 }
 
 /// EX_TEMPFAIL (sysexits.h): try again later. An MTA that pipes mail into
@@ -194,6 +199,9 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
     if let Command::Parse { file, json } = &cli.command {
         return messages::parse(file, *json);
     }
+    if let Command::CycleWorker = cli.command {
+        return cycle::worker(&cli.config).await;
+    }
     let config = Config::load(&cli.config).map_err(|e| {
         let problems = e.problems();
         let more = if problems.len() > 1 {
@@ -222,7 +230,11 @@ pub async fn run(cli: Cli) -> Result<Outcome> {
 /// Each command group to its module.
 async fn dispatch(cmd: Command, config_path: &Path, c: &Ctx<'_>, now_given: bool) -> Result<Outcome> {
     match cmd {
-        Command::Init | Command::CheckConfig { .. } | Command::Parse { .. } | Command::PdfWorker => {
+        Command::Init
+        | Command::CheckConfig { .. }
+        | Command::Parse { .. }
+        | Command::PdfWorker
+        | Command::CycleWorker => {
             unreachable!("handled before the database is opened")
         }
         Command::Run { catch_up } => cycle::run(config_path, c, now_given, catch_up).await,

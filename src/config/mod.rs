@@ -266,13 +266,27 @@ impl Config {
     /// Reads the file. Under systemd (`$STATE_DIRECTORY` set) the database
     /// lives in the state directory unless the config names an absolute path.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Config::load_text(path).map(|(config, _)| config)
+    }
+
+    /// As [`Config::load`], with the text read: the daemon keeps it to hand
+    /// each cycle's process the configuration it accepted.
+    pub fn load_text(path: &Path) -> Result<(Config, String), ConfigError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+        let config = Config::from_text(path, &text)?;
+        Ok((config, text))
+    }
+
+    /// The configuration in `text`, read as if it were the file at `path`
+    /// (relative paths against its folder, the state directory as
+    /// [`Config::load`] does).
+    pub fn from_text(path: &Path, text: &str) -> Result<Config, ConfigError> {
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let state = std::env::var_os("STATE_DIRECTORY")
             .and_then(|v| std::env::split_paths(&v).next())
             .filter(|p| !p.as_os_str().is_empty());
-        Config::parse_in(&text, &base, state.as_deref())
+        Config::parse_in(text, &base, state.as_deref())
             .map_err(|problems| ConfigError::Invalid { path: path.to_path_buf(), problems })
     }
 

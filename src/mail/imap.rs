@@ -400,19 +400,35 @@ impl Mailbox {
 
     /// Waits in IDLE on the selected mailbox for new mail, at most `limit`
     /// (callers keep it under 25 minutes), then ends IDLE. The session comes
-    /// back ready for the next command.
+    /// back ready for the next command. Only a message arriving (`EXISTS`,
+    /// `RECENT`) wakes it: the `EXPUNGE`s of the cycle's own moves, made on
+    /// another connection, and flag changes are passed over, and the
+    /// server's keepalives (`* OK Still here`) keep it waiting to `limit`.
     pub async fn idle(self, limit: Duration) -> Result<(Mailbox, Woken)> {
+        use async_imap::imap_proto::{MailboxDatum, Response};
         let Mailbox { session, server } = self;
         let mut handle = session.idle();
         timed("IDLE", handle.init()).await?;
-        let woken = {
-            let (wait, _stop) = handle.wait_with_timeout(limit);
-            // the server must answer within the limit plus the socket timeout
-            match tokio::time::timeout(limit + IO_TIMEOUT, wait).await {
-                Err(_) => bail!("IMAP IDLE: the connection went silent"),
+        let deadline = tokio::time::Instant::now() + limit;
+        let woken = loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                break Woken::Timeout;
+            }
+            // the wait ends after `left` without a word from the server, or
+            // at the deadline when keepalives came; a dead connection then
+            // fails the DONE below
+            let (wait, _stop) = handle.wait_with_timeout(left);
+            match tokio::time::timeout(left, wait).await {
+                Err(_) => break Woken::Timeout,
                 Ok(Err(e)) => bail!("IMAP IDLE: {e}"),
-                Ok(Ok(async_imap::extensions::idle::IdleResponse::NewData(_))) => Woken::NewMail,
-                Ok(Ok(_)) => Woken::Timeout,
+                Ok(Ok(async_imap::extensions::idle::IdleResponse::NewData(data))) => {
+                    if matches!(data.parsed(), Response::MailboxData(MailboxDatum::Exists(_) | MailboxDatum::Recent(_)))
+                    {
+                        break Woken::NewMail;
+                    }
+                }
+                Ok(Ok(_)) => break Woken::Timeout,
             }
         };
         let session = timed("DONE", handle.done()).await?;

@@ -89,6 +89,17 @@ impl TokenSource {
         self.cfg.provider
     }
 
+    /// The cached token, fresh at `now`, if there is one.
+    pub async fn cached(&self, now: DateTime<Utc>) -> Option<Token> {
+        self.cached.lock().await.clone().filter(|t| t.fresh(now))
+    }
+
+    /// Starts with `token` cached: a cycle's process is given the daemon's,
+    /// so it does not ask the provider for one of its own.
+    pub async fn seed(&self, token: Token) {
+        *self.cached.lock().await = Some(token);
+    }
+
     /// Forgets the cached token (after a server refused it).
     pub async fn forget(&self) {
         *self.cached.lock().await = None;
