@@ -350,8 +350,10 @@ pub async fn run(config_path: &Path, store: Store, signals: Signals, clock: Cloc
             ready = true;
         }
         let mut token = None;
+        let oauth2 = config.imap.as_ref().is_some_and(|i| i.auth == crate::config::Auth::OAuth2)
+            || config.smtp.as_ref().is_some_and(|s| s.auth == Some(crate::config::Auth::OAuth2));
         if let Some(t) = tokens
-            && config.imap.is_some()
+            && oauth2
         {
             // the daemon's token, fresh, for the cycle's logins; one it
             // cannot get now the cycle asks for itself and reports

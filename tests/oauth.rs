@@ -263,3 +263,34 @@ fn an_smtp_login_refused_keeps_the_mail_queued_with_the_reason() {
     assert!(out.stdout.contains("sent #1") && out.stdout.contains("sent #2"), "{}", out.stdout);
     assert_eq!(stack.wait_for("ap@acme-dental.example", 1).len(), 1);
 }
+
+#[test]
+fn the_daemon_asks_for_one_token_and_hands_it_to_each_cycle() {
+    let server = TokenServer::start();
+    let stack = MailStack::start_with_oauth(&server.introspection_url());
+    let bm = billmail(&stack, &microsoft(&server));
+    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_billmail"))
+        .args(["run", "--now", NOV15, "--config"])
+        .arg(bm.path("billmail.toml"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // the first cycle sends the invoices; a message that arrives later wakes
+    // a second one (each in a child of its own, logging in with XOAUTH2)
+    assert_eq!(stack.wait_for("ap@acme-dental.example", 1).len(), 1);
+    stack.append(ACCOUNTING, "INBOX", AUTO_REPLY);
+    let start = std::time::Instant::now();
+    while stack.folder(ACCOUNTING, "Billing/Processed").is_empty() {
+        assert!(start.elapsed() < std::time::Duration::from_secs(30), "the second cycle did not read the mailbox");
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let pid = daemon.id().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    assert!(daemon.wait().unwrap().success());
+    server.with(|s| {
+        assert_eq!(s.requests.len(), 1, "one token for the daemon and its cycles: {:?}", s.requests);
+        assert!(s.introspected.len() >= 3, "the daemon's IDLE login and each cycle's logins used it");
+        assert!(s.introspected.iter().all(|t| t == &s.issued[0]));
+    });
+}
