@@ -49,8 +49,26 @@ install() {
   fi
 }
 
+# A free port below the kernel's ephemeral range, so that no outgoing
+# connection (a test's client, billmail's own) can take it as its source
+# port between this choice and the server's bind; from the ephemeral range
+# itself only when nothing below it is left.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 - <<'PY'
+import random, socket
+low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+for _ in range(200):
+    port = random.randint(10000, low - 1) if low > 10001 else 0
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    chosen = s.getsockname()[1]
+    s.close()
+    print(chosen)
+    break
+PY
 }
 
 wait_port() {

@@ -80,11 +80,23 @@ impl MailStack {
         let layout =
             env.iter().find(|(k, _)| *k == "IMAP_LAYOUT").map(|(_, v)| v.to_string()).unwrap_or("slash".into());
         let dir = tempfile::tempdir().unwrap();
-        let started = std::panic::catch_unwind(|| run_script_with(&["start", dir.path().to_str().unwrap()], env));
-        if let Err(e) = started {
-            // what did start (Dovecot, say) must not outlive the failure
-            stop(dir.path());
-            std::panic::resume_unwind(e);
+        // a port taken by another process between its choice and the
+        // server's bind fails the start; new ports are chosen on the next try
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            let started = std::panic::catch_unwind(|| run_script_with(&["start", dir.path().to_str().unwrap()], env));
+            match started {
+                Ok(()) => break,
+                Err(e) => {
+                    // what did start (Dovecot, say) must not outlive the failure
+                    stop(dir.path());
+                    if tries == 3 {
+                        std::panic::resume_unwind(e);
+                    }
+                    eprintln!("mail stack did not start (try {tries} of 3); trying again on other ports");
+                }
+            }
         }
         let env = std::fs::read_to_string(dir.path().join("mailstack.env")).unwrap();
         let get = |k: &str| {
