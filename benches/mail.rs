@@ -22,6 +22,10 @@
 //!
 //! `MAIL_BENCH=intake,delivery,idle,large` picks parts. Run with `cargo bench --bench mail`.
 
+#[path = "../tests/common/procs.rs"]
+#[allow(dead_code)]
+mod procs;
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -452,23 +456,9 @@ fn idle(stack: &Stack) {
 /// How many `billmail cycle-worker` children `pid` has now, and how many
 /// `billmail pdf-worker`s under it or under them.
 fn workers(pid: u32) -> (usize, usize) {
-    let Ok(dir) = std::fs::read_dir("/proc") else { return (0, 0) };
-    let procs: Vec<(String, String, Vec<u8>)> = dir
-        .flatten()
-        .map(|e| {
-            let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
-            let ppid = stat.rsplit(')').next().and_then(|r| r.split_whitespace().nth(1)).unwrap_or("").to_string();
-            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
-            (e.file_name().to_string_lossy().into_owned(), ppid, cmdline)
-        })
-        .collect();
-    let is = |cmdline: &[u8], what: &[u8]| cmdline.split(|b| *b == 0).any(|a| a == what);
-    let cycles: Vec<&String> =
-        procs.iter().filter(|(_, ppid, c)| *ppid == pid.to_string() && is(c, b"cycle-worker")).map(|p| &p.0).collect();
-    let pdfs = procs
-        .iter()
-        .filter(|(_, ppid, c)| (*ppid == pid.to_string() || cycles.contains(&ppid)) && is(c, b"pdf-worker"))
-        .count();
+    let cycles = procs::children_running(pid, "cycle-worker");
+    let pdfs = std::iter::once(pid).chain(cycles.iter().copied());
+    let pdfs = pdfs.map(|p| procs::children_running(p, "pdf-worker").len()).sum();
     (cycles.len(), pdfs)
 }
 

@@ -350,15 +350,12 @@ pub async fn run(config_path: &Path, store: Store, signals: Signals, clock: Cloc
             ready = true;
         }
         let mut token = None;
-        let oauth2 = config.imap.as_ref().is_some_and(|i| i.auth == crate::config::Auth::OAuth2)
-            || config.smtp.as_ref().is_some_and(|s| s.auth == Some(crate::config::Auth::OAuth2));
         if let Some(t) = tokens
-            && oauth2
+            && config.logs_in_with_oauth2()
         {
             // the daemon's token, fresh, for the cycle's logins; one it
             // cannot get now the cycle asks for itself and reports
-            let _ = t.token(now).await;
-            token = t.cached(now).await.map(WireToken::from);
+            token = t.fresh(now).await.ok().map(WireToken::from);
         }
         let job = CycleJob { config: text.clone(), now, catch_up, mailbox_down: down.clone(), token, check: false };
         let done = match in_child::<CycleDone>(config_path, &job, &stop).await {

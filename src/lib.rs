@@ -32,7 +32,9 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Gives memory freed by a round of work back to the system: mimalloc's
 /// free pages (of this thread and those abandoned by others) and the C
 /// allocator's (SQLite's, which allocates with malloc). The daemon calls it
-/// after each cycle, so it idles small (`cargo bench --bench mail`, idle).
+/// after each cycle (which ran in a child; this gives back what the
+/// daemon's own queries and the child's answer took), so it idles small
+/// (`cargo bench --bench mail`, idle).
 pub fn give_back_memory() {
     // SAFETY: both only walk the allocators' own free lists; no pointer of
     // ours is read or invalidated.

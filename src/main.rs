@@ -2,7 +2,9 @@ use clap::Parser;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let daemon = std::env::args().any(|a| a == "run");
+    let cli = billmail::cli::Cli::parse();
+    use billmail::cli::Command;
+    let daemon = matches!(cli.command, Command::Run { .. });
     if daemon {
         // no transparent huge pages for the daemon, on a host that gives
         // them without asking either: a 2 MiB page for a few KiB of heap
@@ -12,15 +14,13 @@ async fn main() {
             libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
         }
     }
-    // the daemon says what it does; one-shot commands only warn
-    billmail::logging::init(daemon || std::env::args().any(|a| a == "cycle-worker"));
+    // the daemon and its cycles say what they do; one-shot commands only warn
+    billmail::logging::init(daemon || matches!(cli.command, Command::CycleWorker));
     // the process's default for the crates that build their own TLS
     // settings (lettre, reqwest): billmail's one provider
     let _ = tokio_rustls::rustls::crypto::CryptoProvider::install_default(std::sync::Arc::unwrap_or_clone(
         billmail::tls_provider(),
     ));
-    let cli = billmail::cli::Cli::parse();
-    use billmail::cli::Command;
     if !matches!(
         cli.command,
         Command::Run { .. }
@@ -43,7 +43,7 @@ async fn main() {
         // PDFs are made in a child, from this very binary (see pdf.rs)
         billmail::pdf::make_in_child(billmail::own_program());
     }
-    let ingest = matches!(cli.command, billmail::cli::Command::Ingest { .. });
+    let ingest = matches!(cli.command, Command::Ingest { .. });
     match billmail::cli::run(cli).await {
         Ok(outcome) => std::process::exit(outcome.code),
         Err(e) => {

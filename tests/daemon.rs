@@ -10,6 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::mailstack::MailStack;
+use common::procs::{alive, children_running};
 use common::{ACCOUNTS, Bm};
 
 const ACCOUNTING: &str = "accounting@krgroup.example";
@@ -243,21 +244,6 @@ fn with_the_mailbox_down_the_daemon_still_issues_and_sends_and_status_says_why()
     assert_eq!(bm.invoices().len(), 2);
 }
 
-/// The `billmail cycle-worker` children of `pid`.
-fn cycle_workers(pid: u32) -> Vec<u32> {
-    std::fs::read_dir("/proc")
-        .unwrap()
-        .flatten()
-        .filter_map(|e| {
-            let child: u32 = e.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
-            let ppid: u32 = stat.rsplit(')').next()?.split_whitespace().nth(1)?.parse().ok()?;
-            let cmdline = std::fs::read(e.path().join("cmdline")).ok()?;
-            (ppid == pid && cmdline.split(|b| *b == 0).any(|a| a == b"cycle-worker")).then_some(child)
-        })
-        .collect()
-}
-
 #[test]
 fn each_cycle_runs_in_a_child_that_dies_with_the_daemon_and_a_restart_sends_each_invoice_once() {
     let stack = MailStack::start();
@@ -278,12 +264,8 @@ fn each_cycle_runs_in_a_child_that_dies_with_the_daemon_and_a_restart_sends_each
     let mut daemon = run_from(&bm, "2026-11-15T08:00:00-05:00", &sock_path, Stdio::null());
     wait_until("the invoices issued", Duration::from_secs(60), || bm.invoices().len() == 2);
     let held = held.join().unwrap().expect("the cycle connected to the silent server");
-    let workers = cycle_workers(daemon.0.id());
+    let workers = children_running(daemon.0.id(), "cycle-worker");
     assert_eq!(workers.len(), 1, "the cycle is a child of the daemon: {workers:?}");
-    let alive = |pid: u32| {
-        std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .is_ok_and(|s| s.rsplit(')').next().and_then(|r| r.split_whitespace().next()) != Some("Z"))
-    };
     assert!(alive(workers[0]));
 
     // the daemon killed outright: its cycle goes with it, at once, so no

@@ -205,17 +205,7 @@ fn a_logo_is_on_the_letterhead_and_one_that_cannot_be_read_is_refused_at_load() 
 
 /// The `billmail pdf-worker` children of this process now.
 fn workers() -> Vec<u32> {
-    let mut found = Vec::new();
-    for task in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
-        let children = std::fs::read_to_string(task.path().join("children")).unwrap_or_default();
-        for pid in children.split_whitespace().filter_map(|p| p.parse::<u32>().ok()) {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if cmdline.split(|b| *b == 0).nth(1) == Some(b"pdf-worker".as_slice()) {
-                found.push(pid);
-            }
-        }
-    }
-    found
+    common::procs::children_running(std::process::id(), "pdf-worker")
 }
 
 #[test]

@@ -115,13 +115,12 @@ async fn one_cycle(
     now: DateTime<Utc>,
     catch_up: bool,
     tokens: Option<std::sync::Arc<crate::mail::oauth2::TokenSource>>,
-    down: Option<String>,
+    mut down: Option<String>,
     stop: &tokio_util::sync::CancellationToken,
 ) -> Result<crate::engine::CycleReport> {
     use crate::engine::{Ctx, Inbox};
     let (renderer, dkim, sender) = cycle_parts(config, &tokens)?;
     let mut mailbox = None;
-    let mut down = down;
     if let Some(imap) = &config.imap
         && down.is_none()
     {

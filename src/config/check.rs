@@ -144,9 +144,7 @@ impl RawConfig {
         let imap = self.imap.as_ref().and_then(|i| imap(&mut p, i, base));
         let smtp = self.smtp.as_ref().and_then(|s| smtp(&mut p, s, base));
         let oauth2 = self.oauth2.as_ref().and_then(|o| oauth2(&mut p, o, base));
-        let wants_oauth = imap.as_ref().is_some_and(|i| i.auth == Auth::OAuth2)
-            || smtp.as_ref().is_some_and(|s| s.auth == Some(Auth::OAuth2));
-        if wants_oauth && self.oauth2.is_none() {
+        if super::logs_in_with_oauth2(imap.as_ref(), smtp.as_ref()) && self.oauth2.is_none() {
             p.section("oauth2", "missing, but auth = \"oauth2\" is set for the mailbox or SMTP");
         }
         let templates = self.templates.as_ref().and_then(|t| {

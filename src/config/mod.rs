@@ -262,7 +262,17 @@ impl ConfigError {
     }
 }
 
+/// Whether the mailbox or SMTP logs in with an OAuth2 token (XOAUTH2).
+pub fn logs_in_with_oauth2(imap: Option<&Imap>, smtp: Option<&Smtp>) -> bool {
+    imap.is_some_and(|i| i.auth == Auth::OAuth2) || smtp.is_some_and(|s| s.auth == Some(Auth::OAuth2))
+}
+
 impl Config {
+    /// Whether a login needs the `[oauth2]` token (see [`logs_in_with_oauth2`]).
+    pub fn logs_in_with_oauth2(&self) -> bool {
+        logs_in_with_oauth2(self.imap.as_ref(), self.smtp.as_ref())
+    }
+
     /// Reads the file. Under systemd (`$STATE_DIRECTORY` set) the database
     /// lives in the state directory unless the config names an absolute path.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {

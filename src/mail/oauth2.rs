@@ -74,24 +74,24 @@ impl TokenSource {
 
     /// A token good at `now`: the cached one, or a new one.
     pub async fn token(&self, now: DateTime<Utc>) -> Result<SecretString> {
+        Ok(self.fresh(now).await?.access)
+    }
+
+    /// As [`TokenSource::token`], with when it expires: the daemon hands
+    /// it whole to each cycle's process.
+    pub async fn fresh(&self, now: DateTime<Utc>) -> Result<Token> {
         let mut cached = self.cached.lock().await;
         if let Some(t) = cached.as_ref().filter(|t| t.fresh(now)) {
-            return Ok(t.access.clone());
+            return Ok(t.clone());
         }
         let t = self.fetch(now).await?;
         tracing::info!(expires_at = %t.expires_at, endpoint = %self.endpoint_host(), "OAuth2 token obtained");
-        let access = t.access.clone();
-        *cached = Some(t);
-        Ok(access)
+        *cached = Some(t.clone());
+        Ok(t)
     }
 
     pub fn provider(&self) -> Provider {
         self.cfg.provider
-    }
-
-    /// The cached token, fresh at `now`, if there is one.
-    pub async fn cached(&self, now: DateTime<Utc>) -> Option<Token> {
-        self.cached.lock().await.clone().filter(|t| t.fresh(now))
     }
 
     /// Starts with `token` cached: a cycle's process is given the daemon's,

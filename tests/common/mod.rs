@@ -6,6 +6,7 @@ pub mod dns;
 pub mod mailstack;
 pub mod oauth;
 pub mod pdf;
+pub mod procs;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
