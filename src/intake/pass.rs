@@ -8,7 +8,7 @@ use anyhow::{Result, anyhow};
 use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
-use super::{Actor, Origin, Taken, prove, take_in_tx};
+use super::{Actor, Arrived, Origin, Taken, prove, take_all_in_tx};
 use crate::inbox::{self, Disposition, MailSource, Search};
 use crate::store::Store;
 
@@ -255,18 +255,24 @@ async fn take_batch(
     for f in fetched {
         proofs.push(prove(actor, &f.raw).await);
     }
+    let arrived: Vec<Arrived> = fetched
+        .iter()
+        .zip(&proofs)
+        .map(|(f, proof)| Arrived {
+            raw: &f.raw,
+            proof,
+            origin: Origin {
+                folder: Some(folder),
+                uidvalidity: Some(validity),
+                uid: Some(f.uid),
+                too_large: f.too_large,
+            },
+        })
+        .collect();
     let mut tx = store.begin().await?;
-    let mut taken_now = Vec::with_capacity(fetched.len());
-    for (f, proof) in fetched.iter().zip(&proofs) {
-        if stop.is_cancelled() {
-            break;
-        }
-        let origin =
-            Origin { folder: Some(folder), uidvalidity: Some(validity), uid: Some(f.uid), too_large: f.too_large };
-        let taken = take_in_tx(&mut tx, actor, &f.raw, proof, origin, now).await?;
-        last = last.max(f.uid);
-        taken_now.push((f.uid, taken));
-    }
+    let taken = take_all_in_tx(&mut tx, actor, &arrived, now, Some(stop)).await?;
+    let taken_now: Vec<(u32, Taken)> = fetched.iter().map(|f| f.uid).zip(taken).collect();
+    last = taken_now.iter().map(|(uid, _)| *uid).fold(last, u32::max);
     tx.set_folder_mark(folder, validity, last).await?;
     tx.commit().await?;
     Ok(taken_now)

@@ -1,8 +1,10 @@
 //! Messages taken in, the review queue, and IMAP high-water marks.
 
+use std::collections::HashMap;
+
 use anyhow::{Result, bail};
 use chrono::{DateTime, Utc};
-use sqlx::Row;
+use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Store, Tx, instant};
 use crate::domain::manual::ReviewState;
@@ -31,6 +33,34 @@ pub struct StoredMessage {
     pub id: i64,
     pub disposition: String,
     pub moved_to: Option<String>,
+}
+
+/// A review item for a message, the way [`Tx::insert_review`] writes one.
+#[derive(Clone, Debug)]
+pub struct NewReview<'a> {
+    pub message: i64,
+    pub kind: &'a str,
+    pub from: &'a str,
+    pub subject: &'a str,
+    pub reasons: &'a [String],
+}
+
+/// Statements that name many rows at once (`IN (...)`, `VALUES ...`) name at
+/// most this many: at 14 values a row (a message) 2,800 bound values, well
+/// under SQLite's limit of 32,766.
+const ROWS_PER_STATEMENT: usize = 200;
+
+/// `WITH e(v) AS (VALUES (?), (?), ...) ` over `values`: a per-row
+/// question asked of each value in one statement, with the same SQL as the
+/// question asked of one.
+fn with_values<'a>(values: &[&'a str]) -> QueryBuilder<'a, Sqlite> {
+    let mut q = QueryBuilder::new("WITH e(v) AS (VALUES ");
+    let mut list = q.separated(", ");
+    for v in values {
+        list.push("(").push_bind_unseparated(*v).push_unseparated(")");
+    }
+    q.push(") ");
+    q
 }
 
 /// An item of the review queue (`review list --json` prints it as it is).
@@ -71,29 +101,30 @@ impl Tx {
         }))
     }
 
+    /// The stored messages among `keys`, by their dedupe key: what
+    /// [`Tx::find_message`] says of each, in one statement per
+    /// [`ROWS_PER_STATEMENT`] keys.
+    pub async fn messages_keyed(&mut self, keys: &[&str]) -> Result<HashMap<String, StoredMessage>> {
+        let mut found = HashMap::new();
+        for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+            let mut q =
+                QueryBuilder::new("SELECT dedupe_key, id, disposition, moved_to FROM messages WHERE dedupe_key IN (");
+            let mut list = q.separated(", ");
+            for k in chunk {
+                list.push_bind(*k);
+            }
+            q.push(")");
+            for r in q.build().fetch_all(self.conn()).await? {
+                let stored =
+                    StoredMessage { id: r.get("id"), disposition: r.get("disposition"), moved_to: r.get("moved_to") };
+                found.insert(r.get("dedupe_key"), stored);
+            }
+        }
+        Ok(found)
+    }
+
     pub async fn insert_message(&mut self, m: &NewMessage<'_>, now: DateTime<Utc>) -> Result<i64> {
-        Ok(sqlx::query(
-            "INSERT INTO messages (dedupe_key, message_id, source, folder, uidvalidity, uid, raw, from_addr, subject,
-               kind, confidence, reading, disposition, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(m.dedupe_key)
-        .bind(m.message_id)
-        .bind(m.source)
-        .bind(m.folder)
-        .bind(m.uidvalidity.map(i64::from))
-        .bind(m.uid.map(i64::from))
-        .bind(m.raw)
-        .bind(m.from)
-        .bind(m.subject)
-        .bind(m.kind)
-        .bind(m.confidence)
-        .bind(m.reading)
-        .bind(m.disposition)
-        .bind(instant(now))
-        .execute(self.conn())
-        .await?
-        .last_insert_rowid())
+        Ok(self.insert_messages(std::slice::from_ref(m), now).await?[0])
     }
 
     /// Where a message already stored now sits in the mailbox (after a UIDVALIDITY change).
@@ -105,6 +136,71 @@ impl Tx {
             .bind(id)
             .execute(self.conn())
             .await?;
+        Ok(())
+    }
+
+    /// Stores messages as [`Tx::insert_message`] does each, in one statement
+    /// per [`ROWS_PER_STATEMENT`]; their ids, in the order given. Their
+    /// dedupe keys must differ.
+    pub async fn insert_messages(&mut self, ms: &[NewMessage<'_>], now: DateTime<Utc>) -> Result<Vec<i64>> {
+        let mut ids = Vec::with_capacity(ms.len());
+        let received = instant(now);
+        for chunk in ms.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO messages (dedupe_key, message_id, source, folder, uidvalidity, uid, raw, from_addr, subject,
+                   kind, confidence, reading, disposition, received_at) ",
+            );
+            q.push_values(chunk, |mut row, m| {
+                row.push_bind(m.dedupe_key)
+                    .push_bind(m.message_id)
+                    .push_bind(m.source)
+                    .push_bind(m.folder)
+                    .push_bind(m.uidvalidity.map(i64::from))
+                    .push_bind(m.uid.map(i64::from))
+                    .push_bind(m.raw)
+                    .push_bind(m.from)
+                    .push_bind(m.subject)
+                    .push_bind(m.kind)
+                    .push_bind(m.confidence)
+                    .push_bind(m.reading)
+                    .push_bind(m.disposition)
+                    .push_bind(received.clone());
+            });
+            // RETURNING gives the rows in no set order: each id is matched by its key
+            q.push(" RETURNING dedupe_key, id");
+            let rows: HashMap<String, i64> = q.build_query_as().fetch_all(self.conn()).await?.into_iter().collect();
+            for m in chunk {
+                match rows.get(m.dedupe_key) {
+                    Some(id) => ids.push(*id),
+                    None => bail!("the message {} was not stored", m.dedupe_key),
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Opens review items as [`Tx::insert_review`] does each, in one
+    /// statement per [`ROWS_PER_STATEMENT`] items.
+    pub async fn insert_reviews(&mut self, items: &[NewReview<'_>], now: DateTime<Utc>) -> Result<()> {
+        let created = instant(now);
+        for chunk in items.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new(
+                "INSERT INTO review_items (message_id, kind, from_addr, subject, reasons, created_at) ",
+            );
+            let mut reasons = Vec::with_capacity(chunk.len());
+            for item in chunk {
+                reasons.push(serde_json::to_string(item.reasons)?);
+            }
+            q.push_values(chunk.iter().zip(reasons), |mut row, (item, reasons)| {
+                row.push_bind(item.message)
+                    .push_bind(item.kind)
+                    .push_bind(item.from)
+                    .push_bind(item.subject)
+                    .push_bind(reasons)
+                    .push_bind(created.clone());
+            });
+            q.build().execute(self.conn()).await?;
+        }
         Ok(())
     }
 
@@ -344,6 +440,62 @@ impl Tx {
             .await?)
     }
 
+    /// [`Tx::accounts_of_contact`] of each address (lowercase), in one
+    /// statement per [`ROWS_PER_STATEMENT`]; every address given has an entry.
+    pub async fn accounts_of_contacts(&mut self, emails: &[&str]) -> Result<HashMap<String, Vec<AccountId>>> {
+        self.accounts_of_each(emails, "SELECT DISTINCT e.v, c.account_id FROM e JOIN contacts c ON c.email = e.v").await
+    }
+
+    /// [`Tx::flagged_accounts_of`] of each address (lowercase), as
+    /// [`Tx::accounts_of_contacts`] does.
+    pub async fn flagged_accounts_of_each(&mut self, emails: &[&str]) -> Result<HashMap<String, Vec<AccountId>>> {
+        self.accounts_of_each(
+            emails,
+            "SELECT DISTINCT e.v, c.account_id FROM e JOIN contacts c ON lower(c.email) = e.v AND c.bounced_at IS NOT NULL",
+        )
+        .await
+    }
+
+    /// The accounts `select` (rows of address and account, over the
+    /// addresses as `e(v)`) gives each address, in account order.
+    async fn accounts_of_each(&mut self, emails: &[&str], select: &str) -> Result<HashMap<String, Vec<AccountId>>> {
+        let lower: Vec<String> = emails.iter().map(|e| e.to_ascii_lowercase()).collect();
+        let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+        let mut found: HashMap<String, Vec<AccountId>> = lower.iter().map(|e| (e.to_string(), Vec::new())).collect();
+        for chunk in lower.chunks(ROWS_PER_STATEMENT) {
+            let mut q = with_values(chunk);
+            q.push(select);
+            let rows: Vec<(String, AccountId)> = q.build_query_as().fetch_all(self.conn()).await?;
+            for (email, account) in rows {
+                found.entry(email).or_default().push(account);
+            }
+        }
+        for accounts in found.values_mut() {
+            accounts.sort();
+        }
+        Ok(found)
+    }
+
+    /// [`Tx::standing`] of each account, by one statement per
+    /// [`ROWS_PER_STATEMENT`]; an account not in the books is not named.
+    pub async fn standings(
+        &mut self,
+        accounts: &[AccountId],
+    ) -> Result<HashMap<AccountId, crate::domain::collections::Standing>> {
+        let mut found = HashMap::new();
+        for chunk in accounts.chunks(ROWS_PER_STATEMENT) {
+            let mut q = QueryBuilder::new("SELECT id, status FROM accounts WHERE id IN (");
+            let mut list = q.separated(", ");
+            for a in chunk {
+                list.push_bind(a.as_str());
+            }
+            q.push(")");
+            let rows: Vec<(AccountId, String)> = q.build_query_as().fetch_all(self.conn()).await?;
+            found.extend(rows.into_iter().map(|(a, s)| (a, crate::domain::collections::Standing::parse(&s))));
+        }
+        Ok(found)
+    }
+
     pub async fn accounts_by_payer(&mut self, payer: &str) -> Result<Vec<AccountId>> {
         Ok(sqlx::query_scalar("SELECT DISTINCT account_id FROM payer_names WHERE lower(name) = lower(?)")
             .bind(payer.trim())
@@ -361,6 +513,24 @@ impl Tx {
         .bind(instant(since))
         .fetch_one(self.conn())
         .await?)
+    }
+
+    /// [`Tx::answers_since`] for each address (as written), in one
+    /// statement per [`ROWS_PER_STATEMENT`]; every address given has an entry.
+    pub async fn answers_since_each(&mut self, emails: &[&str], since: DateTime<Utc>) -> Result<HashMap<String, i64>> {
+        let mut found = HashMap::new();
+        for chunk in emails.chunks(ROWS_PER_STATEMENT) {
+            let mut q = with_values(chunk);
+            q.push(
+                "SELECT e.v, (SELECT COUNT(*) FROM outbox
+                   WHERE kind IN ('change_confirmation', 'payment_receipt', 'review_acknowledgement')
+                   AND (',' || replace(to_addrs, ' ', '') || ',') LIKE ('%,' || e.v || ',%') AND created_at >= ",
+            );
+            q.push_bind(instant(since)).push(") FROM e");
+            let rows: Vec<(String, i64)> = q.build_query_as().fetch_all(self.conn()).await?;
+            found.extend(rows);
+        }
+        Ok(found)
     }
 
     pub async fn payment_seen(&mut self, account: &AccountId, reference: &str, amount_cents: i64) -> Result<bool> {

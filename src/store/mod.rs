@@ -30,7 +30,7 @@ pub use accounts::{AccountSummary, HistoryEntry};
 pub use collections::Collectable;
 pub use export::{Scope, Voided, Written};
 pub use imports::{AccountImport, SubscriptionImport};
-pub use intake::{NewMessage, ReviewRecord, StoredMessage};
+pub use intake::{NewMessage, NewReview, ReviewRecord, StoredMessage};
 pub use invoices::{InvoiceRecord, IssueItem};
 pub use lock::InstanceLock;
 pub use outbox::{NewMail, OutboxRecord, QueuedMail};
