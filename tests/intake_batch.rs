@@ -6,7 +6,7 @@
 mod common;
 
 use billmail::config::Config;
-use billmail::intake::{Actor, Arrived, Origin, prove, take_all_in_tx, take_in_tx};
+use billmail::intake::{Actor, Arrived, Origin, prove, read_message, take_all_in_tx, take_in_tx};
 use billmail::render::Renderer;
 use billmail::store::Store;
 use billmail::trust::Proof;
@@ -161,6 +161,14 @@ async fn a_batch_leaves_the_books_as_the_same_messages_taken_one_at_a_time() {
     {
         messages.insert(20 + i, (raw, Proof::none("test")));
     }
+    // a message over a megabyte among small ones: stored by a statement of its own
+    let large = format!(
+        "{}\n{}",
+        String::from_utf8(sent_by(&corpus("103-"), "someone@stranger.example", "large@stranger.example")).unwrap(),
+        "The minutes of the last meeting follow.\n".repeat(30_000)
+    );
+    assert!(large.len() > 1024 * 1024);
+    messages.insert(30, (large.into_bytes(), Proof::none("test")));
     assert!(messages.len() >= 80);
 
     let now = at("2026-11-17T09:00:00-05:00");
@@ -181,10 +189,13 @@ async fn a_batch_leaves_the_books_as_the_same_messages_taken_one_at_a_time() {
     store.close().await;
 
     let store = Store::open(&together).await.unwrap();
-    let arrived: Vec<Arrived> =
-        messages.iter().enumerate().map(|(i, (raw, proof))| Arrived { raw, proof, origin: origin(i) }).collect();
+    let arrived: Vec<Arrived> = messages
+        .iter()
+        .enumerate()
+        .map(|(i, (raw, proof))| Arrived { raw, origin: origin(i), read: read_message(raw, proof, None).unwrap() })
+        .collect();
     let mut tx = store.begin().await.unwrap();
-    let batch = take_all_in_tx(&mut tx, &actor, &arrived, now, None).await.unwrap();
+    let batch = take_all_in_tx(&mut tx, &actor, arrived, now, None).await.unwrap();
     tx.commit().await.unwrap();
     store.close().await;
 

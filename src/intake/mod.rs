@@ -175,16 +175,17 @@ pub async fn take_in_tx(
     origin: Origin<'_>,
     now: DateTime<Utc>,
 ) -> Result<Taken> {
-    let mut taken = take_all_in_tx(tx, actor, &[Arrived { raw, proof, origin }], now, None).await?;
+    let read = read_message(raw, proof, origin.too_large)?;
+    let mut taken = take_all_in_tx(tx, actor, vec![Arrived { raw, origin, read }], now, None).await?;
     taken.pop().ok_or_else(|| anyhow::anyhow!("the message was not taken in"))
 }
 
-/// A message as it arrived: its bytes, what is known of its origin and
-/// where it came from.
+/// A message as it arrived: its bytes, where it came from, and what
+/// [`read_message`] made of it.
 pub struct Arrived<'a> {
     pub raw: &'a [u8],
-    pub proof: &'a Proof,
     pub origin: Origin<'a>,
+    pub read: Read,
 }
 
 /// Takes messages in, in order, within `tx` (a batch shares one): each as
@@ -198,11 +199,11 @@ pub struct Arrived<'a> {
 pub async fn take_all_in_tx(
     tx: &mut Tx,
     actor: &Actor<'_>,
-    arrived: &[Arrived<'_>],
+    arrived: Vec<Arrived<'_>>,
     now: DateTime<Utc>,
     stop: Option<&tokio_util::sync::CancellationToken>,
 ) -> Result<Vec<Taken>> {
-    let incoming = arrived.iter().map(Incoming::read).collect::<Result<Vec<_>>>()?;
+    let incoming: Vec<Incoming> = arrived.into_iter().map(Incoming::of).collect();
     let mut known = Known::new(day_start(actor.config, now));
     let mut stored = Stored::default();
     let mut taken = Vec::with_capacity(incoming.len());
@@ -308,41 +309,56 @@ struct Incoming<'a> {
     json: String,
 }
 
-impl<'a> Incoming<'a> {
-    fn read(a: &Arrived<'a>) -> Result<Incoming<'a>> {
-        let (raw, proof, origin) = (a.raw, a.proof, a.origin);
-        let mut reading = match origin.too_large {
-            Some(size) => Err(crate::reading::ReadError::TooLarge(size)),
-            None => crate::reading::read(raw),
-        };
-        if let Ok(r) = &mut reading {
-            r.authentication = proof.verdict;
-            r.authentication_detail = proof.detail.clone();
+/// What is read of a message before the books are asked about it: its
+/// reading (with the proof of its origin), its dedupe key, and what its row
+/// in `messages` holds. Pure, and the longest part of taking a message in:
+/// a batch is read on a thread of its own while the one before it is
+/// taken in (see `pass.rs`).
+pub struct Read {
+    reading: Result<Reading, ReadError>,
+    key: String,
+    kind: String,
+    from: String,
+    subject: String,
+    confidence: &'static str,
+    json: String,
+}
+
+/// Reads `raw` as [`Read`] says; `too_large` (its size) when only its
+/// header was fetched, which is then never read as a request.
+pub fn read_message(raw: &[u8], proof: &Proof, too_large: Option<usize>) -> Result<Read> {
+    let mut reading = match too_large {
+        Some(size) => Err(crate::reading::ReadError::TooLarge(size)),
+        None => crate::reading::read(raw),
+    };
+    if let Ok(r) = &mut reading {
+        r.authentication = proof.verdict;
+        r.authentication_detail = proof.detail.clone();
+    }
+    let key = dedupe_key(raw, &reading);
+    let (kind, from, subject, confidence, json) = match &reading {
+        Ok(r) => (
+            serde_json::to_value(r.kind)?.as_str().unwrap_or("other").to_string(),
+            r.from.clone(),
+            r.subject.clone(),
+            if r.confidence == Confidence::High { "high" } else { "low" },
+            serde_json::to_string(r)?,
+        ),
+        Err(e) => {
+            // a message over the limit: its header (all that was fetched)
+            // still says who sent it and what about, for the person reviewing
+            let head = too_large.and_then(|_| crate::reading::read(raw).ok());
+            let (from, subject) = head.map(|h| (h.from, h.subject)).unwrap_or_default();
+            ("unreadable".to_string(), from, subject, "low", serde_json::json!({ "error": e.to_string() }).to_string())
         }
-        let key = dedupe_key(raw, &reading);
-        let (kind, from, subject, confidence, json) = match &reading {
-            Ok(r) => (
-                serde_json::to_value(r.kind)?.as_str().unwrap_or("other").to_string(),
-                r.from.clone(),
-                r.subject.clone(),
-                if r.confidence == Confidence::High { "high" } else { "low" },
-                serde_json::to_string(r)?,
-            ),
-            Err(e) => {
-                // a message over the limit: its header (all that was fetched)
-                // still says who sent it and what about, for the person reviewing
-                let head = origin.too_large.and_then(|_| crate::reading::read(raw).ok());
-                let (from, subject) = head.map(|h| (h.from, h.subject)).unwrap_or_default();
-                (
-                    "unreadable".to_string(),
-                    from,
-                    subject,
-                    "low",
-                    serde_json::json!({ "error": e.to_string() }).to_string(),
-                )
-            }
-        };
-        Ok(Incoming { raw, origin, reading, key, kind, from, subject, confidence, json })
+    };
+    Ok(Read { reading, key, kind, from, subject, confidence, json })
+}
+
+impl<'a> Incoming<'a> {
+    fn of(a: Arrived<'a>) -> Incoming<'a> {
+        let Read { reading, key, kind, from, subject, confidence, json } = a.read;
+        Incoming { raw: a.raw, origin: a.origin, reading, key, kind, from, subject, confidence, json }
     }
 
     /// The row of `messages` it is stored as, under `key`.
