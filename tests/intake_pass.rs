@@ -234,8 +234,8 @@ async fn many_messages_move_in_few_commands_and_a_refused_move_is_made_on_the_ne
 async fn moves_made_while_later_batches_are_taken_in_are_recorded_and_a_move_refused_midway_is_made_next_time() {
     let books = Installed::new().await;
     let store = &books.store;
-    // 1,100 messages: 22 batches; the first 500 move while batch 11 is taken
-    // in, the next 500 are refused while batch 21 is
+    // 1,100 messages: 22 batches; the first 500 move while later batches
+    // are taken in, the next 500 are refused
     let many: Vec<String> = (0..1100)
         .map(|i| mail(&format!("add{i}"), "Add one", "Please add one new full-time user starting December 1, 2026."))
         .collect();
@@ -249,15 +249,17 @@ async fn moves_made_while_later_batches_are_taken_in_are_recorded_and_a_move_ref
         .await
         .unwrap();
     assert_eq!(moved, 500, "and recorded, though a later move failed");
-    // the batch taken in beside the refused move was committed; none after it
+    // the second move is asked once batches 11 to 20 are committed; the
+    // batches already fetched beside it may be taken in too (whole batches,
+    // each with its mark), none after the books side hears of the refusal
     let taken = count(store, "messages").await;
-    assert_eq!(taken, 1050);
-    assert_eq!(store.folder_mark("INBOX").await.unwrap(), Some((7, 1050)));
-    assert_eq!(store.pending_moves("INBOX", 7).await.unwrap().len(), 550);
+    assert!((1000..=1100).contains(&taken) && taken % 50 == 0, "{taken} taken");
+    assert_eq!(store.folder_mark("INBOX").await.unwrap(), Some((7, taken as u32)));
+    assert_eq!(store.pending_moves("INBOX", 7).await.unwrap().len() as i64, taken - 500);
 
     mailbox.refuse_from = None;
     let report = books.pass(&mut mailbox).await.unwrap();
-    assert_eq!(report.processed, 50, "the last batch, taken now");
+    assert_eq!(report.processed as i64, 1100 - taken, "the rest, taken now");
     assert_eq!(mailbox.moved.len(), 1100);
     assert!(mailbox.folder.is_empty());
     assert!(store.pending_moves("INBOX", 7).await.unwrap().is_empty());

@@ -203,7 +203,7 @@ pub async fn take_all_in_tx(
     now: DateTime<Utc>,
     stop: Option<&tokio_util::sync::CancellationToken>,
 ) -> Result<Vec<Taken>> {
-    let incoming: Vec<Incoming> = arrived.into_iter().map(Incoming::of).collect();
+    let incoming = arrived;
     let mut known = Known::new(day_start(actor.config, now));
     let mut stored = Stored::default();
     let mut taken = Vec::with_capacity(incoming.len());
@@ -211,7 +211,7 @@ pub async fn take_all_in_tx(
         if stop.is_some_and(|s| s.is_cancelled()) {
             break;
         }
-        if stored.holds(&m.key) {
+        if stored.holds(&m.read.key) {
             // the same message twice in one batch: the first is written, so
             // the second is found
             stored.write(tx, actor.config, &mut known, &mut taken, now).await?;
@@ -219,11 +219,11 @@ pub async fn take_all_in_tx(
         if !known.holds_all {
             // what the books say of this message and every one after it
             let ahead = &incoming[i..];
-            let readings = ahead.iter().filter_map(|m| m.reading.as_ref().ok());
-            known.learn(tx, ahead.iter().map(|m| m.key.as_str()), readings).await?;
+            let readings = ahead.iter().filter_map(|m| m.read.reading.as_ref().ok());
+            known.learn(tx, ahead.iter().map(|m| m.read.key.as_str()), readings).await?;
             known.holds_all = true;
         }
-        let mut key = m.key.clone();
+        let mut key = m.read.key.clone();
         let mut seen = known.seen.get(&key).cloned();
         if let Some(s) = &seen
             && key.starts_with("mid:")
@@ -249,13 +249,13 @@ pub async fn take_all_in_tx(
                 duplicate: true,
                 moved: seen.moved_to.is_some(),
                 disposition: Disposition::parse(&seen.disposition),
-                kind: m.kind.clone(),
-                subject: m.subject.clone(),
+                kind: m.read.kind.clone(),
+                subject: m.read.subject.clone(),
                 reasons: vec![],
             });
             continue;
         }
-        let (facts, plan) = match &m.reading {
+        let (facts, plan) = match &m.read.reading {
             Ok(r) => {
                 let f = facts_known(tx, actor.config, r, false, &known).await?;
                 let plan = acting::plan(r, &f);
@@ -279,8 +279,8 @@ pub async fn take_all_in_tx(
                 duplicate: false,
                 moved: false,
                 disposition: to,
-                kind: m.kind.clone(),
-                subject: m.subject.clone(),
+                kind: m.read.kind.clone(),
+                subject: m.read.subject.clone(),
                 reasons: recorded.review.as_ref().map(|(_, reasons)| reasons.clone()).unwrap_or_default(),
             });
             stored.add(taken.len() - 1, m, key, to, recorded);
@@ -294,19 +294,6 @@ pub async fn take_all_in_tx(
     }
     stored.write(tx, actor.config, &mut known, &mut taken, now).await?;
     Ok(taken)
-}
-
-/// A message read and keyed, before the books are asked about it.
-struct Incoming<'a> {
-    raw: &'a [u8],
-    origin: Origin<'a>,
-    reading: Result<Reading, ReadError>,
-    key: String,
-    kind: String,
-    from: String,
-    subject: String,
-    confidence: &'static str,
-    json: String,
 }
 
 /// What is read of a message before the books are asked about it: its
@@ -355,27 +342,22 @@ pub fn read_message(raw: &[u8], proof: &Proof, too_large: Option<usize>) -> Resu
     Ok(Read { reading, key, kind, from, subject, confidence, json })
 }
 
-impl<'a> Incoming<'a> {
-    fn of(a: Arrived<'a>) -> Incoming<'a> {
-        let Read { reading, key, kind, from, subject, confidence, json } = a.read;
-        Incoming { raw: a.raw, origin: a.origin, reading, key, kind, from, subject, confidence, json }
-    }
-
+impl Arrived<'_> {
     /// The row of `messages` it is stored as, under `key`.
     fn row<'b>(&'b self, key: &'b str, disposition: Disposition) -> NewMessage<'b> {
         NewMessage {
             dedupe_key: key,
-            message_id: self.reading.as_ref().ok().and_then(|r| r.message_id.as_deref()),
+            message_id: self.read.reading.as_ref().ok().and_then(|r| r.message_id.as_deref()),
             source: if self.origin.folder.is_some() { "imap" } else { "ingest" },
             folder: self.origin.folder,
             uidvalidity: self.origin.uidvalidity,
             uid: self.origin.uid,
             raw: self.raw,
-            from: &self.from,
-            subject: &self.subject,
-            kind: &self.kind,
-            confidence: self.confidence,
-            reading: &self.json,
+            from: &self.read.from,
+            subject: &self.read.subject,
+            kind: &self.read.kind,
+            confidence: self.read.confidence,
+            reading: &self.read.json,
             disposition: disposition.as_str(),
         }
     }
@@ -394,8 +376,8 @@ struct Recorded {
 /// touches nothing that [`Known`] holds: what it leaves. None when it does
 /// more: a change, a payment, an answer, a bounce that flags an address, a
 /// flagged address restored.
-fn recorded_only(m: &Incoming<'_>, facts: Option<&Facts>, plan: &Plan, known: &Known) -> Option<Recorded> {
-    if let (Ok(r), Some(f)) = (&m.reading, facts) {
+fn recorded_only(m: &Arrived<'_>, facts: Option<&Facts>, plan: &Plan, known: &Known) -> Option<Recorded> {
+    if let (Ok(r), Some(f)) = (&m.read.reading, facts) {
         let flags = r.bounce.is_some() && acting::bounce_targets(r, f).is_ok();
         let restores = r.authentication == crate::trust::Verdict::Pass
             && r.kind != crate::reading::Kind::Bounce
@@ -409,7 +391,7 @@ fn recorded_only(m: &Incoming<'_>, facts: Option<&Facts>, plan: &Plan, known: &K
     match &plan.action {
         Action::Processed | Action::Left => Some(Recorded { review: None, claim: None }),
         _ if plan.acknowledge => None,
-        Action::Review { reasons, .. } => Some(Recorded { review: review(&m.kind, reasons), claim: None }),
+        Action::Review { reasons, .. } => Some(Recorded { review: review(&m.read.kind, reasons), claim: None }),
         Action::RecordClaim { account, reasons } => {
             Some(Recorded { review: review("payment", reasons), claim: Some(account.clone()) })
         }
@@ -429,14 +411,14 @@ struct Stored<'m> {
 struct Waiting<'m> {
     /// Where its [`Taken`] is in the batch's.
     at: usize,
-    message: &'m Incoming<'m>,
+    message: &'m Arrived<'m>,
     key: String,
     to: Disposition,
     recorded: Recorded,
 }
 
 impl<'m> Stored<'m> {
-    fn add(&mut self, at: usize, message: &'m Incoming<'m>, key: String, to: Disposition, recorded: Recorded) {
+    fn add(&mut self, at: usize, message: &'m Arrived<'m>, key: String, to: Disposition, recorded: Recorded) {
         self.waiting.push(Waiting { at, message, key, to, recorded });
     }
 
@@ -461,7 +443,7 @@ impl<'m> Stored<'m> {
         let rows: Vec<NewMessage> = self.waiting.iter().map(|w| w.message.row(&w.key, w.to)).collect();
         let ids = tx.insert_messages(&rows, now).await?;
         for (w, id) in self.waiting.iter().zip(&ids) {
-            if let (Some(account), Ok(r)) = (&w.recorded.claim, &w.message.reading) {
+            if let (Some(account), Ok(r)) = (&w.recorded.claim, &w.message.read.reading) {
                 record_claim(tx, config, r, account.as_ref(), *id, now).await?;
             }
         }
@@ -471,7 +453,13 @@ impl<'m> Stored<'m> {
             .zip(&ids)
             .filter_map(|(w, id)| {
                 let (kind, reasons) = w.recorded.review.as_ref()?;
-                Some(NewReview { message: *id, kind, from: &w.message.from, subject: &w.message.subject, reasons })
+                Some(NewReview {
+                    message: *id,
+                    kind,
+                    from: &w.message.read.from,
+                    subject: &w.message.read.subject,
+                    reasons,
+                })
             })
             .collect();
         tx.insert_reviews(&reviews, now).await?;
@@ -487,13 +475,13 @@ impl<'m> Stored<'m> {
 async fn carry_out(
     tx: &mut Tx,
     actor: &Actor<'_>,
-    m: &Incoming<'_>,
+    m: &Arrived<'_>,
     key: &str,
     facts: Option<&Facts>,
     plan: &Plan,
     now: DateTime<Utc>,
 ) -> Result<Taken> {
-    let Incoming { raw, reading, kind, from, subject, .. } = m;
+    let (raw, Read { reading, kind, from, subject, .. }) = (m.raw, &m.read);
     // stored with the place its plan sends it; written again only when
     // applying the plan sends it elsewhere (a change the books refuse)
     let expected = expected_disposition(&plan.action);

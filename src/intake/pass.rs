@@ -6,6 +6,8 @@
 
 use anyhow::{Context, Result, anyhow};
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 use tokio_util::sync::CancellationToken;
 
 use super::{Actor, Arrived, Origin, Read, Taken, prove, read_message, take_all_in_tx};
@@ -111,72 +113,196 @@ pub async fn from_source<S: MailSource>(
     for chunk in uids.chunks(inbox::SET) {
         sized.extend(source.sizes(chunk).await?);
     }
-    // The mail server's work is done while billmail takes a batch in: the
-    // next batch is fetched, proven and read (on a thread of its own), and
-    // the moves of batches already committed are made, while this batch is
-    // taken in. (Measured with `MAIL_BENCH=intake cargo bench --bench mail`:
-    // Dovecot's moves and fetches were about a third of intake's time when
-    // they waited their turn, and reading about a quarter.)
-    let mut moves = Moves::default();
+    // The mail server's work is done while billmail takes batches in: one
+    // side fetches, proves and reads batches ahead (the reading on a thread
+    // of its own) and moves what the other side has committed; the other
+    // takes each batch in and commits it. The queue between them is bounded
+    // in batches and in bytes. (Measured with `MAIL_BENCH=intake cargo bench
+    // --bench mail`: Dovecot's moves and fetches were about a third of
+    // intake's time when they waited their turn, and reading about a
+    // quarter; a move of 500 messages, about 40 ms, stalled the taking in
+    // while only one batch was ready.)
     let batches = inbox::by_size(&sized);
-    let mut next = match batches.first() {
-        Some(b) if !stop.is_cancelled() => Some(read_ahead(actor, source.fetch(b).await?).await?),
-        _ => None,
-    };
-    let mut following = batches.iter().skip(1);
-    while let Some((fetched, reads)) = next.take() {
-        let moving = if moves.len() >= inbox::SET { std::mem::take(&mut moves) } else { Moves::default() };
-        let ahead = following.next().filter(|_| !stop.is_cancelled());
-        let (taken, mail) =
-            tokio::join!(take_batch(actor, store, folder, validity, last, &fetched, reads, now, stop), async {
-                let moved = moving.send(source).await;
-                let prepared = match ahead {
-                    Some(b) if moved.refused.is_none() => Some(match source.fetch(b).await {
-                        Ok(fetched) => read_ahead(actor, fetched).await,
-                        Err(e) => Err(e),
-                    }),
-                    _ => None,
-                };
-                (moved, prepared)
-            });
-        // what the server moved is recorded as moved, whatever else failed
-        let (moved, fetched_next) = mail;
+    let (ready_tx, ready_rx) = mpsc::channel(AHEAD_BATCHES);
+    let (taken_tx, taken_rx) = mpsc::unbounded_channel();
+    let (moved_tx, mut moved_rx) = mpsc::unbounded_channel();
+    let books = BooksSide { actor, store, folder, validity, now, stop };
+    let (mail, taken) = tokio::join!(
+        mail_side(source, actor, &batches, stop, ready_tx, taken_rx, moved_tx),
+        books.take_all(last, ready_rx, taken_tx, &mut moved_rx, &mut report)
+    );
+    // what the server moved is recorded as moved, whatever else failed
+    while let Ok(moved) = moved_rx.try_recv() {
         moved.record(store).await?;
-        let taken_now = taken?;
-        next = fetched_next.transpose()?;
-        for (uid, taken) in &taken_now {
-            last = last.max(*uid);
-            report.count(taken);
-            if !taken.duplicate {
-                tracing::info!(
-                    message = taken.id,
-                    uid,
-                    kind = %taken.kind,
-                    disposition = taken.disposition.as_str(),
-                    subject = %taken.subject,
-                    "taken in"
-                );
-            }
-            // a message already moved once (seen again after a UIDVALIDITY
-            // change, or put back by a person) is not moved again
-            if !taken.moved {
-                moves.add(taken.disposition, *uid, taken.id);
-            }
-        }
-        report.taken.extend(taken_now.into_iter().map(|(_, t)| t));
-        if stop.is_cancelled() {
-            break;
-        }
     }
-    // (a crash before this leaves the moves recorded as pending: the next
-    // pass makes them first)
-    moves.send(source).await.record(store).await?;
+    last = taken?;
+    mail?;
     if last > 0 || report.resynced {
         let mut tx = store.begin().await?;
         tx.set_folder_mark(folder, validity, last).await?;
         tx.commit().await?;
     }
     Ok(report)
+}
+
+/// Batches fetched ahead of the one being taken in: at most this many,
+/// and at most [`inbox::BATCH_BYTES`] of mail between them.
+const AHEAD_BATCHES: usize = 8;
+
+/// A batch fetched and made ready, with its share of the bytes allowed
+/// ahead (given back when it is taken up).
+type Ready = Result<(Ahead, OwnedSemaphorePermit)>;
+
+/// A fetched batch as handed to the books side: being read on a thread of
+/// its own, or (a large one) to be read in its turn.
+enum Ahead {
+    Reading(tokio::task::JoinHandle<Result<(Vec<inbox::Fetched>, Vec<Read>)>>),
+    Unread(Vec<inbox::Fetched>),
+}
+
+impl Ahead {
+    /// The batch and, when it was read ahead, its readings.
+    async fn ready(self) -> Result<(Vec<inbox::Fetched>, Option<Vec<Read>>)> {
+        match self {
+            Ahead::Reading(reading) => {
+                let (fetched, reads) = reading.await.context("reading a batch of messages")??;
+                Ok((fetched, Some(reads)))
+            }
+            Ahead::Unread(fetched) => Ok((fetched, None)),
+        }
+    }
+}
+
+/// The mailbox's side of a pass: fetches each batch and makes it ready
+/// ([`read_ahead`]), handing it over in order, and moves the messages the
+/// books side has committed, [`inbox::SET`] at a time between fetches and
+/// the rest once the books side is done. Stops fetching at `stop`, at the
+/// first error (handed over in the batch's place) and at the first move
+/// the server refuses (handed over with what it moved).
+async fn mail_side<S: MailSource>(
+    source: &mut S,
+    actor: &Actor<'_>,
+    batches: &[Vec<(u32, u32)>],
+    stop: &CancellationToken,
+    ready: mpsc::Sender<Ready>,
+    mut taken: mpsc::UnboundedReceiver<Moves>,
+    moved: mpsc::UnboundedSender<Moved>,
+) -> Result<()> {
+    let room = Arc::new(Semaphore::new(AHEAD_KIB as usize));
+    let mut moves = Moves::default();
+    let mut refused = false;
+    for batch in batches {
+        while let Ok(m) = taken.try_recv() {
+            moves.extend(m);
+        }
+        if moves.len() >= inbox::SET {
+            let done = std::mem::take(&mut moves).send(source).await;
+            refused = done.refused.is_some();
+            moved.send(done).ok();
+            if refused {
+                break;
+            }
+        }
+        if stop.is_cancelled() {
+            break;
+        }
+        let bytes: u64 = batch.iter().map(|(_, size)| u64::from(*size)).sum();
+        let share = (bytes / 1024).clamp(1, AHEAD_KIB) as u32;
+        let permit = room.clone().acquire_many_owned(share).await.context("the queue of batches read ahead")?;
+        let prepared = match source.fetch(batch).await {
+            Ok(fetched) => read_ahead(actor, fetched).await,
+            Err(e) => Err(e),
+        };
+        let failed = prepared.is_err();
+        if ready.send(prepared.map(|ahead| (ahead, permit))).await.is_err() || failed {
+            break;
+        }
+    }
+    drop(ready);
+    // (a crash before these are made leaves them recorded as pending: the
+    // next pass makes them first)
+    while let Some(m) = taken.recv().await {
+        moves.extend(m);
+    }
+    if !refused {
+        moved.send(moves.send(source).await).ok();
+    }
+    Ok(())
+}
+
+/// Bytes of mail allowed ahead of the batch being taken in, in KiB.
+const AHEAD_KIB: u64 = inbox::BATCH_BYTES / 1024;
+
+/// The books' side of a pass: what each batch is taken in with.
+struct BooksSide<'a, 'c> {
+    actor: &'a Actor<'c>,
+    store: &'a Store,
+    folder: &'a str,
+    validity: u32,
+    now: DateTime<Utc>,
+    stop: &'a CancellationToken,
+}
+
+impl BooksSide<'_, '_> {
+    /// Takes in each batch handed over, in order, and hands back its
+    /// messages to move; records what the mail side moved between batches.
+    /// Says the folder's new mark.
+    async fn take_all(
+        &self,
+        mut last: u32,
+        mut ready: mpsc::Receiver<Ready>,
+        taken: mpsc::UnboundedSender<Moves>,
+        moved: &mut mpsc::UnboundedReceiver<Moved>,
+        report: &mut IntakeReport,
+    ) -> Result<u32> {
+        while let Some(prepared) = ready.recv().await {
+            while let Ok(m) = moved.try_recv() {
+                m.record(self.store).await?;
+            }
+            let (ahead, permit) = prepared?;
+            drop(permit);
+            let (fetched, reads) = ahead.ready().await?;
+            let taken_now = take_batch(
+                self.actor,
+                self.store,
+                self.folder,
+                self.validity,
+                last,
+                &fetched,
+                reads,
+                self.now,
+                self.stop,
+            )
+            .await?;
+            let mut moves = Moves::default();
+            for (uid, taken) in &taken_now {
+                last = last.max(*uid);
+                report.count(taken);
+                if !taken.duplicate {
+                    tracing::info!(
+                        message = taken.id,
+                        uid,
+                        kind = %taken.kind,
+                        disposition = taken.disposition.as_str(),
+                        subject = %taken.subject,
+                        "taken in"
+                    );
+                }
+                // a message already moved once (seen again after a
+                // UIDVALIDITY change, or put back by a person) is not moved
+                // again
+                if !taken.moved {
+                    moves.add(taken.disposition, *uid, taken.id);
+                }
+            }
+            report.taken.extend(taken_now.into_iter().map(|(_, t)| t));
+            taken.send(moves).ok();
+            if self.stop.is_cancelled() {
+                break;
+            }
+        }
+        Ok(last)
+    }
 }
 
 /// Messages taken in and committed, waiting to be moved to their folders:
@@ -196,6 +322,11 @@ impl Moves {
             Disposition::Review => self.review.push((uid, id)),
             Disposition::Left => {}
         }
+    }
+
+    fn extend(&mut self, other: Moves) {
+        self.processed.extend(other.processed);
+        self.review.extend(other.review);
     }
 
     fn len(&self) -> usize {
@@ -249,21 +380,16 @@ impl Moved {
 const READ_AHEAD_BYTES: u64 = inbox::BATCH_BYTES / 8;
 
 /// A fetched batch made ready to take in, when it is small: each message
-/// proven (which may wait on DNS) and read, the reading on a thread of its
-/// own so that it runs beside the previous batch's work with the books.
-/// A large one is proven and read in its turn, by [`take_batch`].
-async fn read_ahead(
-    actor: &Actor<'_>,
-    fetched: Vec<inbox::Fetched>,
-) -> Result<(Vec<inbox::Fetched>, Option<Vec<Read>>)> {
+/// proven (which may wait on DNS), then read on a thread of its own, which
+/// runs beside the books side's work and the mail side's next fetch and
+/// moves. A large one is proven and read in its turn, by [`take_batch`].
+async fn read_ahead(actor: &Actor<'_>, fetched: Vec<inbox::Fetched>) -> Result<Ahead> {
     let bytes: u64 = fetched.iter().map(|f| f.raw.len() as u64).sum();
     if bytes > READ_AHEAD_BYTES {
-        return Ok((fetched, None));
+        return Ok(Ahead::Unread(fetched));
     }
     let proofs = proven(actor, &fetched).await;
-    tokio::task::spawn_blocking(move || read_all(&fetched, &proofs).map(|reads| (fetched, Some(reads))))
-        .await
-        .context("reading a batch of messages")?
+    Ok(Ahead::Reading(tokio::task::spawn_blocking(move || read_all(&fetched, &proofs).map(|reads| (fetched, reads)))))
 }
 
 /// Each message read, with what proves its origin.
