@@ -199,11 +199,10 @@ pub struct Arrived<'a> {
 pub async fn take_all_in_tx(
     tx: &mut Tx,
     actor: &Actor<'_>,
-    arrived: Vec<Arrived<'_>>,
+    incoming: Vec<Arrived<'_>>,
     now: DateTime<Utc>,
     stop: Option<&tokio_util::sync::CancellationToken>,
 ) -> Result<Vec<Taken>> {
-    let incoming = arrived;
     let mut known = Known::new(day_start(actor.config, now));
     let mut stored = Stored::default();
     let mut taken = Vec::with_capacity(incoming.len());

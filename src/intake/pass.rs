@@ -210,7 +210,7 @@ async fn mail_side<S: MailSource>(
         let share = (bytes / 1024).clamp(1, AHEAD_KIB) as u32;
         let permit = room.clone().acquire_many_owned(share).await.context("the queue of batches read ahead")?;
         let prepared = match source.fetch(batch).await {
-            Ok(fetched) => read_ahead(actor, fetched).await,
+            Ok(fetched) => Ok(read_ahead(actor, fetched).await),
             Err(e) => Err(e),
         };
         let failed = prepared.is_err();
@@ -383,13 +383,13 @@ const READ_AHEAD_BYTES: u64 = inbox::BATCH_BYTES / 8;
 /// proven (which may wait on DNS), then read on a thread of its own, which
 /// runs beside the books side's work and the mail side's next fetch and
 /// moves. A large one is proven and read in its turn, by [`take_batch`].
-async fn read_ahead(actor: &Actor<'_>, fetched: Vec<inbox::Fetched>) -> Result<Ahead> {
+async fn read_ahead(actor: &Actor<'_>, fetched: Vec<inbox::Fetched>) -> Ahead {
     let bytes: u64 = fetched.iter().map(|f| f.raw.len() as u64).sum();
     if bytes > READ_AHEAD_BYTES {
-        return Ok(Ahead::Unread(fetched));
+        return Ahead::Unread(fetched);
     }
     let proofs = proven(actor, &fetched).await;
-    Ok(Ahead::Reading(tokio::task::spawn_blocking(move || read_all(&fetched, &proofs).map(|reads| (fetched, reads)))))
+    Ahead::Reading(tokio::task::spawn_blocking(move || read_all(&fetched, &proofs).map(|reads| (fetched, reads))))
 }
 
 /// Each message read, with what proves its origin.
