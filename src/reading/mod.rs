@@ -207,7 +207,14 @@ pub enum Part {
 const EVIDENCE_CHARS: usize = 300;
 
 fn collapse(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = String::with_capacity(s.len());
+    for w in s.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
 }
 
 impl Evidence {
@@ -624,9 +631,10 @@ pub fn read(raw: &[u8]) -> Result<Reading, ReadError> {
     }
     // which part held a sentence: the subject, an attached message, or the body
     let attached_text = mail.attached.first().map(|a| collapse(&a.text));
+    let (subject_words, request_subject_words) = (collapse(&mail.subject), collapse(&request_subject));
     let part_of = |line: &str, in_subject: bool| -> Part {
         let line = collapse(line);
-        if in_subject || (!line.is_empty() && (line == collapse(&mail.subject) || line == collapse(&request_subject))) {
+        if in_subject || (!line.is_empty() && (line == subject_words || line == request_subject_words)) {
             Part::Subject
         } else if attached_text.as_ref().is_some_and(|a| a.contains(&line)) {
             Part::Attachment

@@ -755,7 +755,12 @@ pub fn analyze(text: &str, subject: &str, from: &str, from_name: Option<&str>) -
         }
     }
     for (i, n) in f.invoice_numbers.iter().enumerate() {
-        let line = super::text::lines(text).find(|l| invoice_numbers(l).contains(n));
+        // (a line that holds it holds its two runs of digits: most lines are
+        // ruled out without a search)
+        let digits: Vec<&str> = n.split('-').skip(1).collect();
+        let line = super::text::lines(text)
+            .filter(|l| digits.iter().all(|d| l.contains(d)))
+            .find(|l| invoice_numbers(l).contains(n));
         f.evidence.push(match line {
             Some(l) => (format!("invoice_numbers[{i}]"), l.to_string(), false),
             None => (format!("invoice_numbers[{i}]"), subject.to_string(), true),

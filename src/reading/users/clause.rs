@@ -11,17 +11,20 @@ use regex::Regex;
 use super::{Act, Strength};
 use crate::domain::UserType;
 use crate::reading::dates::dates_in;
-use crate::reading::words::{NOT_NAMES, NOT_PEOPLE, USER_NOUNS, VAGUE, count_word};
+use crate::reading::words::{NOT_NAME_SET, NOT_PEOPLE, USER_NOUNS, VAGUE, count_word};
 
 pub(super) fn type_word(s: &str) -> Option<UserType> {
-    let s = s.to_ascii_lowercase();
-    let s = s.replace([' ', '-'], "");
-    if s.starts_with("fulltime") {
-        Some(UserType::FullTime)
-    } else if s.starts_with("parttime") {
-        Some(UserType::PartTime)
-    } else {
-        None
+    // its first eight letters, spaces and hyphens dropped, in lower case
+    // (asked of every word of a clause, so nothing is copied)
+    let mut letters = s.bytes().filter(|b| !matches!(b, b' ' | b'-')).map(|b| b.to_ascii_lowercase());
+    let mut head = [0u8; 8];
+    for slot in &mut head {
+        *slot = letters.next()?;
+    }
+    match &head {
+        b"fulltime" => Some(UserType::FullTime),
+        b"parttime" => Some(UserType::PartTime),
+        _ => None,
     }
 }
 
@@ -106,6 +109,12 @@ pub(super) static GROUP_TYPE: LazyLock<Regex> = LazyLock::new(|| {
         r"(?i)\b(?:all|both|each|they|they're|these|those|everyone|he|she|he's|she's)\b[^.;]{0,30}?\b(?:are|is|was|were|be|'re|'s|work|works|as)\b[^.;]{0,20}?\b(?:full|part)[- ]?tim",
     )
 });
+/// Does a lower-cased sentence give a group its type ([`GROUP_TYPE`])? The
+/// pattern is asked only of sentences that hold "tim" (as it must), which
+/// rules out most sentences without its search.
+pub(super) fn types_a_group(lower: &str) -> bool {
+    lower.contains("tim") && GROUP_TYPE.is_match(lower)
+}
 /// "not full-time", taken out before a sentence's type is read.
 pub(super) static NOT_TYPE: LazyLock<Regex> =
     LazyLock::new(|| crate::reading::keywords(r"(?i)\bnot\s+(?:a\s+)?(?:full|part)[- ]?time\w*"));
@@ -181,7 +190,7 @@ pub(super) fn names_in(text: &str) -> Vec<String> {
         };
         for t in tokens {
             let bare = t.trim_end_matches(['.', ',', '\'', '’']).trim_end_matches("'s");
-            if NOT_NAMES.contains(&bare) || bare.chars().all(|c| c.is_uppercase()) && bare.len() > 1 {
+            if NOT_NAME_SET.contains(bare) || bare.chars().all(|c| c.is_uppercase()) && bare.len() > 1 {
                 push_run(&mut run, &mut out);
             } else {
                 run.push(t);

@@ -6,8 +6,8 @@
 use chrono::NaiveDate;
 
 use super::clause::{
-    Asked, GROUP_TYPE, LABEL_ACT, NO_FULL_TIME, NO_PART_TIME, TOTAL_NOW, act_of, clauses, counts_in, dates_for,
-    is_header_row, item_person, person_names, stated_type, typed_names,
+    Asked, LABEL_ACT, NO_FULL_TIME, NO_PART_TIME, TOTAL_NOW, act_of, clauses, counts_in, dates_for, is_header_row,
+    item_person, person_names, stated_type, typed_names, types_a_group,
 };
 use super::{Act, Strength};
 use crate::domain::UserType;
@@ -174,7 +174,7 @@ fn total(clause: &str) -> Option<Total> {
         vals.retain(|v| v.1.is_some() || v.0 != typed_sum);
     }
     // "we are now at twenty-two agents, and all of them are full-time"
-    let group_type = match (GROUP_TYPE.is_match(&lower), stated_type(&lower)) {
+    let group_type = match (types_a_group(&lower), stated_type(&lower)) {
         (true, (Some(t), false)) => Some(t),
         _ => None,
     };
@@ -233,7 +233,7 @@ fn people(clause: &str, asked: Asked, names_to_skip: &[String]) -> People {
 /// "he was part time".
 fn group_type(sentence: &str) -> Option<UserType> {
     let lower = sentence.to_ascii_lowercase();
-    if !GROUP_TYPE.is_match(&lower) {
+    if !types_a_group(&lower) {
         return None;
     }
     match stated_type(&lower) {
