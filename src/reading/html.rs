@@ -42,48 +42,69 @@ pub fn to_text(html: &str) -> String {
             let tag = &bytes[i + 1..end];
             i = end + 1;
             let closing = tag.first() == Some(&b'/');
+            // the name in lower case, on the stack (no tag we act on is longer)
+            let mut lower = [0u8; 10];
             let name = tag_name(tag);
-            let is = |n: &[u8]| name.eq_ignore_ascii_case(n);
-            if !closing && (is(b"style") || is(b"script") || is(b"head") || is(b"title")) {
-                // skipped to its end tag, matched without regard to case
-                let mut end_tag = [0u8; 9];
-                end_tag[..2].copy_from_slice(b"</");
-                end_tag[2..2 + name.len()].copy_from_slice(name);
-                end_tag[2 + name.len()] = b'>';
-                match find_ci(&bytes[i..], &end_tag[..3 + name.len()]) {
-                    Some(p) => i += p + 3 + name.len(),
-                    None => break,
+            let name: &[u8] = match lower.get_mut(..name.len()) {
+                Some(l) => {
+                    l.copy_from_slice(name);
+                    l.make_ascii_lowercase();
+                    l
                 }
-            } else if is(b"br") {
-                flush(&mut out, &mut line, quote_depth);
-                pending_space = false;
-            } else if is(b"blockquote") {
-                flush(&mut out, &mut line, quote_depth);
-                quote_depth = if closing { quote_depth.saturating_sub(1) } else { quote_depth + 1 };
-                pending_space = false;
-            } else if is(b"tr") {
-                if !line.trim().is_empty() {
+                None => b"",
+            };
+            match name {
+                b"style" | b"script" | b"head" | b"title" if !closing => {
+                    let end_tag: &[u8] = match name {
+                        b"style" => b"</style>",
+                        b"script" => b"</script>",
+                        b"head" => b"</head>",
+                        _ => b"</title>",
+                    };
+                    match find_ci(&bytes[i..], end_tag) {
+                        Some(p) => i += p + end_tag.len(),
+                        None => break,
+                    }
+                }
+                b"br" => {
                     flush(&mut out, &mut line, quote_depth);
+                    pending_space = false;
                 }
-                cell_in_row = 0;
-                pending_space = false;
-            } else if !closing && (is(b"td") || is(b"th")) {
-                if cell_in_row > 0 && !line.trim().is_empty() {
-                    line.push_str(" | ");
-                }
-                cell_in_row += 1;
-                pending_space = false;
-            } else if !closing && is(b"li") {
-                if !line.trim().is_empty() {
+                b"blockquote" => {
                     flush(&mut out, &mut line, quote_depth);
+                    quote_depth = if closing { quote_depth.saturating_sub(1) } else { quote_depth + 1 };
+                    pending_space = false;
                 }
-                line.push_str("- ");
-                pending_space = false;
-            } else if BLOCKS.iter().any(|b| is(b)) {
-                if !line.trim().is_empty() {
-                    flush(&mut out, &mut line, quote_depth);
+                b"tr" => {
+                    if !line.trim().is_empty() {
+                        flush(&mut out, &mut line, quote_depth);
+                    }
+                    cell_in_row = 0;
+                    pending_space = false;
                 }
-                pending_space = false;
+                b"td" | b"th" if !closing => {
+                    if cell_in_row > 0 && !line.trim().is_empty() {
+                        line.push_str(" | ");
+                    }
+                    cell_in_row += 1;
+                    pending_space = false;
+                }
+                b"li" if !closing => {
+                    if !line.trim().is_empty() {
+                        flush(&mut out, &mut line, quote_depth);
+                    }
+                    line.push_str("- ");
+                    pending_space = false;
+                }
+                b"p" | b"div" | b"h1" | b"h2" | b"h3" | b"h4" | b"h5" | b"h6" | b"table" | b"ul" | b"ol" | b"hr"
+                | b"li" | b"pre" | b"section" | b"article" | b"header" | b"footer" | b"center" | b"dd" | b"dt"
+                | b"tbody" | b"thead" => {
+                    if !line.trim().is_empty() {
+                        flush(&mut out, &mut line, quote_depth);
+                    }
+                    pending_space = false;
+                }
+                _ => {}
             }
             continue;
         }
@@ -124,13 +145,6 @@ pub fn to_text(html: &str) -> String {
     }
     result
 }
-
-/// Tags that end a line (as a closing tag too), besides those with rules
-/// of their own above.
-const BLOCKS: &[&[u8]] = &[
-    b"p", b"div", b"h1", b"h2", b"h3", b"h4", b"h5", b"h6", b"table", b"ul", b"ol", b"hr", b"li", b"pre", b"section",
-    b"article", b"header", b"footer", b"center", b"dd", b"dt", b"tbody", b"thead",
-];
 
 /// A tag's name: the letters and digits after `<` or `</`.
 fn tag_name(tag: &[u8]) -> &[u8] {
