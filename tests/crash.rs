@@ -1,5 +1,7 @@
 //! Crash safety: `billmail tick` killed with SIGKILL at random moments,
-//! during intake and during sending, many times over. Afterwards every
+//! during intake (timed from what its log says of the pass, so that the
+//! kills land in it however fast this machine is) and during sending, many
+//! times over. Afterwards every
 //! message is taken in exactly once and in the right folder, no invoice is
 //! lost, and duplicate deliveries are counted (the only acceptable one: a
 //! kill between the server accepting a message and billmail recording it).
@@ -22,30 +24,86 @@ fn seed() -> u64 {
     })
 }
 
-/// Runs `tick --now now`, killing it after `kill_after` if given. True when it was killed.
-fn tick(bm: &Bm, now: &str, kill_after: Option<Duration>) -> bool {
+/// When a tick is killed (SIGKILL).
+#[derive(Clone, Copy)]
+enum Kill {
+    /// this long after it started, wherever it is then
+    At(Duration),
+    /// this long after the `nth` log line that holds `what`
+    After { what: &'static str, nth: usize, delay: Duration },
+}
+
+/// Its log lines by which a tick's intake pass is followed.
+const LOGGED_IN: &str = "IMAP login"; // the pass begins
+const TAKEN_IN: &str = "taken in"; // a message's batch is committed
+const PASS_DONE: &str = "intake processed="; // the pass is over
+
+/// What became of a tick.
+struct Ticked {
+    killed: bool,
+    /// killed after it logged in and before it logged the end of its pass
+    in_pass: bool,
+    /// messages it logged as taken in for the first time
+    taken_in: usize,
+}
+
+/// Runs `tick --now now`, killing it as `kill` says.
+fn tick(bm: &Bm, now: &str, kill: Option<Kill>) -> Ticked {
+    use std::io::BufRead;
     let mut child = Command::new(env!("CARGO_BIN_EXE_billmail"))
         .args(["tick", "--now", now, "--config"])
         .arg(bm.path("billmail.toml"))
+        .env("BILLMAIL_LOG", "info,billmail::mail::imap=debug")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let Some(after) = kill_after else {
-        assert!(child.wait().unwrap().success(), "a tick without a kill succeeds");
-        return false;
-    };
+    // the log is read as it is written, so that a kill can follow it
+    let (lines_tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if lines_tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
     let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            return false;
+    let mut log = Vec::new();
+    let mut deadline = match kill {
+        Some(Kill::At(after)) => Some(start + after),
+        _ => None,
+    };
+    let killed = loop {
+        // a line is acted on as soon as it is written: a batch takes only
+        // milliseconds
+        if let Ok(line) = lines.recv_timeout(Duration::from_millis(1)) {
+            if let (Some(Kill::After { what, nth, delay }), None) = (kill, deadline)
+                && line.contains(what)
+                && log.iter().filter(|l: &&String| l.contains(what)).count() + 1 >= nth
+            {
+                deadline = Some(Instant::now() + delay);
+            }
+            log.push(line);
         }
-        if start.elapsed() >= after {
-            let _ = child.kill(); // SIGKILL
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
             let _ = child.wait();
-            return true;
+            break true;
         }
-        std::thread::sleep(Duration::from_millis(2));
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(kill.is_some() || status.success(), "a tick without a kill succeeds");
+            break false;
+        }
+    };
+    reader.join().unwrap();
+    log.extend(lines.try_iter());
+    let has = |what: &str| log.iter().any(|l| l.contains(what));
+    Ticked {
+        killed,
+        in_pass: killed && has(LOGGED_IN) && !has(PASS_DONE),
+        taken_in: log.iter().filter(|l| l.contains(TAKEN_IN)).count(),
     }
 }
 
@@ -74,18 +132,45 @@ fn killed_during_intake_every_message_is_still_taken_in_once() {
     let bm = Bm::new();
     let pw = bm.write("imap-password", &stack.password);
     bm.write("billmail.toml", &format!("{}\n{}", common::CONFIG, stack.imap_config(&pw)));
-    let n = 150;
-    for i in 0..n {
-        stack.append(ACCOUNTING, "INBOX", &message(i));
-    }
-    let mut kills = 0;
-    for _ in 0..20 {
-        if tick(&bm, "2026-11-17T09:00:00-05:00", Some(Duration::from_millis(5 + rng.below(120)))) {
-            kills += 1;
+    // Mail keeps coming: whenever the inbox holds nothing more to take in
+    // or move, three more batches of 50 arrive. A third of the messages stay
+    // in the inbox, so more than that there is work for the pass.
+    let group = 150;
+    let mut n = 0;
+    let work_left = |n: usize| stack.folder(ACCOUNTING, "INBOX").len() > n / 3;
+    let (mut kills, mut landed, mut logged) = (0, 0, 0);
+    for _ in 0..60 {
+        if landed >= 6 {
+            break;
         }
+        if !work_left(n) {
+            let msgs: Vec<_> = (n..n + group).map(|i| (message(i), None)).collect();
+            stack.append_many(ACCOUNTING, "INBOX", &msgs);
+            n += group;
+        }
+        // timed from the pass's start, or just after a message still left
+        // is taken in, or (now and then) from the process's start, so that
+        // kills land before, between and after batches whatever this
+        // machine's speed
+        let kill = match rng.below(3) {
+            0 => Kill::After { what: LOGGED_IN, nth: 1, delay: Duration::from_millis(rng.below(200)) },
+            1 => Kill::After {
+                what: TAKEN_IN,
+                nth: 1 + rng.below(n.saturating_sub(logged).max(1) as u64) as usize,
+                delay: Duration::ZERO,
+            },
+            _ => Kill::At(Duration::from_millis(5 + rng.below(150))),
+        };
+        let t = tick(&bm, "2026-11-17T09:00:00-05:00", Some(kill));
+        logged += t.taken_in;
+        kills += usize::from(t.killed);
+        landed += usize::from(t.in_pass);
     }
     tick(&bm, "2026-11-17T09:30:00-05:00", None);
-    assert!(kills >= 3, "the kills must land during intake to prove anything (seed {seed}, {kills} kills)");
+    assert!(
+        landed >= 3,
+        "the kills must land during intake to prove anything (seed {seed}, {landed} of {kills} kills)"
+    );
     let ctx = format!("seed {seed}, {kills} kills");
     let reviews = bm.run(&["review", "list", "--json"]).ok().json();
     assert_eq!(reviews.as_array().unwrap().len(), n / 3, "each request queued once ({ctx})");
@@ -94,7 +179,9 @@ fn killed_during_intake_every_message_is_still_taken_in_once() {
     let inbox = stack.folder(ACCOUNTING, "INBOX");
     assert_eq!(inbox.len(), n / 3, "{ctx}");
     assert!(inbox.iter().all(|(_, seen)| !seen), "left unread ({ctx})");
-    eprintln!("intake: {kills} kills (seed {seed}); every message taken in once");
+    eprintln!(
+        "intake: {n} messages, {kills} kills (seed {seed}), {landed} during a pass with work to do; every message taken in once"
+    );
 }
 
 /// How many outbox rows are sent.
@@ -124,8 +211,9 @@ fn killed_during_sending_no_invoice_is_lost_and_duplicates_are_counted() {
         let killed = tick(
             &bm,
             &format!("2026-11-15T08:{:02}:00-05:00", round),
-            Some(Duration::from_millis(30 + rng.below(400))),
-        );
+            Some(Kill::At(Duration::from_millis(30 + rng.below(400)))),
+        )
+        .killed;
         let after = sent(&bm);
         if killed {
             kills += 1;
