@@ -193,7 +193,12 @@ pub fn auto_reply(mail: &Mail) -> Option<String> {
     }
     // a help desk's receipt for our message: "we have received your
     // request", with the ticket it opened
-    if ACKNOWLEDGED.is_match(head) && TICKET.is_match(&format!("{}\n{head}", mail.subject)) {
+    // (every ACKNOWLEDGED match holds "received" or "automated", in some
+    // case: a look for them in the lower-cased head is cheaper than its search)
+    if (lower.contains("received") || lower.contains("automated"))
+        && ACKNOWLEDGED.is_match(head)
+        && TICKET.is_match(&format!("{}\n{head}", mail.subject))
+    {
         return Some("an acknowledgement that our message was received".into());
     }
     None
@@ -212,4 +217,38 @@ pub fn mailing_list(mail: &Mail) -> Option<String> {
         return Some(format!("Precedence: {p}"));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    proptest::proptest! {
+        /// The look before ACKNOWLEDGED's search never rules out a match:
+        /// every match, in any case, holds "received" or "automated" once
+        /// lower-cased.
+        #[test]
+        fn acknowledged_holds_its_words(
+            t in "(we|WE|We've|wE)[ \t\n]{1,2}(SUCCESSFULLY[ ])?[rR][eE][cC][eEé][iIıİ][vV][eE][dDK] [yY][oO][uU][rR] (request|TICKET|e-Mail)|[tT]his is an? [aA][uU][tT][oOø][mM][aA][tT][eE][dD] (Reply|RESPONSE)"
+        ) {
+            let lower = t.to_lowercase();
+            proptest::prop_assert!(
+                !ACKNOWLEDGED.is_match(&t) || lower.contains("received") || lower.contains("automated"),
+                "{:?}",
+                t
+            );
+        }
+    }
+
+    #[test]
+    fn an_acknowledgement_with_a_ticket_is_an_automatic_reply() {
+        let mail = Mail {
+            subject: "[Ticket #4821] Your request".into(),
+            text: "Hello,\n\nWE HAVE RECEIVED YOUR REQUEST and opened a ticket. An agent will reply soon.".into(),
+            ..Mail::default()
+        };
+        assert_eq!(auto_reply(&mail).as_deref(), Some("an acknowledgement that our message was received"));
+        let mail = Mail { text: "We have now paid the invoice.".into(), ..mail };
+        assert_eq!(auto_reply(&mail), None);
+    }
 }

@@ -295,6 +295,8 @@ pub(super) static CUES: LazyLock<crate::reading::OnePass> = LazyLock::new(|| {
         &IMPERATIVE,
         &PRONOUN,
         &TENTATIVE,
+        &HYPOTHETICAL,
+        &ALREADY_DONE,
     ])
 });
 
@@ -357,11 +359,11 @@ pub(super) fn act_of(clause: &str) -> Option<Asked> {
     let cue = CUES.over(&lower);
     let any_act =
         [&*MOVE_FROM_TO, &MOVE_TO, &TOTAL, &REMOVE, &ADD, &REMOVED_PAST, &ADDED_PAST].iter().any(|re| cue.has(re));
-    if !any_act || cue.has(&NEGATED) || HYPOTHETICAL.is_match(&lower) {
+    if !any_act || cue.has(&NEGATED) || cue.has(&HYPOTHETICAL) {
         return None;
     }
     // "which HR already sent to your help desk": done before, not asked now
-    let past = cue.has(&REMOVED_PAST) || cue.has(&ADDED_PAST) || ALREADY_DONE.is_match(&lower);
+    let past = cue.has(&REMOVED_PAST) || cue.has(&ADDED_PAST) || cue.has(&ALREADY_DONE);
     let asked = cue.has(&REQUEST) || cue.has(&IMPERATIVE);
     let question = lower.trim_end().ends_with('?');
     let found =
@@ -578,6 +580,8 @@ mod tests {
             &IMPERATIVE,
             &PRONOUN,
             &TENTATIVE,
+            &HYPOTHETICAL,
+            &ALREADY_DONE,
         ] {
             assert!(CUES.holds(re), "{}", re.as_str());
         }
