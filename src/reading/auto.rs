@@ -192,9 +192,8 @@ pub fn auto_reply(mail: &Mail) -> Option<String> {
         return Some("out-of-office wording".into());
     }
     // a help desk's receipt for our message: "we have received your
-    // request", with the ticket it opened
-    // (every ACKNOWLEDGED match holds "received" or "automated", in some
-    // case: a look for them in the lower-cased head is cheaper than its search)
+    // request", with the ticket it opened (every ACKNOWLEDGED match holds
+    // "received" or "automated": looking for those first is cheaper)
     if (lower.contains("received") || lower.contains("automated"))
         && ACKNOWLEDGED.is_match(head)
         && TICKET.is_match(&format!("{}\n{head}", mail.subject))
